@@ -1,0 +1,75 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "bulkreg",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "bulkreg", targets: ["bulkreg"]),
+        .library(name: "BulkReg", targets: ["BulkReg"]),
+        .library(name: "WebinarSim", targets: ["WebinarSim"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", exact: "1.37.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
+    ],
+    targets: [
+        // SQLite through the system library; only the SQLite module imports it.
+        .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
+        .target(name: "SQLite", dependencies: ["CSQLite"]),
+        // Streaming CSV reader and writer; no dependencies.
+        .target(name: "CSV"),
+        // Rate limiter, backoff, manual clock; no dependencies.
+        .target(name: "Pacing"),
+        // The vendor API contract and its HTTP client.
+        .target(
+            name: "WebinarAPI",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The vendor API simulator (independent of the client, so it tests it honestly).
+        .target(
+            name: "WebinarSim",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The pipeline: import, store, runner, export.
+        .target(
+            name: "BulkReg",
+            dependencies: [
+                "SQLite", "CSV", "Pacing", "WebinarAPI",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "bulkreg",
+            dependencies: [
+                "BulkReg", "WebinarAPI", "WebinarSim",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(name: "SQLiteTests", dependencies: ["SQLite"]),
+        .testTarget(name: "CSVTests", dependencies: ["CSV"]),
+        .testTarget(name: "PacingTests", dependencies: ["Pacing"]),
+        .testTarget(name: "WebinarAPITests", dependencies: ["WebinarAPI", "WebinarSim"]),
+        .testTarget(
+            name: "WebinarSimTests",
+            dependencies: [
+                "WebinarSim",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        ),
+        .testTarget(name: "BulkRegTests", dependencies: ["BulkReg", "Pacing", "WebinarAPI", "WebinarSim"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["BulkReg", "WebinarSim"]),
+    ]
+)

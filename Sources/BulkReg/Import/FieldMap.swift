@@ -1,0 +1,143 @@
+/// The lead fields bulkreg knows, and how CSV headers map onto them.
+public enum LeadField: String, Sendable, CaseIterable {
+    case firstName = "first_name"
+    case lastName = "last_name"
+    /// A whole name in one column, split into first and last when those are absent.
+    case fullName = "full_name"
+    case email
+    case phoneCountryCode = "phone_country_code"
+    case phone
+    case ipAddress = "ip_address"
+    // Per-row overrides of the import's defaults.
+    case platform
+    case webinarID = "webinar_id"
+    case schedule
+    case date
+    case timezone
+
+    /// Header spellings seen in exports (Mailchimp, HubSpot, ActiveCampaign, Kit, AWeber,
+    /// GetResponse, Keap, Kartra, spreadsheets), already normalized by `FieldMap.normalize`.
+    static let aliases: [LeadField: [String]] = [
+        .firstName: [
+            "firstname", "fname", "first", "givenname", "forename", "contactfirstname",
+            "subscriberfirstname", "prenom", "vorname", "nombre",
+        ],
+        .lastName: [
+            "lastname", "lname", "last", "surname", "familyname", "contactlastname",
+            "subscriberlastname", "nom", "nachname", "apellido", "apellidos",
+        ],
+        .fullName: ["name", "fullname", "contactname", "subscribername", "displayname"],
+        .email: [
+            "email", "emailaddress", "mail", "emailid", "contactemail", "subscriberemail",
+            "primaryemail", "workemail", "personalemail", "emailaddr", "courriel",
+        ],
+        .phoneCountryCode: [
+            "phonecountrycode", "countrycode", "dialcode", "callingcode", "countrycallingcode",
+            "phonecode", "phoneprefix",
+        ],
+        .phone: [
+            "phone", "phonenumber", "mobile", "mobilephone", "mobilenumber", "cellphone", "cell",
+            "cellnumber", "telephone", "tel", "phone1", "sms", "smsnumber", "whatsapp",
+            "primaryphone", "workphone", "homephone", "contactphone", "phonemobile",
+        ],
+        .ipAddress: ["ipaddress", "ip", "signupip", "optinip", "confirmip"],
+        .platform: ["platform"],
+        .webinarID: ["webinarid", "webinar"],
+        .schedule: ["schedule", "scheduleid"],
+        .date: ["date", "sessiondate", "webinardate"],
+        .timezone: ["timezone", "tz"],
+    ]
+
+    static let byAlias: [String: LeadField] = {
+        var table: [String: LeadField] = [:]
+        for (field, names) in aliases { for name in names { table[name] = field } }
+        return table
+    }()
+}
+
+/// Which CSV column feeds which lead field, for one file.
+public struct FieldMap: Sendable, Equatable {
+    /// Column index per known field.
+    public private(set) var columns: [LeadField: Int] = [:]
+    /// Extra API fields to pass through (`--map country=Country`): API name → column index.
+    public private(set) var extras: [(name: String, column: Int)] = []
+
+    public static func == (lhs: FieldMap, rhs: FieldMap) -> Bool {
+        lhs.columns == rhs.columns && lhs.extras.map(\.name) == rhs.extras.map(\.name)
+            && lhs.extras.map(\.column) == rhs.extras.map(\.column)
+    }
+
+    /// Lowercased, with spaces, `_`, `-`, `.` and quotes removed: `E-mail Address` → `emailaddress`.
+    public static func normalize(_ header: String) -> String {
+        var out = ""
+        out.reserveCapacity(header.utf8.count)
+        for scalar in header.unicodeScalars {
+            switch scalar {
+            case " ", "_", "-", ".", "\t", "'", "\"", "\u{FEFF}", "\u{A0}": continue
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out.lowercased()
+    }
+
+    /// Builds the map from a header row and `--map FIELD=HEADER` overrides.
+    ///
+    /// - Throws: `BulkRegError(.usage)` for a `--map` naming a missing header, and
+    ///   `BulkRegError(.input)` for ambiguous or missing required columns, listing the
+    ///   headers found and the `--map` that fixes it.
+    public init(header: [String], overrides: [String: String], file: String) throws {
+        let normalized = header.map(Self.normalize)
+        func column(named name: String) -> Int? {
+            if let exact = header.firstIndex(of: name) { return exact }
+            let n = Self.normalize(name)
+            return normalized.firstIndex(of: n)
+        }
+        var claimed = Set<Int>()
+        for (fieldName, headerName) in overrides.sorted(by: { $0.key < $1.key }) {
+            guard let index = column(named: headerName) else {
+                throw BulkRegError(
+                    .usage,
+                    "\(file): --map \(fieldName)=\(headerName): no column named \"\(headerName)\". "
+                        + "Headers found: \(Self.list(header))")
+            }
+            if let field = LeadField(rawValue: fieldName) ?? LeadField.byAlias[Self.normalize(fieldName)] {
+                columns[field] = index
+            } else {
+                guard Self.isValidAPIFieldName(fieldName) else {
+                    throw BulkRegError(
+                        .usage, "--map \(fieldName)=\(headerName): \"\(fieldName)\" is not a valid API field name")
+                }
+                extras.append((fieldName, index))
+            }
+            claimed.insert(index)
+        }
+        for (index, name) in normalized.enumerated() where !claimed.contains(index) {
+            guard let field = LeadField.byAlias[name], columns[field] == nil else { continue }
+            columns[field] = index
+        }
+        if columns[.email] == nil {
+            throw BulkRegError(
+                .input,
+                "\(file): no email column. Headers found: \(Self.list(header)). "
+                    + "Tell bulkreg which one holds the email with --map email=\"HEADER\".")
+        }
+        if columns[.firstName] == nil && columns[.fullName] == nil {
+            throw BulkRegError(
+                .input,
+                "\(file): no first-name column. Headers found: \(Self.list(header)). "
+                    + "Tell bulkreg which one holds it with --map first_name=\"HEADER\".")
+        }
+    }
+
+    /// API field names are short identifiers: letters, digits, `_`.
+    static func isValidAPIFieldName(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.count <= 64
+            && name.unicodeScalars.allSatisfy { $0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_" }
+            && !["api_key"].contains(name)
+    }
+
+    static func list(_ header: [String]) -> String {
+        let shown = header.prefix(30).map { "\"\($0)\"" }.joined(separator: ", ")
+        return header.count > 30 ? shown + ", … (\(header.count) in all)" : shown
+    }
+}

@@ -1,0 +1,294 @@
+import WebinarAPI
+
+/// Where leads of an import go unless a row says otherwise (`--platform --webinar --schedule
+/// --date --timezone`).
+public struct ImportDefaults: Sendable, Equatable {
+    public var platform: Platform
+    public var webinarID: Int?
+    public var schedule: Int?
+    public var date: String?
+    public var timezone: String?
+
+    public init(
+        platform: Platform = .webinarjam, webinarID: Int? = nil, schedule: Int? = nil,
+        date: String? = nil, timezone: String? = nil
+    ) {
+        self.platform = platform
+        self.webinarID = webinarID
+        self.schedule = schedule
+        self.date = date
+        self.timezone = timezone
+    }
+}
+
+/// A validated, normalized lead, ready to queue.
+public struct Lead: Sendable, Equatable {
+    public var platform: Platform
+    public var webinarID: Int
+    public var schedule: Int
+    public var date: String?
+    public var timezone: String?
+    public var firstName: String
+    public var lastName: String?
+    public var email: String
+    public var phoneCountryCode: String?
+    public var phone: String?
+    public var ipAddress: String?
+    public var extras: [(String, String)]
+
+    public static func == (lhs: Lead, rhs: Lead) -> Bool {
+        lhs.platform == rhs.platform && lhs.webinarID == rhs.webinarID && lhs.schedule == rhs.schedule
+            && lhs.date == rhs.date && lhs.timezone == rhs.timezone && lhs.firstName == rhs.firstName
+            && lhs.lastName == rhs.lastName && lhs.email == rhs.email
+            && lhs.phoneCountryCode == rhs.phoneCountryCode && lhs.phone == rhs.phone
+            && lhs.ipAddress == rhs.ipAddress && lhs.extras.map(\.0) == rhs.extras.map(\.0)
+            && lhs.extras.map(\.1) == rhs.extras.map(\.1)
+    }
+}
+
+/// Turns one CSV row into a `Lead`, or the reason it cannot be one.
+///
+/// Rules: whitespace trimmed; first name and a syntactically valid email required; phone
+/// reduced to digits (spaces, dots, dashes, parentheses, a leading `+` removed; letters
+/// reject); country code normalised to `+N`; EverWebinar timezone `GMT±H[:MM]` and date
+/// `YYYY-MM-DD HH:MM` checked; webinar and schedule must be positive integers.
+public struct LeadValidator: Sendable {
+    public let map: FieldMap
+    public let defaults: ImportDefaults
+
+    public init(map: FieldMap, defaults: ImportDefaults) {
+        self.map = map
+        self.defaults = defaults
+    }
+
+    /// The lead, or a short reason naming the field (never its value: it may be personal data).
+    public func validate(_ row: [String]) -> Result<Lead, Rejection> {
+        func value(_ field: LeadField) -> String? {
+            guard let index = map.columns[field], index < row.count else { return nil }
+            let trimmed = Self.trim(row[index])
+            return trimmed.isEmpty ? nil : trimmed
+        }
+        var first = value(.firstName)
+        var last = value(.lastName)
+        if first == nil, let full = value(.fullName) {
+            let parts = full.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+            first = parts.first.map(String.init)
+            if last == nil, parts.count > 1 { last = Self.trim(String(parts[1])) }
+        }
+        guard let firstName = first else { return .failure(.init("missing first name")) }
+        guard let email = value(.email) else { return .failure(.init("missing email")) }
+        guard Self.isValidEmail(email) else { return .failure(.init("invalid email")) }
+
+        var phone: String?
+        if let raw = value(.phone) {
+            switch Self.normalizePhone(raw) {
+            case .success(let digits): phone = digits
+            case .failure(let reason): return .failure(reason)
+            }
+        }
+        var countryCode: String?
+        if let raw = value(.phoneCountryCode) {
+            switch Self.normalizeCountryCode(raw) {
+            case .success(let code): countryCode = code
+            case .failure(let reason): return .failure(reason)
+            }
+        }
+
+        let platform: Platform
+        if let raw = value(.platform) {
+            guard let p = Platform(rawValue: raw.lowercased()) else {
+                return .failure(.init("invalid platform (webinarjam or everwebinar)"))
+            }
+            platform = p
+        } else {
+            platform = defaults.platform
+        }
+        let webinarID: Int
+        if let raw = value(.webinarID) {
+            guard let id = Int(raw), id > 0 else { return .failure(.init("invalid webinar_id")) }
+            webinarID = id
+        } else if let id = defaults.webinarID {
+            webinarID = id
+        } else {
+            return .failure(.init("missing webinar_id (no --webinar and no webinar_id column)"))
+        }
+        let schedule: Int
+        if let raw = value(.schedule) {
+            guard let id = Int(raw), id > 0 else { return .failure(.init("invalid schedule")) }
+            schedule = id
+        } else if let id = defaults.schedule {
+            schedule = id
+        } else {
+            return .failure(.init("missing schedule (no --schedule and no schedule column)"))
+        }
+        var date = value(.date) ?? defaults.date
+        var timezone = value(.timezone) ?? defaults.timezone
+        if platform == .everwebinar {
+            if let d = date, !Self.isValidDate(d) {
+                return .failure(.init("invalid date (expected YYYY-MM-DD HH:MM)"))
+            }
+            if let tz = timezone {
+                guard let normalized = Self.normalizeTimezone(tz) else {
+                    return .failure(.init("invalid timezone (expected GMT-5, GMT+4:30)"))
+                }
+                timezone = normalized
+            }
+        } else {
+            date = nil
+            timezone = nil
+        }
+        var extras: [(String, String)] = []
+        for (name, column) in map.extras where column < row.count {
+            let v = Self.trim(row[column])
+            if !v.isEmpty { extras.append((name, v)) }
+        }
+        return .success(
+            Lead(
+                platform: platform, webinarID: webinarID, schedule: schedule, date: date,
+                timezone: timezone, firstName: firstName, lastName: last, email: email,
+                phoneCountryCode: countryCode, phone: phone, ipAddress: value(.ipAddress),
+                extras: extras))
+    }
+
+    /// Why a row was not queued.
+    public struct Rejection: Error, Sendable, Equatable {
+        public var reason: String
+        public init(_ reason: String) { self.reason = reason }
+    }
+
+    // MARK: rules
+
+    static func trim(_ s: String) -> String {
+        guard let first = s.utf8.first, let last = s.utf8.last else { return s }
+        if !isSpace(first) && !isSpace(last) && first < 0x80 && last < 0x80 { return s }
+        return String(s.unicodeScalars.drop(while: \.properties.isWhitespace).reversed()
+            .drop(while: \.properties.isWhitespace).reversed().map(Character.init))
+    }
+
+    @inline(__always) static func isSpace(_ b: UInt8) -> Bool { b == 0x20 || (b >= 0x09 && b <= 0x0D) }
+
+    /// A pragmatic syntax check: one `@`, a non-empty local part without spaces, and a domain
+    /// of dot-separated labels (letters, digits, hyphens; internationalized letters allowed)
+    /// with a top-level label of two or more characters.
+    public static func isValidEmail(_ email: String) -> Bool {
+        let utf8 = email.utf8
+        guard utf8.count <= 254, let at = utf8.lastIndex(of: UInt8(ascii: "@")) else { return false }
+        let local = utf8[..<at]
+        let domain = utf8[utf8.index(after: at)...]
+        guard !local.isEmpty, local.count <= 64, !domain.isEmpty else { return false }
+        for b in local {
+            if b <= 0x20 || b == 0x7F || b == UInt8(ascii: "@") || b == UInt8(ascii: ",")
+                || b == UInt8(ascii: ";") || b == UInt8(ascii: "<") || b == UInt8(ascii: ">")
+                || b == UInt8(ascii: "\"") || b == UInt8(ascii: "(") || b == UInt8(ascii: ")")
+                || b == UInt8(ascii: "[") || b == UInt8(ascii: "]") || b == UInt8(ascii: "\\")
+            {
+                return false
+            }
+        }
+        if local.first == UInt8(ascii: ".") || local.last == UInt8(ascii: ".") { return false }
+        var labels = 0
+        var labelLength = 0
+        var lastLabelLength = 0
+        var previousDot = false
+        for b in domain {
+            if b == UInt8(ascii: ".") {
+                if labelLength == 0 { return false }
+                labels += 1
+                lastLabelLength = labelLength
+                labelLength = 0
+                previousDot = true
+                continue
+            }
+            previousDot = false
+            let ok = (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A)
+                || b == UInt8(ascii: "-") || b >= 0x80
+            if !ok { return false }
+            labelLength += 1
+        }
+        if previousDot { return false }
+        lastLabelLength = labelLength
+        return labels >= 1 && lastLabelLength >= 2 && labelLength <= 63
+    }
+
+    /// Digits only: spaces, dots, dashes, slashes, parentheses and a leading `+` are removed.
+    public static func normalizePhone(_ raw: String) -> Result<String, Rejection> {
+        var digits = ""
+        digits.reserveCapacity(raw.utf8.count)
+        for (offset, scalar) in raw.unicodeScalars.enumerated() {
+            switch scalar {
+            case "0"..."9": digits.unicodeScalars.append(scalar)
+            case " ", ".", "-", "(", ")", "/", "\u{A0}", "\t": continue
+            case "+" where offset == 0: continue
+            default:
+                if scalar.properties.isAlphabetic {
+                    return .failure(.init("phone contains letters"))
+                }
+                return .failure(.init("phone contains invalid characters"))
+            }
+        }
+        if digits.isEmpty { return .failure(.init("phone has no digits")) }
+        if digits.count > 15 { return .failure(.init("phone has more than 15 digits")) }
+        return .success(digits)
+    }
+
+    /// `1`, `+1`, `001`, `(+44)`, `+1-268` → `+1`, `+1`, `+1`, `+44`, `+1268`.
+    public static func normalizeCountryCode(_ raw: String) -> Result<String, Rejection> {
+        var digits = ""
+        for scalar in raw.unicodeScalars {
+            switch scalar {
+            case "0"..."9": digits.unicodeScalars.append(scalar)
+            case " ", "+", "(", ")", "-", ".": continue
+            default: return .failure(.init("invalid phone country code (expected +N)"))
+            }
+        }
+        if digits.hasPrefix("00") { digits.removeFirst(2) }
+        guard (1...4).contains(digits.count), digits.first != "0" else {
+            return .failure(.init("invalid phone country code (expected +N)"))
+        }
+        return .success("+" + digits)
+    }
+
+    /// `YYYY-MM-DD HH:MM` with real ranges.
+    public static func isValidDate(_ s: String) -> Bool {
+        let b = Array(s.utf8)
+        guard b.count == 16, b[4] == UInt8(ascii: "-"), b[7] == UInt8(ascii: "-"),
+            b[10] == UInt8(ascii: " "), b[13] == UInt8(ascii: ":")
+        else { return false }
+        func number(_ range: Range<Int>) -> Int? {
+            var n = 0
+            for i in range {
+                guard b[i] >= 0x30 && b[i] <= 0x39 else { return nil }
+                n = n * 10 + Int(b[i] - 0x30)
+            }
+            return n
+        }
+        guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
+            let hour = number(11..<13), let minute = number(14..<16)
+        else { return false }
+        let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+        let days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+        return year >= 2000 && (1...12).contains(month) && day >= 1 && day <= days[month - 1]
+            && hour < 24 && minute < 60
+    }
+
+    /// `GMT-5`, `gmt+4:30`, `GMT+05:45`, `GMT` → canonical `GMT-5`, `GMT+4:30`, `GMT+5:45`,
+    /// `GMT+0`; nil when not of that shape.
+    public static func normalizeTimezone(_ s: String) -> String? {
+        let upper = s.uppercased()
+        guard upper.hasPrefix("GMT") || upper.hasPrefix("UTC") else { return nil }
+        let rest = upper.dropFirst(3)
+        if rest.isEmpty { return "GMT+0" }
+        guard let sign = rest.first, sign == "+" || sign == "-" else { return nil }
+        let parts = rest.dropFirst().split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 1 || parts.count == 2, let hours = Int(parts[0]),
+            parts[0].count <= 2, (0...14).contains(hours)
+        else { return nil }
+        var out = "GMT\(sign)\(hours)"
+        if parts.count == 2 {
+            guard parts[1].count == 2, let minutes = Int(parts[1]), [0, 15, 30, 45].contains(minutes)
+            else { return nil }
+            if minutes != 0 { out += ":\(parts[1])" }
+        }
+        return out
+    }
+}

@@ -1,0 +1,18 @@
+/// The life of a job. Every input row is exactly one job in exactly one state.
+public enum JobState: String, Sendable, CaseIterable, Codable {
+    /// Waiting to be registered (possibly after a backoff: see `not_before`).
+    case queued
+    /// A register call was (about to be) sent; its send time is on disk.
+    case inFlight = "in_flight"
+    /// A register call may have reached the vendor without an answer: ask `registrants`
+    /// before sending again.
+    case uncertain
+    /// Registered; the result row holds the URLs.
+    case done
+    /// Permanently failed (the API's message is in `error`); `retry` requeues it.
+    case failed
+    /// Rejected at import (the reason is in `error`); never sent.
+    case rejected
+    /// The same person was already queued for this webinar and schedule (`duplicate_of`).
+    case duplicate
+}

@@ -1,0 +1,114 @@
+import SQLite
+
+/// The database schema and its migrations (`PRAGMA user_version`).
+///
+/// Each migration runs in the transaction that bumps `user_version`, so a database is always
+/// at one version or the next, never in between.
+enum Schema {
+    /// The version this build writes.
+    static let currentVersion = 1
+
+    /// Migration `i` takes the schema from version `i` to `i + 1`.
+    static let migrations: [String] = [
+        """
+        CREATE TABLE imports (
+            id INTEGER PRIMARY KEY,
+            file_name TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            byte_size INTEGER NOT NULL,
+            imported_at REAL NOT NULL,
+            platform TEXT NOT NULL,
+            webinar_id INTEGER,
+            schedule INTEGER,
+            date TEXT,
+            timezone TEXT,
+            delimiter TEXT NOT NULL,
+            encoding TEXT NOT NULL,
+            header BLOB NOT NULL,
+            rows INTEGER NOT NULL DEFAULT 0,
+            queued INTEGER NOT NULL DEFAULT 0,
+            rejected INTEGER NOT NULL DEFAULT 0,
+            duplicates INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE UNIQUE INDEX imports_content ON imports(content_hash, byte_size);
+
+        CREATE TABLE jobs (
+            id INTEGER PRIMARY KEY,
+            import_id INTEGER NOT NULL REFERENCES imports(id),
+            line INTEGER NOT NULL,
+            row BLOB NOT NULL,
+            state TEXT NOT NULL,
+            platform TEXT NOT NULL,
+            webinar_id INTEGER,
+            schedule INTEGER,
+            date TEXT,
+            timezone TEXT,
+            first_name TEXT,
+            last_name TEXT,
+            email TEXT,
+            phone_country_code TEXT,
+            phone TEXT,
+            ip_address TEXT,
+            extra BLOB,
+            owner INTEGER NOT NULL DEFAULT 0,
+            duplicate_of INTEGER,
+            error TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            not_before REAL,
+            sent_at REAL,
+            updated_at REAL
+        );
+        CREATE UNIQUE INDEX jobs_person ON jobs(webinar_id, schedule, platform, lower(email))
+            WHERE owner = 1;
+        CREATE INDEX jobs_queued ON jobs(id) WHERE state = 'queued';
+        CREATE INDEX jobs_in_flight ON jobs(id) WHERE state = 'in_flight';
+        CREATE INDEX jobs_uncertain ON jobs(id) WHERE state = 'uncertain';
+        CREATE INDEX jobs_failed ON jobs(updated_at) WHERE state = 'failed';
+
+        CREATE TABLE results (
+            job_id INTEGER PRIMARY KEY REFERENCES jobs(id),
+            user_id INTEGER,
+            live_room_url TEXT,
+            replay_room_url TEXT,
+            thank_you_url TEXT,
+            password TEXT,
+            date TEXT,
+            timezone TEXT,
+            source TEXT NOT NULL,
+            registered_at REAL NOT NULL
+        );
+        CREATE INDEX results_time ON results(registered_at);
+
+        CREATE TABLE targets (
+            platform TEXT NOT NULL,
+            webinar_id INTEGER NOT NULL,
+            schedule INTEGER NOT NULL,
+            date TEXT NOT NULL DEFAULT '',
+            ok INTEGER NOT NULL,
+            message TEXT,
+            checked_at REAL NOT NULL,
+            PRIMARY KEY (platform, webinar_id, schedule, date)
+        );
+        """
+    ]
+
+    /// Brings `connection` to `currentVersion`, or explains why it cannot.
+    static func migrate(_ connection: Connection, path: String) throws {
+        let version = Int(try connection.scalarInt("PRAGMA user_version") ?? 0)
+        if version > currentVersion {
+            throw BulkRegError(
+                .storage,
+                "\(path): this database was written by a newer bulkreg (schema \(version); this "
+                    + "version knows up to \(currentVersion)). Use the newer bulkreg, or another --db.")
+        }
+        guard version < currentVersion else { return }
+        try connection.transaction(.exclusive) {
+            // Re-read under the lock: another process may have migrated meanwhile.
+            let now = Int(try connection.scalarInt("PRAGMA user_version") ?? 0)
+            for index in now..<currentVersion {
+                try connection.execute(migrations[index])
+                try connection.execute("PRAGMA user_version = \(index + 1)")
+            }
+        }
+    }
+}
