@@ -1,0 +1,138 @@
+import SQLite
+
+/// The state of a database at a glance: what `bulkreg status` prints.
+public struct StatusReport: Sendable, Codable, Equatable {
+    /// One webinar + schedule target.
+    public struct Target: Sendable, Codable, Equatable {
+        public var platform: String
+        public var webinarID: Int?
+        public var schedule: Int?
+        public var states: [String: Int]
+
+        enum CodingKeys: String, CodingKey {
+            case platform, states
+            case webinarID = "webinar_id"
+            case schedule
+        }
+    }
+
+    /// A recent permanent failure.
+    public struct RecentError: Sendable, Codable, Equatable {
+        public var job: Int
+        public var line: Int
+        public var error: String
+        public var at: String
+    }
+
+    /// Input rows accounted for (every row is one job).
+    public var total: Int
+    /// State → count, every state listed.
+    public var states: [String: Int]
+    public var targets: [Target]
+    public var imports: Int
+    public var recentErrors: [RecentError]
+    /// Registrations per second over the last minute.
+    public var ratePerSecond: Double
+    /// Seconds to drain what is left at that rate (at the configured limit when idle).
+    public var etaSeconds: Double?
+
+    enum CodingKeys: String, CodingKey {
+        case total, states, targets, imports
+        case recentErrors = "recent_errors"
+        case ratePerSecond = "rate_per_second"
+        case etaSeconds = "eta_seconds"
+    }
+
+    /// Reads the report from the database at `path`.
+    public static func load(databasePath path: String, now: Double, nominalRate: Double = 20) throws -> StatusReport {
+        let connection = try Database.open(path, mode: .existing)
+        do {
+            var states: [String: Int] = [:]
+            for state in JobState.allCases { states[state.rawValue] = 0 }
+            var targets: [Target] = []
+            var total = 0
+            let byTarget = try connection.prepare(
+                """
+                SELECT platform, webinar_id, schedule, state, count(*) FROM jobs
+                GROUP BY platform, webinar_id, schedule, state ORDER BY platform, webinar_id, schedule
+                """)
+            while try byTarget.step() {
+                let platform = byTarget.text(0) ?? ""
+                let webinar = byTarget.optionalInt(1)
+                let schedule = byTarget.optionalInt(2)
+                let state = byTarget.text(3) ?? ""
+                let count = byTarget.int(4)
+                total += count
+                states[state, default: 0] += count
+                if let last = targets.last, last.platform == platform, last.webinarID == webinar,
+                    last.schedule == schedule
+                {
+                    targets[targets.count - 1].states[state, default: 0] += count
+                } else {
+                    targets.append(Target(platform: platform, webinarID: webinar, schedule: schedule, states: [state: count]))
+                }
+            }
+            var errors: [RecentError] = []
+            let recent = try connection.prepare(
+                "SELECT id, line, error, updated_at FROM jobs WHERE state = 'failed' ORDER BY updated_at DESC LIMIT 5")
+            while try recent.step() {
+                errors.append(
+                    RecentError(
+                        job: recent.int(0), line: recent.int(1), error: recent.text(2) ?? "",
+                        at: WallClock.iso8601(recent.double(3))))
+            }
+            let window = 60.0
+            let done = Int(try connection.scalarInt(
+                "SELECT count(*) FROM results WHERE registered_at > \(now - window)") ?? 0)
+            let rate = Double(done) / window
+            let left = states[JobState.queued.rawValue, default: 0] + states[JobState.inFlight.rawValue, default: 0]
+                + states[JobState.uncertain.rawValue, default: 0]
+            let eta: Double? = left == 0 ? 0 : Double(left) / (rate > 0 ? rate : nominalRate)
+            let imports = Int(try connection.scalarInt("SELECT count(*) FROM imports") ?? 0)
+            return StatusReport(
+                total: total, states: states, targets: targets, imports: imports, recentErrors: errors,
+                ratePerSecond: rate, etaSeconds: eta)
+        } catch {
+            throw Database.storageError(error, path: path)
+        }
+    }
+
+    /// The human-readable form.
+    public func rendered() -> String {
+        var lines: [String] = []
+        lines.append("\(total) rows from \(imports) import\(imports == 1 ? "" : "s")")
+        let order: [JobState] = [.done, .queued, .inFlight, .uncertain, .failed, .rejected, .duplicate]
+        for state in order {
+            lines.append("  \(state.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)) \(states[state.rawValue, default: 0])")
+        }
+        if !targets.isEmpty {
+            lines.append("per webinar / schedule:")
+            for t in targets {
+                let counts = order.compactMap { s in t.states[s.rawValue].map { "\(s.rawValue) \($0)" } }
+                let webinar = t.webinarID.map { String($0) } ?? "-"
+                let schedule = t.schedule.map { String($0) } ?? "-"
+                lines.append("  \(t.platform) \(webinar)/\(schedule): \(counts.joined(separator: ", "))")
+            }
+        }
+        if !recentErrors.isEmpty {
+            lines.append("recent errors:")
+            for e in recentErrors { lines.append("  job \(e.job) (line \(e.line)) at \(e.at): \(e.error)") }
+        }
+        let rate = (ratePerSecond * 10).rounded() / 10
+        var tail = "rate: \(rate) registrations/s over the last minute"
+        if let eta = etaSeconds, eta > 0 { tail += ", ETA \(Self.duration(eta))" }
+        lines.append(tail)
+        return lines.joined(separator: "\n")
+    }
+
+    static func duration(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded(.up))
+        if s < 60 { return "\(s)s" }
+        if s < 3600 { return "\(s / 60)m\(String(format2: s % 60))s" }
+        return "\(s / 3600)h\(String(format2: (s % 3600) / 60))m"
+    }
+}
+
+extension String {
+    init(format2 value: Int) { self = value < 10 ? "0\(value)" : "\(value)" }
+}

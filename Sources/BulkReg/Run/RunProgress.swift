@@ -1,0 +1,30 @@
+import Synchronization
+
+/// Counters the runner updates and the progress line reads; lock-protected, cheap.
+public final class RunProgress: Sendable {
+    /// A consistent copy of the counters.
+    public struct Snapshot: Sendable, Equatable {
+        /// Jobs in the queue when the run started (queued + uncertain).
+        public var total = 0
+        public var done = 0
+        public var failed = 0
+        public var retries = 0
+        public var rateLimited = 0
+        public var calls = 0
+        public var verified = 0
+        public var inFlight = 0
+        /// Set while the API cannot be reached (connection refused, DNS): shown on the line.
+        public var unreachable: String?
+        public var remaining: Int { max(0, total - done - failed) }
+    }
+
+    private let state = Mutex(Snapshot())
+
+    public init() {}
+
+    public func update(_ body: (inout Snapshot) -> Void) {
+        state.withLock { body(&$0) }
+    }
+
+    public var snapshot: Snapshot { state.withLock { $0 } }
+}

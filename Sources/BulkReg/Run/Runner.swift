@@ -1,0 +1,434 @@
+import Logging
+import Synchronization
+import Pacing
+import WebinarAPI
+
+/// How `bulkreg run` behaves.
+public struct RunConfiguration: Sendable {
+    /// Concurrent workers; nil picks enough to hold the rate at the observed latency.
+    public var workers: Int?
+    /// Call starts per second across all workers; 0 turns the limiter off.
+    public var rate: Int
+    /// Register attempts (transient failures) before a job fails for good.
+    public var maxAttempts: Int
+    /// The client's request timeout: after this, a call that may have reached the vendor can
+    /// no longer be in progress there, and may be verified with `registrants`.
+    public var requestTimeout: Duration
+    /// Backoff between attempts.
+    public var backoff: Backoff
+    /// Seed for jitter (tests pass a fixed one).
+    public var seed: UInt64
+
+    public init(
+        workers: Int? = nil, rate: Int = 20, maxAttempts: Int = 6, requestTimeout: Duration = .seconds(30),
+        backoff: Backoff = Backoff(), seed: UInt64 = UInt64.random(in: 1...UInt64.max)
+    ) {
+        self.workers = workers
+        self.rate = rate
+        self.maxAttempts = maxAttempts
+        self.requestTimeout = requestTimeout
+        self.backoff = backoff
+        self.seed = seed
+    }
+
+    /// Workers to start with: enough in flight for `rate` at 2 s of latency, at least 4.
+    var initialWorkers: Int {
+        if let workers { return max(1, workers) }
+        return rate == 0 ? 64 : max(4, rate * 2 + 4)
+    }
+}
+
+/// How a run ended.
+public enum RunOutcome: Sendable, Equatable {
+    /// Nothing left in the queue.
+    case drained(RunProgress.Snapshot)
+    /// Stopped on request (signal) with work left.
+    case stopped(RunProgress.Snapshot)
+}
+
+/// Drains the queue: FIFO workers sharing one limiter, every state change committed before
+/// it counts, every uncertain call verified before it is repeated.
+public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
+    let api: any WebinarAPI
+    let store: JobStore
+    let limiter: RateLimiter<C>
+    let clock: C
+    let configuration: RunConfiguration
+    let progress: RunProgress
+    let logger: Logger
+    let wallClock: @Sendable () -> Double
+    let scheduler: Scheduler<C>
+    let preflight = PreflightCache()
+    let random: LockedRandom
+    private let stopState = Mutex<(stopping: Bool, failure: BulkRegError?)>((false, nil))
+
+    public init(
+        api: any WebinarAPI, store: JobStore, clock: C, configuration: RunConfiguration,
+        progress: RunProgress = RunProgress(), logger: Logger = Logger(label: "bulkreg.run"),
+        wallClock: @escaping @Sendable () -> Double = WallClock.now
+    ) {
+        self.api = api
+        self.store = store
+        self.clock = clock
+        self.configuration = configuration
+        self.progress = progress
+        self.logger = logger
+        self.wallClock = wallClock
+        self.limiter = RateLimiter(
+            clock: clock,
+            configuration: RateLimiterConfiguration(rate: configuration.rate > 0 ? configuration.rate : nil),
+            random: SplitMix64(seed: configuration.seed ^ 0x5DEE_CE66))
+        self.random = LockedRandom(seed: configuration.seed)
+        self.scheduler = Scheduler(clock: clock) { after, limit in
+            try await store.queuedPage(after: after, limit: limit)
+        }
+    }
+
+    /// Stops claiming jobs; calls in flight finish and are committed.
+    public func requestStop() {
+        stopState.withLock { $0.stopping = true }
+        Task { await scheduler.stop() }
+    }
+
+    var isStopping: Bool { stopState.withLock { $0.stopping } }
+
+    private func abort(_ error: BulkRegError) {
+        stopState.withLock {
+            if $0.failure == nil { $0.failure = error }
+            $0.stopping = true
+        }
+        Task { await scheduler.stop() }
+    }
+
+    /// Runs until the queue is drained or a stop is requested.
+    ///
+    /// - Throws: `BulkRegError(.auth)` when the key is refused (the jobs stay queued), and
+    ///   `.storage` when the database fails.
+    public func run() async throws -> RunOutcome {
+        let now = wallClock()
+        _ = try await store.recoverInFlight(now: now)
+        let counts = try await store.counts()
+        progress.update {
+            $0.total = (counts[.queued] ?? 0) + (counts[.uncertain] ?? 0)
+        }
+        await preflight.load(try await store.checkedTargets())
+        let uncertain = try await store.uncertainJobs()
+        let timeout = configuration.requestTimeout
+        let clockNow = clock.now
+        await scheduler.addUncertain(uncertain) { job in
+            let sent = job.sentAt ?? now
+            let wait = max(0, sent + timeout.seconds - now)
+            return clockNow.advanced(by: .seconds(wait))
+        }
+
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<configuration.initialWorkers {
+                group.addTask { await self.work() }
+            }
+        }
+        if let failure = stopState.withLock({ $0.failure }) { throw failure }
+        if let error = await scheduler.loadError {
+            throw error as? BulkRegError ?? BulkRegError(.storage, "\(error)")
+        }
+        let snapshot = progress.snapshot
+        let left = try await store.counts()
+        let open = (left[.queued] ?? 0) + (left[.uncertain] ?? 0) + (left[.inFlight] ?? 0)
+        return open == 0 ? .drained(snapshot) : .stopped(snapshot)
+    }
+
+    // MARK: worker
+
+    private func work() async {
+        while let work = await scheduler.next() {
+            do {
+                try await handle(work)
+            } catch let error as BulkRegError {
+                abort(error)
+                await scheduler.finished()
+            } catch is CancellationError {
+                await scheduler.finished()
+                return
+            } catch {
+                abort(BulkRegError(.unexpected, "\(error)"))
+                await scheduler.finished()
+            }
+        }
+    }
+
+    private func handle(_ work: Scheduler<C>.Work) async throws {
+        var job = work.job
+        let claimed = job
+        // Preflight: is the webinar/schedule/date real? Checked once per target per database.
+        switch await preflight.check(job.target, perform: { await self.checkTarget(claimed) }) {
+        case .ok:
+            break
+        case .missing(let message):
+            try await store.commit(.failed(job: job.id, attempts: job.attempts, message: message, at: wallClock()))
+            progress.update { $0.failed += 1 }
+            await scheduler.finished()
+            return
+        case .unauthorized(let message):
+            await scheduler.later(work, readyAt: clock.now)
+            throw BulkRegError(.auth, "the API key was refused: \(message). Nothing was registered with it; fix the key and run again.")
+        case .transient(let reason):
+            try await transient(work, reason: "checking the webinar: \(reason)", mayHaveReached: false, sentAt: nil)
+            return
+        }
+        if case .verify = work {
+            switch try await verify(job) {
+            case .registered:
+                await scheduler.finished()
+                return
+            case .retryLater:
+                return
+            case .notRegistered:
+                if job.attempts >= configuration.maxAttempts {
+                    try await fail(job, "gave up after \(job.attempts) attempts: not registered at the vendor")
+                    return
+                }
+            }
+        }
+        try await acquire()
+        if isStopping {
+            // Claimed but never sent: it is still queued (or uncertain) on disk.
+            await scheduler.finished()
+            return
+        }
+        let sentAt = wallClock()
+        try await store.commit(.sending(job: job.id, at: sentAt))
+        progress.update {
+            $0.calls += 1
+            $0.inFlight += 1
+        }
+        let result = await api.register(job.request)
+        progress.update { $0.inFlight -= 1 }
+        switch result {
+        case .success(let user):
+            progress.update { $0.unreachable = nil }
+            try await store.commit(
+                .done(job: job.id, attempts: job.attempts + 1, user: user, source: .register, at: wallClock()))
+            progress.update { $0.done += 1 }
+            await scheduler.finished()
+        case .failure(.rateLimited):
+            _ = limiter.rateLimited()
+            progress.update { $0.rateLimited += 1 }
+            try await store.commit(
+                .requeued(job: job.id, attempts: job.attempts, notBefore: nil, lastError: "429 Too many requests", at: wallClock()))
+            await scheduler.later(.register(job), readyAt: clock.now)
+        case .failure(.unauthorized(let message)):
+            try await store.commit(
+                .requeued(job: job.id, attempts: job.attempts, notBefore: nil, lastError: nil, at: wallClock()))
+            await scheduler.later(.register(job), readyAt: clock.now)
+            throw BulkRegError(.auth, "the API key was refused: \(message). The remaining jobs stay queued; fix the key and run again.")
+        case .failure(.rejected(let status, let message)):
+            job.attempts += 1
+            progress.update { $0.unreachable = nil }
+            try await fail(job, status == 200 ? message : "\(message) (HTTP \(status))")
+        case .failure(.transient(let reason, let mayHaveReached)):
+            job.attempts += 1
+            try await transient(.register(job), reason: reason, mayHaveReached: mayHaveReached, sentAt: sentAt)
+        }
+    }
+
+    private func fail(_ job: Job, _ message: String) async throws {
+        try await store.commit(.failed(job: job.id, attempts: job.attempts, message: message, at: wallClock()))
+        progress.update { $0.failed += 1 }
+        await scheduler.finished()
+    }
+
+    /// Retry later, or give up; a call that may have reached the vendor is verified first.
+    private func transient(_ work: Scheduler<C>.Work, reason: String, mayHaveReached: Bool, sentAt: Double?) async throws {
+        let job = work.job
+        let now = wallClock()
+        if mayHaveReached, let sentAt {
+            // Ask `registrants` once the call can no longer be in progress at the vendor.
+            let wait = max(0, sentAt + configuration.requestTimeout.seconds - now)
+            try await store.commit(.uncertain(job: job.id, attempts: job.attempts, sentAt: sentAt, lastError: reason, at: now))
+            progress.update { $0.retries += 1 }
+            await scheduler.later(.verify(job), readyAt: clock.now.advanced(by: .seconds(wait)))
+            return
+        }
+        if !mayHaveReached { progress.update { $0.unreachable = reason } }
+        if job.attempts >= configuration.maxAttempts {
+            try await fail(job, "gave up after \(job.attempts) attempts: \(reason)")
+            return
+        }
+        let delay = random.withGenerator { configuration.backoff.delay(forAttempt: max(1, job.attempts), random: &$0) }
+        try await store.commit(
+            .requeued(job: job.id, attempts: job.attempts, notBefore: now + delay.seconds, lastError: reason, at: now))
+        progress.update { $0.retries += 1 }
+        var next = work
+        if case .verify = work { next = .verify(job) } else { next = .register(job) }
+        await scheduler.later(next, readyAt: clock.now.advanced(by: delay))
+    }
+
+    private enum Verification { case registered, notRegistered, retryLater }
+
+    /// Asks `registrants` whether an uncertain job's person is registered.
+    private func verify(_ job: Job) async throws -> Verification {
+        var page = 1
+        while true {
+            try await acquire()
+            if isStopping {
+                await scheduler.finished()
+                return .retryLater
+            }
+            progress.update { $0.calls += 1 }
+            let query = RegistrantsQuery(
+                platform: job.request.platform, webinarID: job.request.webinarID, scheduleID: job.request.schedule,
+                search: job.request.email, page: page)
+            switch await api.registrants(query) {
+            case .success(let answer):
+                let email = job.request.email.lowercased()
+                if let found = answer.registrants.first(where: {
+                    $0.email.lowercased() == email && ($0.scheduleID == nil || $0.scheduleID == job.request.schedule)
+                }) {
+                    let user = RegisteredUser(
+                        userID: found.id ?? found.leadID ?? 0, webinarID: job.request.webinarID, email: found.email,
+                        schedule: found.scheduleID, liveRoomURL: found.liveRoomURL ?? "",
+                        replayRoomURL: found.replayRoomURL, thankYouURL: nil)
+                    try await store.commit(
+                        .done(job: job.id, attempts: job.attempts, user: user, source: .registrants, at: wallClock()))
+                    progress.update {
+                        $0.done += 1
+                        $0.verified += 1
+                    }
+                    return .registered
+                }
+                if let last = answer.lastPage, page < last, page < 20 {
+                    page += 1
+                    continue
+                }
+                return .notRegistered
+            case .failure(.rateLimited):
+                _ = limiter.rateLimited()
+                progress.update { $0.rateLimited += 1 }
+                continue
+            case .failure(.unauthorized(let message)):
+                await scheduler.later(.verify(job), readyAt: clock.now)
+                throw BulkRegError(.auth, "the API key was refused: \(message). The remaining jobs stay queued; fix the key and run again.")
+            case .failure(.rejected(let status, let message)):
+                try await fail(
+                    job,
+                    "could not check whether the earlier call registered this lead (registrants answered HTTP \(status): \(message)); "
+                        + "run `bulkreg retry --job \(job.id)` to register it anyway")
+                return .retryLater
+            case .failure(.transient(let reason, _)):
+                var next = job
+                next.attempts += 1
+                if next.attempts >= configuration.maxAttempts + 2 {
+                    try await fail(
+                        next,
+                        "could not check whether the earlier call registered this lead: \(reason); "
+                            + "run `bulkreg retry --job \(job.id)` to try again")
+                    return .retryLater
+                }
+                let delay = random.withGenerator { configuration.backoff.delay(forAttempt: next.attempts, random: &$0) }
+                progress.update { $0.retries += 1 }
+                await scheduler.later(.verify(job), readyAt: clock.now.advanced(by: delay))
+                return .retryLater
+            }
+        }
+    }
+
+    private func acquire() async throws {
+        try await limiter.acquire()
+    }
+
+    /// Calls `webinar` to check a target exists (and, for EverWebinar, that its date is a session).
+    private func checkTarget(_ job: Job) async -> PreflightCache.Result {
+        let target = job.target
+        do { try await acquire() } catch { return .transient("cancelled") }
+        progress.update { $0.calls += 1 }
+        switch await api.webinar(platform: target.platform, webinarID: target.webinarID, timezone: job.request.timezone) {
+        case .success(let webinar):
+            let schedules = webinar.schedules.filter { $0.schedule == target.schedule }
+            var result: PreflightCache.Result = .ok
+            var message: String?
+            if schedules.isEmpty {
+                let known = webinar.schedules.map { String($0.schedule) }.joined(separator: ", ")
+                message = "\(target): no such schedule (the webinar's schedules are: \(known.isEmpty ? "none" : known))"
+                result = .missing(message!)
+            } else if target.platform == .everwebinar, !target.date.isEmpty,
+                !schedules.contains(where: { $0.date == target.date })
+            {
+                let dates = schedules.compactMap(\.date).joined(separator: ", ")
+                message = "\(target): the date is not a session of this schedule (sessions: \(dates))"
+                result = .missing(message!)
+            }
+            if case .ok = result { message = nil }
+            let ok: Bool = { if case .ok = result { return true } else { return false } }()
+            try? await store.commit(.target(target, ok: ok, message: message, at: wallClock()))
+            return result
+        case .failure(.rateLimited):
+            _ = limiter.rateLimited()
+            progress.update { $0.rateLimited += 1 }
+            return .transient("429 Too many requests")
+        case .failure(.unauthorized(let message)):
+            return .unauthorized(message)
+        case .failure(.rejected(let status, let message)):
+            let text = "\(target): the webinar check failed: \(message) (HTTP \(status))"
+            try? await store.commit(.target(target, ok: false, message: text, at: wallClock()))
+            return .missing(text)
+        case .failure(.transient(let reason, _)):
+            return .transient(reason)
+        }
+    }
+}
+
+extension Duration {
+    /// The duration in seconds, as a Double.
+    var seconds: Double {
+        let (s, attoseconds) = components
+        return Double(s) + Double(attoseconds) / 1e18
+    }
+
+    static func seconds(_ value: Double) -> Duration {
+        .nanoseconds(Int64((value * 1e9).rounded()))
+    }
+}
+
+/// One check per target per database, shared by all workers: the first worker to need it
+/// calls `webinar`, the others wait for its answer.
+actor PreflightCache {
+    enum Result: Sendable {
+        case ok
+        case missing(String)
+        case unauthorized(String)
+        case transient(String)
+    }
+
+    private var known: [Target: Result] = [:]
+    private var running: [Target: Task<Result, Never>] = [:]
+
+    func load(_ checked: [Target: (ok: Bool, message: String?)]) {
+        for (target, value) in checked {
+            known[target] = value.ok ? .ok : .missing(value.message ?? "\(target): not found")
+        }
+    }
+
+    func check(_ target: Target, perform: @escaping @Sendable () async -> Result) async -> Result {
+        if let result = known[target] { return result }
+        if let task = running[target] { return await task.value }
+        let task = Task { await perform() }
+        running[target] = task
+        let result = await task.value
+        running[target] = nil
+        switch result {
+        case .ok, .missing: known[target] = result
+        case .unauthorized, .transient: break
+        }
+        return result
+    }
+}
+
+/// A seeded generator shared by the workers.
+final class LockedRandom: Sendable {
+    private let state: Mutex<SplitMix64>
+
+    init(seed: UInt64) { state = Mutex(SplitMix64(seed: seed)) }
+
+    func withGenerator<T>(_ body: (inout SplitMix64) -> T) -> T {
+        state.withLock { body(&$0) }
+    }
+}

@@ -1,0 +1,184 @@
+/// Hands jobs to workers in FIFO order (lowest job id first), including jobs that come back
+/// for a retry once their backoff has passed, and tells workers when everything is done.
+///
+/// Jobs are read from the store a page at a time (so a million-job queue costs one page of
+/// memory), and workers that find nothing ready wait here, without polling, until a job
+/// becomes ready, the queue drains, or the run stops.
+actor Scheduler<C: Clock> where C.Duration == Duration {
+    /// What a worker should do with a job.
+    enum Work: Sendable {
+        /// Send the register call.
+        case register(Job)
+        /// An earlier call may have reached the vendor: ask `registrants` first.
+        case verify(Job)
+
+        var job: Job {
+            switch self {
+            case .register(let job), .verify(let job): return job
+            }
+        }
+    }
+
+    private struct Delayed {
+        var work: Work
+        var readyAt: C.Instant
+    }
+
+    private let clock: C
+    private let pageSize: Int
+    private let loadPage: @Sendable (_ after: Int, _ limit: Int) async throws -> [Job]
+    private var fresh: [Job] = []
+    private var freshHead = 0
+    private var cursor = 0
+    private var exhausted = false
+    private var loading = false
+    private var delayed: [Delayed] = []
+    private var waiters: [CheckedContinuation<Work?, Never>] = []
+    private var active = 0
+    private var stopping = false
+    private var timerDeadline: C.Instant?
+    private(set) var loadError: (any Error)?
+
+    init(
+        clock: C, pageSize: Int = 512,
+        loadPage: @escaping @Sendable (_ after: Int, _ limit: Int) async throws -> [Job]
+    ) {
+        self.clock = clock
+        self.pageSize = pageSize
+        self.loadPage = loadPage
+    }
+
+    /// Adds jobs that must be verified before being sent again (from a previous run).
+    func addUncertain(_ jobs: [Job], readyAt: (Job) -> C.Instant) {
+        for job in jobs { delayed.append(Delayed(work: .verify(job), readyAt: readyAt(job))) }
+        dispatch()
+    }
+
+    /// The next job to work on, or nil when the queue is drained or the run is stopping.
+    func next() async -> Work? {
+        if stopping { return nil }
+        return await withCheckedContinuation { continuation in
+            waiters.append(continuation)
+            dispatch()
+        }
+    }
+
+    /// The worker is finished with a job for good.
+    func finished() {
+        active -= 1
+        dispatch()
+    }
+
+    /// The worker gives a job back, to be handed out again at `readyAt`.
+    func later(_ work: Work, readyAt: C.Instant) {
+        active -= 1
+        delayed.append(Delayed(work: work, readyAt: readyAt))
+        dispatch()
+    }
+
+    /// Hands out nothing more; waiting workers get nil.
+    func stop() {
+        stopping = true
+        dispatch()
+    }
+
+    /// Jobs handed out and not yet finished or given back.
+    var inProgress: Int { active }
+
+    /// Jobs waiting for a retry or a verification.
+    var waitingForRetry: Int { delayed.count }
+
+    // MARK: -
+
+    private func dispatch() {
+        if stopping || loadError != nil {
+            let all = waiters
+            waiters.removeAll()
+            for w in all { w.resume(returning: nil) }
+            return
+        }
+        let now = clock.now
+        while !waiters.isEmpty, let work = take(now: now) {
+            active += 1
+            waiters.removeFirst().resume(returning: work)
+        }
+        if !exhausted && !loading && fresh.count - freshHead < pageSize / 4 {
+            startLoading()
+        }
+        if waiters.isEmpty { return }
+        if exhausted && freshHead == fresh.count && delayed.isEmpty && active == 0 && !loading {
+            let all = waiters
+            waiters.removeAll()
+            for w in all { w.resume(returning: nil) }
+            return
+        }
+        if let earliest = delayed.map(\.readyAt).min() {
+            armTimer(earliest)
+        }
+    }
+
+    /// The ready job with the lowest id, from the page or the delayed set.
+    private func take(now: C.Instant) -> Work? {
+        var best: Int?
+        var bestID = Int.max
+        for (i, d) in delayed.enumerated() where d.readyAt <= now && d.work.job.id < bestID {
+            best = i
+            bestID = d.work.job.id
+        }
+        if freshHead < fresh.count, fresh[freshHead].id < bestID {
+            let job = fresh[freshHead]
+            freshHead += 1
+            if freshHead > 4096 && freshHead * 2 > fresh.count {
+                fresh.removeFirst(freshHead)
+                freshHead = 0
+            }
+            return .register(job)
+        }
+        if let best { return delayed.remove(at: best).work }
+        return nil
+    }
+
+    private func startLoading() {
+        loading = true
+        let after = cursor
+        let limit = pageSize
+        let load = loadPage
+        Task {
+            do {
+                let page = try await load(after, limit)
+                self.loaded(page)
+            } catch {
+                self.loadFailed(error)
+            }
+        }
+    }
+
+    private func loaded(_ page: [Job]) {
+        loading = false
+        if page.count < pageSize { exhausted = true }
+        if let last = page.last { cursor = last.id }
+        fresh.append(contentsOf: page)
+        dispatch()
+    }
+
+    private func loadFailed(_ error: any Error) {
+        loading = false
+        loadError = error
+        dispatch()
+    }
+
+    private func armTimer(_ deadline: C.Instant) {
+        if let current = timerDeadline, current <= deadline, current > clock.now { return }
+        timerDeadline = deadline
+        let clock = self.clock
+        Task {
+            try? await clock.sleep(until: deadline, tolerance: nil)
+            self.timerFired(deadline)
+        }
+    }
+
+    private func timerFired(_ deadline: C.Instant) {
+        if timerDeadline == deadline { timerDeadline = nil }
+        dispatch()
+    }
+}

@@ -1,0 +1,33 @@
+import WebinarAPI
+
+/// Where a job goes: the unit of a preflight check.
+public struct Target: Hashable, Sendable, CustomStringConvertible {
+    public var platform: Platform
+    public var webinarID: Int
+    public var schedule: Int
+    /// EverWebinar session date, or "".
+    public var date: String
+
+    public var description: String {
+        "\(platform.rawValue) webinar \(webinarID) schedule \(schedule)" + (date.isEmpty ? "" : " date \(date)")
+    }
+}
+
+/// A job as the runner sees it: the lead and its bookkeeping.
+public struct Job: Sendable, Equatable {
+    public var id: Int
+    public var line: Int
+    public var request: RegistrationRequest
+    public var attempts: Int
+    /// Wall-clock send time of the last register call that may have reached the vendor.
+    public var sentAt: Double?
+    /// Wall-clock time before which a retry must not start.
+    public var notBefore: Double?
+    public var state: JobState
+
+    public var target: Target {
+        Target(
+            platform: request.platform, webinarID: request.webinarID, schedule: request.schedule,
+            date: request.date ?? "")
+    }
+}

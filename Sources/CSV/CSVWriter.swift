@@ -1,0 +1,404 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The line terminator written after each record.
+public enum CSVLineEnding: Sendable, Hashable {
+    /// `\r\n`, as RFC 4180 prescribes (and Excel expects). The default.
+    case crlf
+    /// `\n`.
+    case lf
+}
+
+/// Configuration of a ``CSVWriter``.
+public struct CSVWriterOptions: Sendable, Hashable {
+    /// The field delimiter. Default `,`.
+    public var delimiter: CSVDelimiter
+    /// The record terminator. Default CRLF.
+    public var lineEnding: CSVLineEnding
+    /// CSV / formula injection defence (OWASP): a field starting with `=`, `+`, `-`, `@`, tab
+    /// or CR gets a leading `'` so spreadsheets show it as text instead of evaluating it.
+    /// Note that this also turns `-5` into `'-5`. Default `false`.
+    public var excelSafe: Bool
+    /// Size of the output buffer in bytes (≥ 64). Default 256 KiB.
+    public var bufferSize: Int
+
+    /// Creates writer options.
+    /// - Parameters:
+    ///   - delimiter: The field delimiter.
+    ///   - lineEnding: The record terminator.
+    ///   - excelSafe: Whether to neutralise formula-like cells.
+    ///   - bufferSize: Output buffer size in bytes.
+    public init(
+        delimiter: CSVDelimiter = .comma,
+        lineEnding: CSVLineEnding = .crlf,
+        excelSafe: Bool = false,
+        bufferSize: Int = 256 * 1024
+    ) {
+        self.delimiter = delimiter
+        self.lineEnding = lineEnding
+        self.excelSafe = excelSafe
+        self.bufferSize = bufferSize
+    }
+}
+
+/// A buffered, streaming CSV writer (RFC 4180).
+///
+/// Fields are quoted only when they contain the delimiter, `"`, CR or LF; inner quotes are
+/// doubled. A record made of a single empty field is written as `""` so that it does not read
+/// back as a blank line; a record with no fields is written as an empty line (which readers
+/// skip).
+///
+/// Output goes to a file descriptor (``init(fileDescriptor:closeOnDeinit:options:)``,
+/// ``init(path:options:)``, ``standardOutput(options:)``) or to memory (``init(options:)``,
+/// then ``memoryOutput``). Write errors such as `EPIPE` or `ENOSPC` are thrown as
+/// `.io(errno:)`; after one, every later call throws it again. `deinit` flushes on a best-effort
+/// basis and ignores errors: call ``flush()`` or ``close()`` to see them. Not thread-safe.
+public final class CSVWriter {
+    private var core: WriterCore
+
+    /// Writes to an open file descriptor.
+    /// - Parameters:
+    ///   - fileDescriptor: A writable descriptor (e.g. `1` for standard output).
+    ///   - closeOnDeinit: Whether ``close()`` / `deinit` close the descriptor (default `false`).
+    ///   - options: Delimiter, line ending, excel-safe mode, buffer size.
+    public init(fileDescriptor: Int32, closeOnDeinit: Bool = false, options: CSVWriterOptions = CSVWriterOptions()) {
+        core = WriterCore(fd: fileDescriptor, ownsFD: closeOnDeinit, memory: false, options: options)
+    }
+
+    /// Writes to memory; read the result with ``memoryOutput``.
+    /// - Parameter options: Delimiter, line ending, excel-safe mode, buffer size.
+    public init(options: CSVWriterOptions = CSVWriterOptions()) {
+        core = WriterCore(fd: -1, ownsFD: false, memory: true, options: options)
+    }
+
+    /// Creates (or truncates) a file with mode 0644 and writes to it; the writer owns the
+    /// descriptor.
+    /// - Parameters:
+    ///   - path: The output file.
+    ///   - options: Delimiter, line ending, excel-safe mode, buffer size.
+    /// - Throws: `.io(errno:)` if the file cannot be created.
+    public convenience init(path: String, options: CSVWriterOptions = CSVWriterOptions()) throws(CSVError) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        if fd < 0 { throw CSVError.io(errno, "open") }
+        self.init(fileDescriptor: fd, closeOnDeinit: true, options: options)
+    }
+
+    /// A writer on standard output (fd 1), which it does not close.
+    /// - Parameter options: Delimiter, line ending, excel-safe mode, buffer size.
+    /// - Returns: The writer.
+    public static func standardOutput(options: CSVWriterOptions = CSVWriterOptions()) -> CSVWriter {
+        CSVWriter(fileDescriptor: 1, closeOnDeinit: false, options: options)
+    }
+
+    deinit {
+        if core.failure == nil { try? core.flush() }
+        core.release()
+    }
+
+    /// For in-memory writers: everything written so far (flushes the buffer first).
+    /// Empty for descriptor-backed writers.
+    public var memoryOutput: [UInt8] {
+        guard core.memory != nil else { return [] }
+        try? core.flush()
+        return core.memory ?? []
+    }
+
+    /// Writes one record followed by the line ending.
+    /// - Parameter record: The field values.
+    /// - Throws: `.io(errno:)` when a buffer flush fails.
+    public func write(record: some Collection<String>) throws(CSVError) {
+        try core.begin()
+        if record.count == 1, let only = record.first, only.isEmpty {
+            try core.writeEmptyOnlyField()
+        } else {
+            var first = true
+            for field in record {
+                if !first { try core.putDelimiter() }
+                first = false
+                try core.writeField(field)
+            }
+        }
+        try core.writeLineEnding()
+    }
+
+    /// Writes one record followed by the line ending (fast path for arrays).
+    /// - Parameter record: The field values.
+    /// - Throws: `.io(errno:)` when a buffer flush fails.
+    public func write(record: [String]) throws(CSVError) {
+        try core.write(record)
+    }
+
+    /// Writes the buffered bytes to the descriptor.
+    /// - Throws: `.io(errno:)` (e.g. `EPIPE`, `ENOSPC`).
+    public func flush() throws(CSVError) {
+        try core.flush()
+    }
+
+    /// Flushes, then closes the descriptor if the writer owns it. Later writes throw `EBADF`.
+    /// - Throws: `.io(errno:)` from the flush or from `close(2)`.
+    public func close() throws(CSVError) {
+        try core.close()
+    }
+}
+
+/// All writer state, kept in a struct so the hot path uses static exclusivity.
+struct WriterCore {
+    var fd: Int32
+    var ownsFD: Bool
+    let buffer: UnsafeMutablePointer<UInt8>
+    let capacity: Int
+    var count = 0
+    let delimiter: UInt8
+    let crlf: Bool
+    let excelSafe: Bool
+    let needsQuote: UnsafeMutablePointer<Bool>
+    var failure: CSVError?
+    var memory: [UInt8]?
+
+    init(fd: Int32, ownsFD: Bool, memory: Bool, options: CSVWriterOptions) {
+        self.fd = fd
+        self.ownsFD = ownsFD
+        self.memory = memory ? [] : nil
+        capacity = Swift.max(64, options.bufferSize)
+        buffer = .allocate(capacity: capacity)
+        delimiter = options.delimiter.byte
+        crlf = options.lineEnding == .crlf
+        excelSafe = options.excelSafe
+        needsQuote = .allocate(capacity: 256)
+        needsQuote.initialize(repeating: false, count: 256)
+        needsQuote[Int(delimiter)] = true
+        needsQuote[0x22] = true
+        needsQuote[0x0A] = true
+        needsQuote[0x0D] = true
+    }
+
+    mutating func release() {
+        if ownsFD && fd >= 0 { _ = systemClose(fd) }
+        ownsFD = false
+        fd = -1
+        buffer.deallocate()
+        needsQuote.deallocate()
+    }
+
+    @inline(__always)
+    func begin() throws(CSVError) {
+        if let failure { throw failure }
+    }
+
+    mutating func write(_ record: [String]) throws(CSVError) {
+        if let failure { throw failure }
+        let n = record.count
+        // Fast path: reserve room for the worst case of the whole record once, then encode
+        // without any call that could flush (keeps the loop free of retain/release).
+        var worst = 2
+        for i in 0..<n { worst &+= 2 &* record[i].utf8.count &+ 4 }
+        if count + worst > capacity { try flush() }
+        if worst <= capacity && !(n == 1 && record[0].isEmpty) {
+            let dst = buffer
+            var o = count
+            for i in 0..<n {
+                if i != 0 {
+                    dst[o] = delimiter
+                    o &+= 1
+                }
+                if !record[i].isEmpty {
+                    o &+= WriterCore.encode(record[i], into: dst + o, needsQuote: needsQuote, excelSafe: excelSafe)
+                }
+            }
+            count = o
+            try writeLineEnding()
+            return
+        }
+        if n == 1 && record[0].isEmpty {
+            try writeEmptyOnlyField()
+        } else {
+            for i in 0..<n {
+                if i != 0 { try putDelimiter() }
+                try writeField(record[i])
+            }
+        }
+        try writeLineEnding()
+    }
+
+    mutating func writeEmptyOnlyField() throws(CSVError) {
+        try put(0x22)
+        try put(0x22)
+    }
+
+    @inline(__always)
+    mutating func putDelimiter() throws(CSVError) {
+        try put(delimiter)
+    }
+
+    mutating func flush() throws(CSVError) {
+        if let failure { throw failure }
+        if count == 0 { return }
+        if memory != nil {
+            memory!.append(contentsOf: UnsafeBufferPointer(start: buffer, count: count))
+            count = 0
+            return
+        }
+        if fd < 0 {
+            let err = CSVError.io(EBADF, "write")
+            failure = err
+            throw err
+        }
+        var off = 0
+        while off < count {
+            let r = systemWrite(fd, buffer + off, count - off)
+            if r < 0 {
+                let e = errno
+                if e == EINTR { continue }
+                let err = CSVError.io(e, "write")
+                failure = err
+                throw err
+            }
+            off += r
+        }
+        count = 0
+    }
+
+    mutating func close() throws(CSVError) {
+        defer {
+            if ownsFD && fd >= 0 { _ = systemClose(fd) }
+            ownsFD = false
+            fd = -1
+        }
+        try flush()
+        if ownsFD && fd >= 0 {
+            let r = systemClose(fd)
+            ownsFD = false
+            fd = -1
+            if r != 0 {
+                let err = CSVError.io(errno, "close")
+                failure = err
+                throw err
+            }
+        }
+    }
+
+    @inline(__always)
+    mutating func writeLineEnding() throws(CSVError) {
+        if count + 2 > capacity { try flush() }
+        if crlf {
+            buffer[count] = 0x0D
+            buffer[count + 1] = 0x0A
+            count += 2
+        } else {
+            buffer[count] = 0x0A
+            count += 1
+        }
+    }
+
+    @inline(__always)
+    mutating func put(_ b: UInt8) throws(CSVError) {
+        if count == capacity { try flush() }
+        buffer[count] = b
+        count += 1
+    }
+
+    mutating func putBytes(_ p: UnsafePointer<UInt8>, _ n: Int) throws(CSVError) {
+        var p = p
+        var n = n
+        while n > 0 {
+            if count == capacity { try flush() }
+            let k = Swift.min(n, capacity - count)
+            (buffer + count).update(from: p, count: k)
+            count += k
+            p += k
+            n -= k
+        }
+    }
+
+    @inline(__always)
+    mutating func writeField(_ field: borrowing String) throws(CSVError) {
+        let n = field.utf8.count
+        if n == 0 { return }
+        // Worst case: every byte a quote (doubled) + 2 quotes + the excel-safe apostrophe.
+        let worst = 2 * n + 3
+        if count + worst > capacity {
+            try flush()
+            if worst > capacity {
+                // Huge field: encode into a temporary array, then copy in pieces.
+                var tmp = [UInt8](repeating: 0, count: worst)
+                let m = tmp.withUnsafeMutableBufferPointer { dst in
+                    WriterCore.encode(field, into: dst.baseAddress!, needsQuote: needsQuote, excelSafe: excelSafe)
+                }
+                try tmp.withUnsafeBufferPointer { (b) throws(CSVError) in try putBytes(b.baseAddress!, m) }
+                return
+            }
+        }
+        count += WriterCore.encode(field, into: buffer + count, needsQuote: needsQuote, excelSafe: excelSafe)
+    }
+
+    /// Encodes one field (quoted / escaped / excel-safe as needed) into `dst`, which must have
+    /// room for `2 * utf8.count + 3` bytes. Returns the number of bytes written.
+    @inline(__always)
+    static func encode(
+        _ field: borrowing String,
+        into dst: UnsafeMutablePointer<UInt8>,
+        needsQuote: UnsafeMutablePointer<Bool>,
+        excelSafe: Bool
+    ) -> Int {
+        if let m = field.utf8.withContiguousStorageIfAvailable({ src in
+            encodeBytes(src.baseAddress!, src.count, into: dst, needsQuote: needsQuote, excelSafe: excelSafe)
+        }) {
+            return m
+        }
+        // Non-contiguous (bridged) string: copy it once.
+        return Array(field.utf8).withUnsafeBufferPointer { src in
+            encodeBytes(src.baseAddress!, src.count, into: dst, needsQuote: needsQuote, excelSafe: excelSafe)
+        }
+    }
+
+    @inline(__always)
+    static func encodeBytes(
+        _ src: UnsafePointer<UInt8>, _ n: Int,
+        into dst: UnsafeMutablePointer<UInt8>,
+        needsQuote: UnsafeMutablePointer<Bool>,
+        excelSafe: Bool
+    ) -> Int {
+        let inject = excelSafe && isFormulaStart(src[0])
+        var quote = false
+        for i in 0..<n where needsQuote[Int(src[i])] {
+            quote = true
+            break
+        }
+        var o = 0
+        if quote {
+            dst[o] = 0x22
+            o += 1
+        }
+        if inject {
+            dst[o] = 0x27
+            o += 1
+        }
+        if !quote {
+            (dst + o).update(from: src, count: n)
+            return o + n
+        }
+        var start = 0
+        for i in 0..<n where src[i] == 0x22 {
+            let k = i + 1 - start  // up to and including the quote
+            (dst + o).update(from: src + start, count: k)
+            o += k
+            dst[o] = 0x22  // doubled
+            o += 1
+            start = i + 1
+        }
+        (dst + o).update(from: src + start, count: n - start)
+        o += n - start
+        dst[o] = 0x22
+        return o + 1
+    }
+
+    @inline(__always)
+    static func isFormulaStart(_ b: UInt8) -> Bool {
+        b == 0x3D || b == 0x2B || b == 0x2D || b == 0x40 || b == 0x09 || b == 0x0D
+    }
+}

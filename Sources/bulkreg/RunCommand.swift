@@ -1,0 +1,206 @@
+import ArgumentParser
+import BulkReg
+import Logging
+import ServiceLifecycle
+import UnixSignals
+import WebinarAPI
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Drain the queue: register every queued lead at the vendor's rate limit.",
+        discussion: """
+            Resumes whatever a previous run left, including a run killed with kill -9: calls that may
+            have reached the vendor are checked with `registrants` before being sent again.
+            SIGINT/SIGTERM stop cleanly (a second SIGINT stops at once, still safely).
+
+            Example: WEBINARJAM_API_KEY=... bulkreg run --workers 40
+            """)
+
+    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var api: APIOptions
+
+    @Option(name: .long, help: "Concurrent calls (default: enough to hold --rate at 2 s latency).")
+    var workers: Int?
+
+    @Option(name: .long, help: "Call starts per second, across all workers (0 = no limit; for benchmarks against the simulator).")
+    var rate: Int = 20
+
+    @Option(name: .long, help: "Attempts per lead on transient errors (5xx, timeouts) before it fails.")
+    var maxAttempts: Int = 6
+
+    @Flag(name: .long, help: "No progress line; only the final summary.")
+    var quiet = false
+
+    func validate() throws {
+        if let workers, !(1...1024).contains(workers) { throw ValidationError("--workers must be between 1 and 1024") }
+        if rate < 0 || rate > 10_000 { throw ValidationError("--rate must be between 0 and 10000") }
+        if maxAttempts < 1 { throw ValidationError("--max-attempts must be at least 1") }
+    }
+
+    func run() async throws {
+        LoggingSetup.bootstrap(verbose: api.verbose)
+        let path = database.path
+        let key = try api.apiKey()
+        let client: HTTPWebinarAPI
+        do {
+            client = try HTTPWebinarAPI(
+                baseURL: api.baseURL, apiKey: key, connectTimeout: .seconds(api.connectTimeout),
+                requestTimeout: .seconds(api.requestTimeout), logger: api.logger("bulkreg.api"))
+        } catch {
+            throw BulkRegError(.usage, "--api-base: \(error)")
+        }
+        let lock = try RunLock(databasePath: path)
+        defer { withExtendedLifetime(lock) {} }
+        let store = try JobStore(path: path)
+        let progress = RunProgress()
+        let runner = Runner(
+            api: client, store: store, clock: ContinuousClock(),
+            configuration: RunConfiguration(
+                workers: workers, rate: rate, maxAttempts: maxAttempts,
+                requestTimeout: .seconds(api.requestTimeout)),
+            progress: progress, logger: api.logger("bulkreg.run"))
+        let service = RunnerService(runner: runner)
+        let logger = api.logger("bulkreg")
+
+        let firstSignal = Mutex<UnixSignal?>(nil)
+        let watcher = Task {
+            var interrupts = 0
+            for await signal in await UnixSignalsSequence(trapping: .sigint, .sigterm) {
+                firstSignal.withLock { if $0 == nil { $0 = signal } }
+                if signal == .sigint { interrupts += 1 }
+                if interrupts >= 2 {
+                    // Still safe: every state change is committed, and calls in flight are
+                    // verified with `registrants` on the next run.
+                    FileHandleStderr.write("\nbulkreg: second interrupt: stopping now; run again to finish.\n")
+                    _exit(130)
+                }
+                FileHandleStderr.write("\nbulkreg: stopping: finishing the calls in flight (interrupt again to stop at once)\n")
+            }
+        }
+        let reporter = ProgressReporter(progress: progress, quiet: quiet, limit: rate)
+        let reporting = Task { await reporter.run() }
+
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [
+                    .init(service: service, successTerminationBehavior: .gracefullyShutdownGroup,
+                          failureTerminationBehavior: .gracefullyShutdownGroup)
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        try await group.run()
+        reporting.cancel()
+        await reporting.value
+        watcher.cancel()
+        try? await client.shutdown()
+
+        let snapshot = progress.snapshot
+        reporter.finish()
+        let outcome = await service.outcome()
+        let counts = try await store.counts()
+        print(RunSummary.render(snapshot: snapshot, counts: counts))
+        switch outcome {
+        case .failure(let error)?:
+            throw error
+        case .success(.stopped)?, nil:
+            let signal = firstSignal.withLock { $0 }
+            throw ExitCode(signal == .sigterm ? 143 : 130)
+        case .success(.drained)?:
+            if (counts[.failed] ?? 0) > 0 {
+                FileHandleStderr.write("some leads failed permanently: see `bulkreg export - --state failed`, then `bulkreg retry`\n")
+                throw ExitCode(3)
+            }
+        }
+    }
+}
+
+enum RunSummary {
+    static func render(snapshot: RunProgress.Snapshot, counts: [JobState: Int]) -> String {
+        var parts = ["run: \(snapshot.done) registered", "\(snapshot.failed) failed"]
+        if snapshot.verified > 0 { parts.append("\(snapshot.verified) found already registered via registrants") }
+        parts.append("\(snapshot.retries) retries")
+        parts.append("\(snapshot.rateLimited) × 429")
+        let left = (counts[.queued] ?? 0) + (counts[.uncertain] ?? 0) + (counts[.inFlight] ?? 0)
+        return parts.joined(separator: ", ")
+            + "\ndatabase: \(counts[.done] ?? 0) done, \(counts[.failed] ?? 0) failed, \(left) left in the queue, "
+            + "\(counts[.rejected] ?? 0) rejected and \(counts[.duplicate] ?? 0) duplicate rows at import"
+    }
+}
+
+/// One live line on a terminal, a plain line every 10 s otherwise.
+final class ProgressReporter: Sendable {
+    let progress: RunProgress
+    let quiet: Bool
+    let limit: Int
+    let tty = isatty(2) != 0
+
+    init(progress: RunProgress, quiet: Bool, limit: Int) {
+        self.progress = progress
+        self.quiet = quiet
+        self.limit = limit
+    }
+
+    func run() async {
+        guard !quiet else { return }
+        let clock = ContinuousClock()
+        let start = clock.now
+        var samples: [(ContinuousClock.Instant, Int)] = [(start, 0)]
+        let interval: Duration = tty ? .seconds(1) : .seconds(10)
+        while !Task.isCancelled {
+            do { try await clock.sleep(for: interval) } catch { break }
+            let s = progress.snapshot
+            let now = clock.now
+            samples.append((now, s.calls))
+            let newest = now
+            samples.removeAll { newest - $0.0 > .seconds(10) && $0.0 != newest }
+            let first = samples.first!
+            let span = (now - first.0).seconds
+            let rate = span > 0 ? Double(s.calls - first.1) / span : 0
+            let eta = rate > 0 ? Double(s.remaining) / rate : nil
+            var line = "\(s.done + s.failed)/\(s.total) done · \(Self.format(rate)) calls/s"
+            if let eta { line += " · ETA \(Self.duration(eta))" }
+            line += " · failed \(s.failed) · 429s \(s.rateLimited) · retries \(s.retries)"
+            if let unreachable = s.unreachable { line += " · API unreachable (\(unreachable.prefix(60))), retrying" }
+            if tty {
+                FileHandleStderr.write("\r\u{1B}[K" + line)
+            } else {
+                FileHandleStderr.write(line + "\n")
+            }
+        }
+    }
+
+    func finish() {
+        if tty && !quiet { FileHandleStderr.write("\r\u{1B}[K") }
+    }
+
+    static func format(_ v: Double) -> String {
+        let r = (v * 10).rounded() / 10
+        return String(r)
+    }
+
+    static func duration(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded(.up))
+        if s < 60 { return "\(s)s" }
+        if s < 3600 { return "\(s / 60)m\(s % 60 < 10 ? "0" : "")\(s % 60)s" }
+        return "\(s / 3600)h\((s % 3600) / 60 < 10 ? "0" : "")\((s % 3600) / 60)m"
+    }
+}
+
+extension Duration {
+    var seconds: Double {
+        let (s, atto) = components
+        return Double(s) + Double(atto) / 1e18
+    }
+
+    static func seconds(_ value: Double) -> Duration {
+        .nanoseconds(Int64((value * 1e9).rounded()))
+    }
+}
