@@ -70,7 +70,7 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
-        .testTarget(name: "BulkRegTests", dependencies: ["BulkReg", "Pacing", "WebinarAPI", "WebinarSim"]),
+        .testTarget(name: "BulkRegTests", dependencies: ["BulkReg", "CSV", "Pacing", "SQLite", "WebinarAPI", "WebinarSim"]),
         .testTarget(name: "EndToEndTests", dependencies: ["BulkReg", "WebinarSim"]),
     ]
 )

@@ -90,6 +90,9 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
         Task { await scheduler.stop() }
     }
 
+    /// The shared limiter's counters (starts, 429 pauses, effective rate).
+    public var limiterStatistics: RateLimiter<C>.Statistics { limiter.statistics }
+
     var isStopping: Bool { stopState.withLock { $0.stopping } }
 
     private func abort(_ error: BulkRegError) {

@@ -1,0 +1,264 @@
+import BulkReg
+import Foundation
+import Pacing
+import SQLite
+import Synchronization
+import Testing
+import WebinarAPI
+
+@Suite("Runner")
+struct RunnerTests {
+    @Test("drains the queue in FIFO order and stores each attendee's URLs")
+    func drainsFIFO() async throws {
+        let dir = TempDir()
+        try importLeads(dir, count: 50)
+        let api = FakeAPI()
+        let clock = ManualClock()
+        let (runner, store) = try makeRunner(dir, api: api, clock: clock, workers: 1)
+        let outcome = try await drive(runner, clock: clock)
+        guard case .drained(let s) = outcome else { Issue.record("not drained: \(outcome)"); return }
+        #expect(s.done == 50)
+        #expect(api.calls.withLock { $0.register } == (1...50).map { "lead\($0)@example.com" })
+        #expect(api.calls.withLock { $0.webinar } == [5])  // one preflight for the target
+        #expect(try await store.counts()[.done] == 50)
+        let rows = try exportRows(dir)
+        #expect(rows.count == 51)
+        let header = rows[0]
+        let live = header.firstIndex(of: "live_room_url")!
+        let status = header.firstIndex(of: "status")!
+        for row in rows.dropFirst() {
+            #expect(row[status] == "done")
+            #expect(row[live].hasPrefix("https://event.webinarjam.com/go/live/5/"))
+        }
+    }
+
+    @Test("many workers still start calls in queue order")
+    func fifoWithManyWorkers() async throws {
+        let dir = TempDir()
+        try importLeads(dir, count: 120)
+        let api = FakeAPI()
+        let clock = ManualClock()
+        let (runner, _) = try makeRunner(dir, api: api, clock: clock, workers: 16)
+        _ = try await drive(runner, clock: clock)
+        let order = api.calls.withLock { $0.register }
+        #expect(Set(order).count == 120)
+        // Workers claim in id order; the limiter grants in acquire order. Calls may reach the fake
+        // a few places apart (task scheduling), never far.
+        for (i, email) in order.enumerated() {
+            let n = Int(email.dropFirst(4).prefix { $0 != "@" })!
+            #expect(abs(n - (i + 1)) <= 16)
+        }
+    }
+
+    @Test("a rejected lead fails with the API's message; the others go on")
+    func rejectedLead() async throws {
+        let dir = TempDir()
+        try importLeads(dir, count: 5)
+        let api = FakeAPI(register: { r, _ in
+            r.email == "lead3@example.com"
+                ? .failure(.rejected(httpStatus: 422, message: "email: The email is invalid")) : .success(FakeAPI.user(for: r))
+        })
+        let clock = ManualClock()
+        let (runner, store) = try makeRunner(dir, api: api, clock: clock)
+        _ = try await drive(runner, clock: clock)
+        let counts = try await store.counts()
+        #expect(counts[.done] == 4)
+        #expect(counts[.failed] == 1)
+        let rows = try exportRows(dir, state: .failed)
+        #expect(rows.count == 2)
+        let error = rows[0].firstIndex(of: "error")!
+        #expect(rows[1][error] == "email: The email is invalid (HTTP 422)")
+        #expect(rows[1][rows[0].firstIndex(of: "attempts")!] == "1")
+    }
+
+    @Test("429 is retried without spending an attempt and pauses the limiter")
+    func rateLimited() async throws {
+        let dir = TempDir()
+        try importLeads(dir, count: 3)
+        let api = FakeAPI(register: { r, n in n <= 4 ? .failure(.rateLimited) : .success(FakeAPI.user(for: r)) })
+        let clock = ManualClock()
+        let (runner, store) = try makeRunner(dir, api: api, clock: clock, workers: 1, maxAttempts: 1)
+        let outcome = try await drive(runner, clock: clock)
+        guard case .drained(let s) = outcome else { Issue.record("not drained"); return }
+        #expect(s.rateLimited == 4)
+        #expect(try await store.counts()[.done] == 3)
+        let rows = try exportRows(dir)
+        let attempts = rows[0].firstIndex(of: "attempts")!
+        #expect(rows.dropFirst().map { $0[attempts] } == ["1", "1", "1"])
+        // Four 429s, each pausing at least 1 s.
+        #expect(clock.now.offset >= .seconds(4))
+    }
+
+    @Test("transient errors that did not reach the vendor back off and retry, then fail after max attempts")
+    func transientRetries() async throws {
+        let dir = TempDir()
+        try importLeads(dir, count: 2)
+        let api = FakeAPI(register: { r, _ in
+            r.email == "lead1@example.com"
+                ? .failure(.transient(reason: "connection refused", mayHaveReachedVendor: false))
+                : .success(FakeAPI.user(for: r))
+        })
+        let clock = ManualClock()
+        let (runner, store) = try makeRunner(dir, api: api, clock: clock, maxAttempts: 3)
+        _ = try await drive(runner, clock: clock)
+        let counts = try await store.counts()
+        #expect(counts[.failed] == 1)
+        #expect(counts[.done] == 1)
+        #expect(api.calls.withLock { $0.register.filter { $0 == "lead1@example.com" }.count } == 3)
+        #expect(api.calls.withLock { $0.registrants }.isEmpty)
+        let rows = try exportRows(dir, state: .failed)
+        #expect(rows[1][rows[0].firstIndex(of: "error")!] == "gave up after 3 attempts: connection refused")
+    }
+
+    @Test("a call that may have reached the vendor is verified with registrants: found → done, no second register")
+    func uncertainFound() async throws {
+        let dir = TempDir()
+        try importLeads(dir, count: 1)
+        let api = FakeAPI(
+            register: { _, _ in .failure(.transient(reason: "timeout", mayHaveReachedVendor: true)) },
+            registrants: { q in
+                .success(
+                    RegistrantsPage(
+                        currentPage: 1, lastPage: 1,
+                        registrants: [
+                            Registrant(id: 77, email: "LEAD1@example.com", scheduleID: q.scheduleID,
+                                       liveRoomURL: "https://event.webinarjam.com/go/live/5/zz",
+                                       replayRoomURL: "https://event.webinarjam.com/go/replay/5/zz")
+                        ]))
+            })
+        let clock = ManualClock()
+        let (runner, store) = try makeRunner(dir, api: api, clock: clock)
+        _ = try await drive(runner, clock: clock)
+        #expect(api.calls.withLock { $0.register.count } == 1)
+        #expect(api.calls.withLock { $0.registrants } == ["lead1@example.com"])
+        #expect(try await store.counts()[.done] == 1)
+        // Not asked before the request timeout had passed since the send.
+        #expect(clock.now.offset >= .seconds(30))
+        let rows = try exportRows(dir)
+        let h = rows[0]
+        #expect(rows[1][h.firstIndex(of: "user_id")!] == "77")
+        #expect(rows[1][h.firstIndex(of: "live_room_url")!] == "https://event.webinarjam.com/go/live/5/zz")
+        #expect(rows[1][h.firstIndex(of: "thank_you_url")!] == "")
+        #expect(rows[1][h.firstIndex(of: "error")!].contains("thank-you URL not known"))
+    }
+
+    @Test("uncertain and not found at the vendor → registered normally")
+    func uncertainNotFound() async throws {
+        let dir = TempDir()
+        try importLeads(dir, count: 1)
+        let api = FakeAPI(register: { r, n in
+            n == 1 ? .failure(.transient(reason: "reset", mayHaveReachedVendor: true)) : .success(FakeAPI.user(for: r))
+        })
+        let clock = ManualClock()
+        let (runner, store) = try makeRunner(dir, api: api, clock: clock)
+        _ = try await drive(runner, clock: clock)
+        #expect(api.calls.withLock { $0.register.count } == 2)
+        #expect(api.calls.withLock { $0.registrants.count } == 1)
+        #expect(try await store.counts()[.done] == 1)
+    }
+
+    @Test("a refused key stops the run at once; the jobs stay queued")
+    func unauthorized() async throws {
+        let dir = TempDir()
+        try importLeads(dir, count: 30)
+        let api = FakeAPI(register: { _, _ in .failure(.unauthorized(message: "You must specify a valid API key")) })
+        let clock = ManualClock()
+        let (runner, store) = try makeRunner(dir, api: api, clock: clock, workers: 4)
+        await #expect(throws: BulkRegError.self) { _ = try await drive(runner, clock: clock) }
+        #expect(api.calls.withLock { $0.register.count } <= 4)
+        let counts = try await store.counts()
+        #expect(counts[.queued] == 30)
+        #expect(counts[.failed] == nil)
+    }
+
+    @Test("preflight: an unknown schedule fails its jobs with one webinar call and no register call")
+    func preflightMissingSchedule() async throws {
+        let dir = TempDir()
+        try importLeads(dir, count: 10, schedule: 99)
+        let api = FakeAPI()
+        let clock = ManualClock()
+        let (runner, store) = try makeRunner(dir, api: api, clock: clock)
+        _ = try await drive(runner, clock: clock)
+        #expect(api.calls.withLock { $0.webinar } == [5])
+        #expect(api.calls.withLock { $0.register }.isEmpty)
+        #expect(try await store.counts()[.failed] == 10)
+        let rows = try exportRows(dir, state: .failed)
+        #expect(rows[1][rows[0].firstIndex(of: "error")!].contains("no such schedule"))
+    }
+
+    @Test("jobs left in flight by a dead process are verified before any new register")
+    func recoversInFlight() async throws {
+        let dir = TempDir()
+        try importLeads(dir, count: 3)
+        do {
+            let connection = try Connection(.path(dir.db))
+            try connection.execute("UPDATE jobs SET state = 'in_flight', sent_at = 1990 WHERE id = 2")
+        }
+        let api = FakeAPI()
+        let clock = ManualClock()
+        let (runner, store) = try makeRunner(dir, api: api, clock: clock, workers: 1)
+        _ = try await drive(runner, clock: clock)
+        #expect(api.calls.withLock { $0.registrants } == ["lead2@example.com"])
+        #expect(api.calls.withLock { $0.register }.sorted() == ["lead1@example.com", "lead2@example.com", "lead3@example.com"])
+        #expect(try await store.counts()[.done] == 3)
+        // sent at 1990 (wall), now 2000, timeout 30 s → verified no earlier than 20 s in.
+        #expect(clock.now.offset >= .seconds(20))
+    }
+
+    @Test("a graceful stop finishes the calls in flight and leaves the rest queued")
+    func gracefulStop() async throws {
+        let dir = TempDir()
+        try importLeads(dir, count: 200)
+        let api = FakeAPI()
+        let clock = ManualClock()
+        let (runner, store) = try makeRunner(dir, api: api, clock: clock, workers: 4)
+        let outcome = try await drive(runner, clock: clock, stopAfterCalls: 20, api: api)
+        guard case .stopped = outcome else { Issue.record("expected stopped, got \(outcome)"); return }
+        let counts = try await store.counts()
+        let sent = api.calls.withLock { $0.register.count }
+        #expect(counts[.done] == sent)
+        #expect(counts[.inFlight] == nil)
+        #expect(counts[.queued] == 200 - sent)
+        #expect(sent < 200)
+    }
+
+    @Test("every call goes through the limiter: 300 registrations take 15 s of (manual) time at 20/s")
+    func rateHolds() async throws {
+        let dir = TempDir()
+        try importLeads(dir, count: 300)
+        let clock = ManualClock()
+        let api = FakeAPI()
+        let (runner, _) = try makeRunner(dir, api: api, clock: clock, workers: 40)
+        _ = try await drive(runner, clock: clock)
+        let calls = api.calls.withLock { $0.register.count + $0.webinar.count + $0.registrants.count }
+        #expect(calls == 301)
+        #expect(runner.limiterStatistics.starts == calls)
+        // 301 starts with at most 20 in any second need at least 15 windows; sustained close to 20/s.
+        #expect(clock.now.offset >= .seconds(15))
+        #expect(clock.now.offset < .seconds(16))
+    }
+}
+
+@Suite("Run lock")
+struct RunLockTests {
+    @Test("a second runner on the same database is refused, naming the holder's pid")
+    func secondRunnerRefused() throws {
+        let dir = TempDir()
+        let first = try RunLock(databasePath: dir.db)
+        do {
+            _ = try RunLock(databasePath: dir.db)
+            Issue.record("second lock taken")
+        } catch let error as BulkRegError {
+            #expect(error.message.contains("pid \(getpid())"))
+            #expect(error.exitCode == 2)
+        }
+        withExtendedLifetime(first) {}
+    }
+
+    @Test("the lock is free again once released")
+    func released() throws {
+        let dir = TempDir()
+        do { _ = try RunLock(databasePath: dir.db) }
+        _ = try RunLock(databasePath: dir.db)
+    }
+}

@@ -1,0 +1,169 @@
+import BulkReg
+import Foundation
+import Pacing
+import Synchronization
+import Testing
+import WebinarAPI
+
+/// A fresh directory per test, removed at the end.
+final class TempDir {
+    let path: String
+
+    init() {
+        let base = FileManager.default.temporaryDirectory.path + "/bulkreg-tests-" + UUID().uuidString
+        try! FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        path = base
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+
+    func file(_ name: String) -> String { path + "/" + name }
+
+    @discardableResult
+    func write(_ name: String, _ text: String) -> String {
+        let p = file(name)
+        try! Data(text.utf8).write(to: URL(fileURLWithPath: p))
+        return p
+    }
+
+    @discardableResult
+    func write(_ name: String, bytes: [UInt8]) -> String {
+        let p = file(name)
+        try! Data(bytes).write(to: URL(fileURLWithPath: p))
+        return p
+    }
+
+    var db: String { file("test.sqlite") }
+}
+
+/// The repository's fixtures folder.
+let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().appendingPathComponent("fixtures").path
+
+/// Bytes of a file (tests compare databases before and after a failed command).
+func bytes(_ path: String) -> [UInt8]? {
+    FileManager.default.contents(atPath: path).map { [UInt8]($0) }
+}
+
+/// A scripted vendor API: answers from closures, records every call.
+final class FakeAPI: WebinarAPI, Sendable {
+    struct Calls: Sendable {
+        var register: [String] = []
+        var registrants: [String] = []
+        var webinar: [Int] = []
+    }
+
+    let calls = Mutex(Calls())
+    let registerAnswer: @Sendable (RegistrationRequest, Int) -> Result<RegisteredUser, APIFailure>
+    let registrantsAnswer: @Sendable (RegistrantsQuery) -> Result<RegistrantsPage, APIFailure>
+    let webinarAnswer: @Sendable (Platform, Int) -> Result<WebinarDetail, APIFailure>
+
+    init(
+        register: @escaping @Sendable (RegistrationRequest, Int) -> Result<RegisteredUser, APIFailure> = { r, _ in
+            .success(FakeAPI.user(for: r))
+        },
+        registrants: @escaping @Sendable (RegistrantsQuery) -> Result<RegistrantsPage, APIFailure> = { _ in
+            .success(RegistrantsPage(currentPage: 1, lastPage: 1, registrants: []))
+        },
+        webinar: @escaping @Sendable (Platform, Int) -> Result<WebinarDetail, APIFailure> = { _, id in
+            .success(WebinarDetail(webinarID: id, schedules: [ScheduleInfo(schedule: 34, date: "2024-01-05 13:00")]))
+        }
+    ) {
+        self.registerAnswer = register
+        self.registrantsAnswer = registrants
+        self.webinarAnswer = webinar
+    }
+
+    static func user(for r: RegistrationRequest) -> RegisteredUser {
+        let token = String(r.email.lowercased().hashValue & 0xFFFFFF, radix: 16)
+        return RegisteredUser(
+            userID: abs(r.email.hashValue % 1_000_000), webinarID: r.webinarID, email: r.email, schedule: r.schedule,
+            liveRoomURL: "https://event.webinarjam.com/go/live/\(r.webinarID)/\(token)",
+            replayRoomURL: "https://event.webinarjam.com/go/replay/\(r.webinarID)/\(token)",
+            thankYouURL: "https://event.webinarjam.com/registration/thank-you/\(r.webinarID)/\(token)")
+    }
+
+    func webinars(platform: Platform) async -> Result<[WebinarSummary], APIFailure> { .success([]) }
+
+    func webinar(platform: Platform, webinarID: Int, timezone: String?) async -> Result<WebinarDetail, APIFailure> {
+        calls.withLock { $0.webinar.append(webinarID) }
+        return webinarAnswer(platform, webinarID)
+    }
+
+    func register(_ request: RegistrationRequest) async -> Result<RegisteredUser, APIFailure> {
+        let n = calls.withLock { c -> Int in
+            c.register.append(request.email)
+            return c.register.count
+        }
+        return registerAnswer(request, n)
+    }
+
+    func registrants(_ query: RegistrantsQuery) async -> Result<RegistrantsPage, APIFailure> {
+        calls.withLock { $0.registrants.append(query.search ?? "") }
+        return registrantsAnswer(query)
+    }
+}
+
+/// Imports `rows` (email,first_name) into a new database at `dir.db`.
+@discardableResult
+func importLeads(_ dir: TempDir, count: Int, webinar: Int = 5, schedule: Int = 34, name: String = "leads.csv") throws
+    -> ImportSummary
+{
+    var text = "email,first_name\n"
+    for i in 1...count { text += "lead\(i)@example.com,Lead\(i)\n" }
+    let file = dir.write(name, text)
+    return try Importer.run(
+        ImportOptions(file: file, defaults: ImportDefaults(webinarID: webinar, schedule: schedule)),
+        databasePath: dir.db, now: 1_000)
+}
+
+/// Runs `runner` to the end while moving the manual clock forward whenever someone sleeps on it.
+func drive(_ runner: Runner<ManualClock>, clock: ManualClock, stopAfterCalls: Int? = nil, api: FakeAPI? = nil) async throws
+    -> RunOutcome
+{
+    let task = Task { try await runner.run() }
+    let driver = Task {
+        var stopped = false
+        while !Task.isCancelled {
+            if let limit = stopAfterCalls, let api, !stopped, api.calls.withLock({ $0.register.count }) >= limit {
+                runner.requestStop()
+                stopped = true
+            }
+            if clock.nextDeadline != nil { clock.advanceToNextDeadline() }
+            await Task.yield()
+        }
+    }
+    defer { driver.cancel() }
+    return try await task.value
+}
+
+/// A runner on a manual clock with fast, deterministic settings.
+func makeRunner(_ dir: TempDir, api: FakeAPI, clock: ManualClock, workers: Int = 8, rate: Int = 20, maxAttempts: Int = 3)
+    throws -> (Runner<ManualClock>, JobStore)
+{
+    let store = try JobStore(path: dir.db)
+    let runner = Runner(
+        api: api, store: store, clock: clock,
+        configuration: RunConfiguration(
+            workers: workers, rate: rate, maxAttempts: maxAttempts, requestTimeout: .seconds(30),
+            backoff: Backoff(), seed: 42),
+        wallClock: { 2_000 })
+    return (runner, store)
+}
+
+/// The export as rows of fields (via the CSV module).
+func exportRows(_ dir: TempDir, state: JobState? = nil, excelSafe: Bool = false) throws -> [[String]] {
+    let out = dir.file("export-\(UUID().uuidString).csv")
+    try Exporter.run(ExportOptions(output: out, state: state, excelSafe: excelSafe), databasePath: dir.db)
+    return try readCSV(out)
+}
+
+import CSV
+
+/// Every record of a CSV file.
+func readCSV(_ path: String) throws -> [[String]] {
+    let reader = try CSVReader(path: path)
+    var rows: [[String]] = []
+    while let record = try reader.next() { rows.append(record.fields) }
+    return rows
+}
