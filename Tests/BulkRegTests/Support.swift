@@ -40,9 +40,10 @@ final class TempDir {
 let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent().appendingPathComponent("fixtures").path
 
-/// Bytes of a file (tests compare databases before and after a failed command).
-func bytes(_ path: String) -> [UInt8]? {
-    FileManager.default.contents(atPath: path).map { [UInt8]($0) }
+/// A fingerprint of a file (tests compare databases before and after a failed command).
+func fingerprint(_ path: String) -> String? {
+    guard let data = FileManager.default.contents(atPath: path) else { return nil }
+    return ContentHash.of(bytes: [UInt8](data)).hex + "/\(data.count)"
 }
 
 /// A scripted vendor API: answers from closures, records every call.

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The lead fields bulkreg knows, and how CSV headers map onto them.
 public enum LeadField: String, Sendable, CaseIterable {
     case firstName = "first_name"
@@ -67,11 +69,13 @@ public struct FieldMap: Sendable, Equatable {
             && lhs.extras.map(\.column) == rhs.extras.map(\.column)
     }
 
-    /// Lowercased, with spaces, `_`, `-`, `.` and quotes removed: `E-mail Address` → `emailaddress`.
+    /// Lowercased, accents folded, with spaces, `_`, `-`, `.` and quotes removed:
+    /// `E-mail Address` → `emailaddress`, `Prénom` → `prenom`.
     public static func normalize(_ header: String) -> String {
         var out = ""
         out.reserveCapacity(header.utf8.count)
-        for scalar in header.unicodeScalars {
+        let folded = header.folding(options: [.diacriticInsensitive, .caseInsensitive], locale: nil)
+        for scalar in folded.unicodeScalars {
             switch scalar {
             case " ", "_", "-", ".", "\t", "'", "\"", "\u{FEFF}", "\u{A0}": continue
             default: out.unicodeScalars.append(scalar)

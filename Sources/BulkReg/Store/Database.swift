@@ -42,6 +42,7 @@ public enum Database {
         do {
             connection = try Connection(.path(path), options: .init(create: mode == .create))
             try checkReadable(connection)
+            try Schema.checkVersion(connection, path: path)
             let journal = try connection.prepare("PRAGMA journal_mode = WAL")
             _ = try journal.step()
             let journalMode = journal.text(0) ?? ""

@@ -92,8 +92,8 @@ enum Schema {
         """
     ]
 
-    /// Brings `connection` to `currentVersion`, or explains why it cannot.
-    static func migrate(_ connection: Connection, path: String) throws {
+    /// Refuses a database written by a newer bulkreg, before anything is written to it.
+    static func checkVersion(_ connection: Connection, path: String) throws {
         let version = Int(try connection.scalarInt("PRAGMA user_version") ?? 0)
         if version > currentVersion {
             throw BulkRegError(
@@ -101,6 +101,12 @@ enum Schema {
                 "\(path): this database was written by a newer bulkreg (schema \(version); this "
                     + "version knows up to \(currentVersion)). Use the newer bulkreg, or another --db.")
         }
+    }
+
+    /// Brings `connection` to `currentVersion`, or explains why it cannot.
+    static func migrate(_ connection: Connection, path: String) throws {
+        try checkVersion(connection, path: path)
+        let version = Int(try connection.scalarInt("PRAGMA user_version") ?? 0)
         guard version < currentVersion else { return }
         try connection.transaction(.exclusive) {
             // Re-read under the lock: another process may have migrated meanwhile.

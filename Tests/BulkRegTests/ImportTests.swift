@@ -1,0 +1,366 @@
+import BulkReg
+import Foundation
+import SQLite
+import Testing
+import WebinarAPI
+
+@Suite("Lead validation")
+struct ValidationTests {
+    let map = try! FieldMap(
+        header: ["Email Address", "First Name", "Last Name", "Phone Number", "Country Code"], overrides: [:], file: "t.csv")
+
+    func validate(_ row: [String], defaults: ImportDefaults = ImportDefaults(webinarID: 5, schedule: 34)) -> Result<Lead, LeadValidator.Rejection> {
+        LeadValidator(map: map, defaults: defaults).validate(row)
+    }
+
+    func reason(_ row: [String], defaults: ImportDefaults = ImportDefaults(webinarID: 5, schedule: 34)) -> String? {
+        if case .failure(let r) = validate(row, defaults: defaults) { return r.reason }
+        return nil
+    }
+
+    @Test("a good row is trimmed and normalised")
+    func good() throws {
+        let lead = try validate(["  Jane@Example.com ", " Jane ", "Doe", "(555) 123-4567", "1"]).get()
+        #expect(lead.email == "Jane@Example.com")
+        #expect(lead.firstName == "Jane")
+        #expect(lead.phone == "5551234567")
+        #expect(lead.phoneCountryCode == "+1")
+        #expect(lead.webinarID == 5 && lead.schedule == 34)
+    }
+
+    @Test("each rule has its reason", arguments: [
+        (["a@example.com", "", "", "", ""], "missing first name"),
+        (["", "Ann", "", "", ""], "missing email"),
+        (["ann@", "Ann", "", "", ""], "invalid email"),
+        (["ann@@example.com", "Ann", "", "", ""], "invalid email"),
+        (["ann example@example.com", "Ann", "", "", ""], "invalid email"),
+        (["ann@example", "Ann", "", "", ""], "invalid email"),
+        (["ann@example..com", "Ann", "", "", ""], "invalid email"),
+        (["a@example.com", "Ann", "", "555-CALL-NOW", ""], "phone contains letters"),
+        (["a@example.com", "Ann", "", "555#123", ""], "phone contains invalid characters"),
+        (["a@example.com", "Ann", "", "1234567890123456", ""], "phone has more than 15 digits"),
+        (["a@example.com", "Ann", "", "---", ""], "phone has no digits"),
+        (["a@example.com", "Ann", "", "5551234", "US"], "invalid phone country code (expected +N)"),
+        (["a@example.com", "Ann", "", "5551234", "+12345"], "invalid phone country code (expected +N)"),
+    ])
+    func reasons(row: [String], expected: String) {
+        #expect(reason(row) == expected)
+    }
+
+    @Test("phone and country code normalisation", arguments: [
+        ("555.123.4567", "5551234567"), ("+44 20 7946 0958", "442079460958"), ("(020) 7946-0958", "02079460958"),
+        ("555 123 4567", "5551234567"),
+    ])
+    func phones(raw: String, digits: String) throws {
+        #expect(try LeadValidator.normalizePhone(raw).get() == digits)
+    }
+
+    @Test("country codes", arguments: [("1", "+1"), ("+44", "+44"), ("0049", "+49"), ("(+33)", "+33"), ("+1-268", "+1268")])
+    func countryCodes(raw: String, code: String) throws {
+        #expect(try LeadValidator.normalizeCountryCode(raw).get() == code)
+    }
+
+    @Test("EverWebinar date and timezone are checked; WebinarJam ignores them")
+    func everwebinar() {
+        let ew = ImportDefaults(platform: .everwebinar, webinarID: 6, schedule: 56, date: "2024-02-30 13:00")
+        #expect(reason(["a@example.com", "Ann", "", "", ""], defaults: ew) == "invalid date (expected YYYY-MM-DD HH:MM)")
+        let tz = ImportDefaults(platform: .everwebinar, webinarID: 6, schedule: 56, timezone: "EST")
+        #expect(reason(["a@example.com", "Ann", "", "", ""], defaults: tz) == "invalid timezone (expected GMT-5, GMT+4:30)")
+        #expect(LeadValidator.normalizeTimezone("gmt+04:30") == "GMT+4:30")
+        #expect(LeadValidator.normalizeTimezone("GMT-5") == "GMT-5")
+        #expect(LeadValidator.normalizeTimezone("GMT+4:20") == nil)
+        #expect(LeadValidator.isValidDate("2024-02-29 23:59"))
+        #expect(!LeadValidator.isValidDate("2023-02-29 10:00"))
+        #expect(!LeadValidator.isValidDate("2024-01-05 24:00"))
+    }
+
+    @Test("missing webinar or schedule rejects the row")
+    func missingTarget() {
+        #expect(reason(["a@example.com", "Ann", "", "", ""], defaults: ImportDefaults(schedule: 34)) == "missing webinar_id (no --webinar and no webinar_id column)")
+        #expect(reason(["a@example.com", "Ann", "", "", ""], defaults: ImportDefaults(webinarID: 5)) == "missing schedule (no --schedule and no schedule column)")
+    }
+}
+
+@Suite("Header mapping")
+struct FieldMapTests {
+    @Test("aliases from common exports", arguments: [
+        (["Email Address", "First Name", "Last Name"], LeadField.email, 0),
+        (["E-mail", "FNAME", "LNAME"], .firstName, 1),
+        (["Given Name", "Surname", "email_address"], .email, 2),
+        (["first_name", "email", "Mobile Phone"], .phone, 2),
+        (["Contact Email", "Prénom"], .email, 0),
+        (["Contact Email", "Prénom"], .firstName, 1),
+        (["EMAIL", "Name"], .fullName, 1),
+    ])
+    func aliases(header: [String], field: LeadField, column: Int) throws {
+        let map = try FieldMap(header: header, overrides: [:], file: "x.csv")
+        #expect(map.columns[field] == column)
+    }
+
+    @Test("no email column: the message lists the headers and shows the --map fix")
+    func noEmail() {
+        #expect {
+            try FieldMap(header: ["Name", "Correo"], overrides: [:], file: "leads.csv")
+        } throws: { error in
+            let e = error as! BulkRegError
+            return e.message.contains("\"Name\", \"Correo\"") && e.message.contains("--map email=")
+                && e.message.hasPrefix("leads.csv:")
+        }
+    }
+
+    @Test("--map picks the column and passes extra API fields through")
+    func overrides() throws {
+        let map = try FieldMap(
+            header: ["Correo", "Nombre", "País"], overrides: ["email": "Correo", "country": "País"], file: "x.csv")
+        #expect(map.columns[.email] == 0)
+        #expect(map.columns[.firstName] == 1)
+        #expect(map.extras.map(\.name) == ["country"])
+        #expect(throws: BulkRegError.self) {
+            try FieldMap(header: ["Correo"], overrides: ["email": "Mail"], file: "x.csv")
+        }
+    }
+
+    @Test("a full name column is split when there is no first-name column")
+    func fullName() throws {
+        let map = try FieldMap(header: ["Email", "Name"], overrides: [:], file: "x.csv")
+        let lead = try LeadValidator(map: map, defaults: ImportDefaults(webinarID: 1, schedule: 1))
+            .validate(["a@example.com", "Mary Ann Smith"]).get()
+        #expect(lead.firstName == "Mary")
+        #expect(lead.lastName == "Ann Smith")
+    }
+}
+
+@Suite("Import and export")
+struct ImportExportTests {
+    func run(_ dir: TempDir, _ file: String, webinar: Int? = 5, schedule: Int? = 34, platform: Platform = .webinarjam,
+             map: [String: String] = [:], delimiter: UInt8? = nil) throws -> ImportSummary {
+        try Importer.run(
+            ImportOptions(
+                file: file, defaults: ImportDefaults(platform: platform, webinarID: webinar, schedule: schedule),
+                overrides: map, delimiter: delimiter),
+            databasePath: dir.db, now: 1_000)
+    }
+
+    @Test("every row becomes exactly one job; counts add up")
+    func accounting() throws {
+        let dir = TempDir()
+        let file = dir.write(
+            "a.csv",
+            "email,first_name,phone\na@example.com,Ann,\nA@EXAMPLE.COM,Ann2,\nbad,Bob,\nc@example.com,,\nd@example.com,Dee,12ab\ne@example.com,Eve,1,extra\nf@example.com,Fay,,,\n")
+        let s = try run(dir, file)
+        #expect(s.rowsRead == 7)
+        #expect(s.queued == 2)
+        #expect(s.duplicatesInFile == 1)
+        #expect(s.rejected == [
+            "invalid email": 1, "missing first name": 1, "phone contains letters": 1,
+            "row has 4 fields, the header has 3": 1,
+        ])
+        #expect(s.queued + s.duplicates + s.rejectedTotal == s.rowsRead)
+        let report = try StatusReport.load(databasePath: dir.db, now: 2_000)
+        #expect(report.total == 7)
+        #expect(report.states["queued"] == 2 && report.states["rejected"] == 4 && report.states["duplicate"] == 1)
+    }
+
+    @Test("re-importing the same file adds nothing; another file adds only new leads")
+    func reimport() throws {
+        let dir = TempDir()
+        let one = dir.write("one.csv", "email,first_name\na@example.com,Ann\nb@example.com,Bob\n")
+        let first = try run(dir, one)
+        #expect(first.queued == 2)
+        let again = try run(dir, one)
+        #expect(again.alreadyImportedAt == 1_000)
+        #expect(again.importID == first.importID)
+        let two = dir.write("two.csv", "Email,First Name\nB@example.com,Bobby\nc@example.com,Cy\n")
+        let second = try run(dir, two)
+        #expect(second.queued == 1)
+        #expect(second.duplicatesOfEarlierImports == 1)
+        // Same person, other schedule: a new job.
+        let three = dir.write("three.csv", "email,first_name\na@example.com,Ann\n")
+        #expect(try run(dir, three, schedule: 46).queued == 1)
+        let report = try StatusReport.load(databasePath: dir.db, now: 2_000)
+        #expect(report.total == 5)
+        let rows = try exportRows(dir, state: .duplicate)
+        #expect(rows[1][rows[0].firstIndex(of: "error")!] == "duplicate of job 2")
+    }
+
+    @Test("round trip: export reproduces the original columns and values, in input order")
+    func roundTrip() throws {
+        let dir = TempDir()
+        let text = "Email Address,First Name,Notes,Empty\r\nz@example.com,\"Zoë \"\"Z\"\" O'Neil\",\"multi\r\nline, with comma\",\r\na@example.com,Al,=SUM(A1),\r\n"
+        let file = dir.write("rt.csv", text)
+        _ = try run(dir, file)
+        let rows = try exportRows(dir)
+        #expect(rows[0] == ["Email Address", "First Name", "Notes", "Empty"] + Exporter.resultColumns)
+        #expect(Array(rows[1].prefix(4)) == ["z@example.com", "Zoë \"Z\" O'Neil", "multi\r\nline, with comma", ""])
+        #expect(Array(rows[2].prefix(4)) == ["a@example.com", "Al", "=SUM(A1)", ""])
+        #expect(rows[1][4] == "queued")
+    }
+
+    @Test("--excel-safe neutralises formula cells", arguments: ["=1+1", "+1", "-2", "@SUM(A1)", "\tx", "\rx"])
+    func excelSafe(cell: String) throws {
+        let dir = TempDir()
+        let quoted = "\"" + cell + "\""
+        let file = dir.write("x.csv", "email,first_name,note\na@example.com,Ann,\(quoted)\n")
+        _ = try run(dir, file)
+        #expect(try exportRows(dir, excelSafe: true)[1][2] == "'" + cell)
+        #expect(try exportRows(dir, excelSafe: false)[1][2] == cell)
+    }
+
+    @Test("files with different headers export side by side")
+    func unionOfHeaders() throws {
+        let dir = TempDir()
+        _ = try run(dir, dir.write("a.csv", "email,first_name,city\na@example.com,Ann,Oslo\n"))
+        _ = try run(dir, dir.write("b.csv", "first_name,email,zip\nBo,b@example.com,0150\n"))
+        let rows = try exportRows(dir)
+        #expect(Array(rows[0].prefix(4)) == ["email", "first_name", "city", "zip"])
+        #expect(Array(rows[1].prefix(4)) == ["a@example.com", "Ann", "Oslo", ""])
+        #expect(Array(rows[2].prefix(4)) == ["b@example.com", "Bo", "", "0150"])
+    }
+
+    @Test("semicolon, tab, BOM and UTF-16 files import the same leads")
+    func encodings() throws {
+        let utf16: [UInt8] = [0xFF, 0xFE] + Array("EMAIL\tFNAME\r\nzoe@example.com\tZoë\r\n".utf16).flatMap {
+            [UInt8($0 & 0xFF), UInt8($0 >> 8)]
+        }
+        let cases: [(String, [UInt8])] = [
+            ("semi.csv", Array("\u{FEFF}Email;First Name\r\nzoe@example.com;Zoë\r\n".utf8)),
+            ("tab.tsv", Array("Email\tFirst Name\nzoe@example.com\tZoë\n".utf8)),
+            ("u16.txt", utf16),
+            ("mac.csv", Array("Email,First Name\rzoe@example.com,Zoë\r".utf8)),
+        ]
+        for (name, content) in cases {
+            let dir = TempDir()
+            let s = try run(dir, dir.write(name, bytes: content))
+            #expect(s.queued == 1, "\(name)")
+            let rows = try exportRows(dir)
+            #expect(Array(rows[1].prefix(2)) == ["zoe@example.com", "Zoë"], "\(name)")
+        }
+    }
+
+    @Test("a quoted newline inside a name keeps line numbers right for the rows after it")
+    func quotedNewlineLines() throws {
+        let dir = TempDir()
+        let file = dir.write("q.csv", "email,first_name\na@example.com,\"Ann\nMarie\"\nbad,Bob\n")
+        let s = try run(dir, file)
+        #expect(s.queued == 1)
+        let connection = try Connection(.path(dir.db))
+        let q = try connection.prepare("SELECT line FROM jobs WHERE state = 'rejected'")
+        #expect(try q.step())
+        #expect(q.int(0) == 4)
+    }
+
+    @Test("per-row webinar, schedule and platform columns override the flags")
+    func perRowTargets() throws {
+        let dir = TempDir()
+        let file = dir.write(
+            "m.csv",
+            "email,first_name,webinar_id,schedule,platform,date,timezone\na@example.com,Ann,5,34,,,\na@example.com,Ann,5,46,,,\nb@example.com,Bo,6,56,everwebinar,2024-01-05 13:00,GMT-5\n")
+        let s = try run(dir, file, webinar: nil, schedule: nil)
+        #expect(s.queued == 3)
+        let report = try StatusReport.load(databasePath: dir.db, now: 2_000)
+        #expect(report.targets.map { "\($0.platform) \($0.webinarID!)/\($0.schedule!)" } == [
+            "everwebinar 6/56", "webinarjam 5/34", "webinarjam 5/46",
+        ])
+    }
+}
+
+@Suite("Bad input: one clear error, nothing changed")
+struct BadInputTests {
+    func expectInputError(_ dir: TempDir, file: String, db: String? = nil, contains: String) {
+        let dbPath = db ?? dir.db
+        let before = fingerprint(dbPath)
+        do {
+            _ = try Importer.run(
+                ImportOptions(file: file, defaults: ImportDefaults(webinarID: 5, schedule: 34)), databasePath: dbPath, now: 1)
+            Issue.record("no error for \(file)")
+        } catch let error as BulkRegError {
+            #expect(error.exitCode == 2)
+            #expect(error.message.contains(contains), "\(error.message)")
+            #expect(!error.message.contains("\n"))
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+        #expect(fingerprint(dbPath) == before, "database changed")
+    }
+
+    @Test("missing file, directory, empty file, blank lines only")
+    func files() {
+        let dir = TempDir()
+        expectInputError(dir, file: dir.file("nope.csv"), contains: "No such file")
+        expectInputError(dir, file: dir.path, contains: "is a directory")
+        expectInputError(dir, file: dir.write("empty.csv", ""), contains: "empty")
+        expectInputError(dir, file: dir.write("blank.csv", "\n\n\r\n"), contains: "no header")
+        #expect(!FileManager.default.fileExists(atPath: dir.db))
+    }
+
+    @Test("no email column names the headers")
+    func noEmail() {
+        let dir = TempDir()
+        expectInputError(dir, file: dir.write("h.csv", "Name,Phone\nAnn,1\n"), contains: "Headers found: \"Name\", \"Phone\"")
+    }
+
+    @Test("NUL bytes and an unterminated quote name the line; an existing database is unchanged")
+    func malformedMidFile() throws {
+        let dir = TempDir()
+        _ = try Importer.run(
+            ImportOptions(file: dir.write("ok.csv", "email,first_name\nz@example.com,Z\n"), defaults: ImportDefaults(webinarID: 5, schedule: 34)),
+            databasePath: dir.db, now: 1)
+        var nul = Array("email,first_name\na@example.com,Ann\nb@example.com,B".utf8)
+        nul += [0, 0x0A]
+        expectInputError(dir, file: dir.write("nul.csv", bytes: nul), contains: "line 3")
+        expectInputError(dir, file: dir.write("q.csv", "email,first_name\na@example.com,Ann\nb@example.com,\"Bob\n"), contains: "line 3")
+        #expect(try StatusReport.load(databasePath: dir.db, now: 2).total == 1)
+    }
+
+    @Test("an unwritable database path")
+    func unwritable() {
+        let dir = TempDir()
+        let file = dir.write("a.csv", "email,first_name\na@example.com,Ann\n")
+        expectInputError(dir, file: file, db: dir.file("no/such/dir/db.sqlite"), contains: "does not exist")
+        expectInputError(dir, file: file, db: dir.path, contains: "is a directory")
+    }
+
+    @Test("a file that is not a database, and one from a newer bulkreg")
+    func foreignDatabases() throws {
+        let dir = TempDir()
+        let file = dir.write("a.csv", "email,first_name\na@example.com,Ann\n")
+        let garbage = dir.write("garbage.sqlite", String(repeating: "not a database ", count: 500))
+        expectInputError(dir, file: file, db: garbage, contains: "not a bulkreg database")
+        let newer = dir.file("newer.sqlite")
+        do {
+            let c = try Connection(.path(newer))
+            try c.execute("PRAGMA journal_mode = DELETE; CREATE TABLE x(y); PRAGMA user_version = 99")
+        }
+        expectInputError(dir, file: file, db: newer, contains: "newer bulkreg")
+    }
+}
+
+@Suite("Schema")
+struct SchemaTests {
+    @Test("an empty file migrates to the current schema; the database file is private")
+    func migrateFromEmpty() throws {
+        let dir = TempDir()
+        _ = FileManager.default.createFile(atPath: dir.db, contents: Data())
+        let connection = try Database.open(dir.db, mode: .existing)
+        #expect(try connection.scalarInt("PRAGMA user_version") == 1)
+        for table in ["imports", "jobs", "results", "targets"] {
+            #expect(try connection.scalarInt("SELECT count(*) FROM sqlite_master WHERE name = '\(table)'") == 1)
+        }
+        let fresh = dir.file("fresh.sqlite")
+        _ = try Database.open(fresh, mode: .create)
+        let attributes = try FileManager.default.attributesOfItem(atPath: fresh)
+        #expect((attributes[.posixPermissions] as! Int) & 0o077 == 0)
+        #expect(try connection.prepare("PRAGMA journal_mode").step())
+    }
+
+    @Test("claiming the next queued job uses the partial index")
+    func claimUsesIndex() throws {
+        let dir = TempDir()
+        try importLeads(dir, count: 3)
+        let c = try Connection(.path(dir.db))
+        let plan = try c.prepare("EXPLAIN QUERY PLAN SELECT id FROM jobs WHERE state = 'queued' AND id > 0 ORDER BY id LIMIT 10")
+        var details: [String] = []
+        while try plan.step() { details.append(plan.text(3) ?? "") }
+        #expect(details.joined().contains("jobs_queued"), "\(details)")
+    }
+}
