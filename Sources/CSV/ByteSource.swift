@@ -145,9 +145,10 @@ func detectEncoding(_ head: [UInt8]) -> (CSVEncoding, bomLength: Int) {
         if head[2 * i] == 0 { zeroEven += 1 }
         if head[2 * i + 1] == 0 { zeroOdd += 1 }
     }
-    // At least 30% of the code units look like ASCII on one side, (almost) none on the other.
-    if zeroOdd * 10 >= pairs * 3 && zeroEven * 20 <= pairs { return (.utf16LittleEndian, 0) }
-    if zeroEven * 10 >= pairs * 3 && zeroOdd * 20 <= pairs { return (.utf16BigEndian, 0) }
+    // At least 70% of the code units have a zero high byte (ASCII / Latin-1), and (almost) no
+    // zero byte on the other side. Binary data with NULs everywhere stays "UTF-8" (NUL error).
+    if zeroOdd * 10 >= pairs * 7 && zeroEven * 20 <= pairs { return (.utf16LittleEndian, 0) }
+    if zeroEven * 10 >= pairs * 7 && zeroOdd * 20 <= pairs { return (.utf16BigEndian, 0) }
     return (.utf8, 0)
 }
 

@@ -228,7 +228,9 @@ private func swarZero(_ x: UInt64) -> UInt64 {
 
 /// All mutable reader state, kept in a struct so the hot loops use static exclusivity.
 struct ReaderCore {
-    enum State { case fieldStart, unquoted, quoted, afterQuote }
+    /// Parser states. All of them are resumable: after a cap error the next `advance` re-enters
+    /// the machine in the saved state, discarding bytes up to the end of the record.
+    enum State { case fieldStart, unquoted, quoted, quotedAfterCR, afterQuote, done }
 
     var source: DecodedSource
     var hadBOM = false
@@ -338,24 +340,24 @@ struct ReaderCore {
         qcls[Int(LF)] = stop
     }
 
-    /// Decodes up to 64 KiB / ~10 lines ahead into `source.pending` and picks the delimiter.
+    /// Decodes ahead (≤ 64 KiB + one chunk) into `source.pending` and picks the delimiter.
     private mutating func sniff() throws(CSVError) -> CSVDelimiter {
         var sample: [UInt8] = []
-        var breaks = 0
+        var sniffer = DelimiterSniffer()
         var atEOF = false
-        while sample.count < 65_536 && breaks <= 10 {
+        while !sniffer.isDone {
             let n = try source.fill(into: work)
             if n == 0 {
                 atEOF = true
                 break
             }
-            for i in 0..<n where work[i] == LF || work[i] == CR { breaks += 1 }
-            sample.append(contentsOf: UnsafeBufferPointer(start: work, count: n))
+            let chunk = UnsafeBufferPointer(start: work, count: n)
+            sniffer.feed(chunk)
+            sample.append(contentsOf: chunk)
         }
-        let chosen = sample.withUnsafeBufferPointer { sniffDelimiter($0, complete: atEOF) }
         source.pending = sample
         source.pendingOffset = 0
-        return chosen
+        return sniffer.decide(atEOF: atEOF)
     }
 
     // MARK: Parsing
@@ -428,6 +430,7 @@ struct ReaderCore {
                 fieldLine = line
                 if pos == end, try !refill() {
                     // End of input right after a delimiter: a final empty field.
+                    state = .done
                     try finishField()
                     return
                 }
@@ -473,21 +476,24 @@ struct ReaderCore {
                 }
                 if flagged { needsCheck = true }
                 if p > pos { try append(work + pos, p - pos) }
+                pos = p
                 if p == e {
-                    pos = p
                     if try refill() { continue }
+                    state = .done
                     try finishField()
                     return
                 }
                 let b = work[p]
                 pos = p + 1
-                try finishField()
                 if b == delim {
                     state = .fieldStart
+                    try finishField()
                     continue
                 }
                 line += 1
                 if b == CR { pendingLF = true }
+                state = .done
+                try finishField()
                 return
 
             case .quoted:
@@ -530,46 +536,57 @@ struct ReaderCore {
                                    message: "unterminated quoted field starting at line \(fieldLine)")
                 }
                 let b = work[p]
-                pos = p + 1
                 if b == QUOTE {
+                    pos = p + 1
                     state = .afterQuote
                     continue
                 }
+                try appendByte(b)  // before consuming: a cap error leaves the state resumable
+                pos = p + 1
                 line += 1
-                try appendByte(b)
-                if b == CR {
-                    // CRLF inside quotes is one line break; keep both bytes.
-                    if pos == end, try !refill() { continue }  // reports the unterminated quote
-                    if work[pos] == LF {
-                        pos += 1
-                        try appendByte(LF)
-                    }
+                if b == CR { state = .quotedAfterCR }
+
+            case .quotedAfterCR:
+                // CRLF inside quotes is one line break; keep both bytes.
+                if pos == end, try !refill() {
+                    state = .quoted  // reports the unterminated quote
+                    continue
                 }
+                if work[pos] == LF {
+                    try appendByte(LF)
+                    pos += 1
+                }
+                state = .quoted
 
             case .afterQuote:
                 if pos == end, try !refill() {
+                    state = .done
                     try finishField()
                     return
                 }
                 let b = work[pos]
                 if b == QUOTE {
-                    pos += 1
                     try appendByte(QUOTE)
+                    pos += 1
                     state = .quoted
                 } else if b == delim {
                     pos += 1
-                    try finishField()
                     state = .fieldStart
+                    try finishField()
                 } else if b == LF || b == CR {
                     pos += 1
-                    try finishField()
                     line += 1
                     if b == CR { pendingLF = true }
+                    state = .done
+                    try finishField()
                     return
                 } else {
                     // Lenient: text after the closing quote is kept literally.
                     state = .unquoted
                 }
+
+            case .done:
+                return
             }
         }
     }
@@ -627,7 +644,7 @@ struct ReaderCore {
     }
 
     private func fieldTooLarge() -> CSVError {
-        let hint = state == .quoted ? " (an unterminated quote?)" : ""
+        let hint = state == .quoted || state == .quotedAfterCR ? " (an unterminated quote?)" : ""
         return CSVError(code: .fieldTooLarge, line: fieldLine,
                         message: "field \(fieldCount + 1) starting at line \(fieldLine) exceeds \(maxFieldBytes) bytes (maxFieldBytes)\(hint)")
     }
@@ -707,48 +724,65 @@ struct ReaderCore {
     }
 }
 
-/// Picks the delimiter among `,` `;` tab `|` from the first (up to 10) lines of `bytes`.
+/// Picks the delimiter among `,` `;` tab `|` from the first lines of the input.
 ///
-/// Counts each candidate outside quotes per line (blank lines skipped). Among candidates
-/// present in the first line, one whose count is the same on every sampled line wins (the
-/// largest count, then the order `,` `;` tab `|`); otherwise the largest first-line count;
-/// otherwise `,`. The last line is ignored when `complete` is false (it may be cut off),
-/// unless it is the only one.
-func sniffDelimiter(_ bytes: UnsafeBufferPointer<UInt8>, complete: Bool) -> CSVDelimiter {
-    let candidates = CSVDelimiter.sniffCandidates
-    var lines: [[Int]] = []
-    var current = [Int](repeating: 0, count: candidates.count)
-    var inQuotes = false
-    var lineHasContent = false
-    var i = 0
-    let n = bytes.count
-    while i < n && lines.count < 10 {
-        let b = bytes[i]
-        if b == QUOTE {
-            inQuotes.toggle()
-            lineHasContent = true
-        } else if !inQuotes && (b == LF || b == CR) {
-            if lineHasContent { lines.append(current) }
-            current = [Int](repeating: 0, count: candidates.count)
-            lineHasContent = false
-        } else {
-            lineHasContent = true
-            if !inQuotes {
-                for (k, c) in candidates.enumerated() where c.byte == b { current[k] += 1 }
+/// Fed incrementally, it looks at the first 10 non-blank lines or the first 64 KiB, whichever
+/// comes first (so the choice never depends on the chunk size). Each candidate is counted
+/// outside quotes per line. Among candidates present in the first line, one whose count is the
+/// same on every sampled line wins (largest count first, then the order `,` `;` tab `|`);
+/// otherwise the largest first-line count wins; otherwise `,`. A line cut off by the 64 KiB
+/// limit is only used when it is the only one.
+struct DelimiterSniffer {
+    static let maxLines = 10
+    static let maxBytes = 65_536
+
+    private var lines: [[Int]] = []
+    private var current = [Int](repeating: 0, count: CSVDelimiter.sniffCandidates.count)
+    private var inQuotes = false
+    private var lineHasContent = false
+    private var consumed = 0
+
+    /// Whether enough has been seen.
+    var isDone: Bool { lines.count >= DelimiterSniffer.maxLines || consumed >= DelimiterSniffer.maxBytes }
+
+    mutating func feed(_ bytes: UnsafeBufferPointer<UInt8>) {
+        let candidates = CSVDelimiter.sniffCandidates
+        for b in bytes {
+            if isDone { return }
+            consumed += 1
+            if b == QUOTE {
+                inQuotes.toggle()
+                lineHasContent = true
+            } else if !inQuotes && (b == LF || b == CR) {
+                if lineHasContent { lines.append(current) }
+                current = [Int](repeating: 0, count: candidates.count)
+                lineHasContent = false
+            } else {
+                lineHasContent = true
+                if !inQuotes {
+                    for k in candidates.indices where candidates[k].byte == b { current[k] += 1 }
+                }
             }
         }
-        i += 1
     }
-    if lineHasContent && lines.count < 10 && (complete || lines.isEmpty) { lines.append(current) }
-    guard let first = lines.first else { return .comma }
-    var best: Int?
-    for k in candidates.indices where first[k] > 0 && lines.allSatisfy({ $0[k] == first[k] }) {
-        if best == nil || first[k] > first[best!] { best = k }
-    }
-    if best == nil {
-        for k in candidates.indices where first[k] > 0 {
+
+    /// The chosen delimiter; `atEOF` tells whether the input ended while feeding.
+    func decide(atEOF: Bool) -> CSVDelimiter {
+        let candidates = CSVDelimiter.sniffCandidates
+        var lines = self.lines
+        if lineHasContent && lines.count < DelimiterSniffer.maxLines && (atEOF || lines.isEmpty) {
+            lines.append(current)
+        }
+        guard let first = lines.first else { return .comma }
+        var best: Int?
+        for k in candidates.indices where first[k] > 0 && lines.allSatisfy({ $0[k] == first[k] }) {
             if best == nil || first[k] > first[best!] { best = k }
         }
+        if best == nil {
+            for k in candidates.indices where first[k] > 0 {
+                if best == nil || first[k] > first[best!] { best = k }
+            }
+        }
+        return best.map { candidates[$0] } ?? .comma
     }
-    return best.map { candidates[$0] } ?? .comma
 }

@@ -206,9 +206,13 @@ struct WriterCore {
                     dst[o] = delimiter
                     o &+= 1
                 }
-                if !record[i].isEmpty {
-                    o &+= WriterCore.encode(record[i], into: dst + o, needsQuote: needsQuote, excelSafe: excelSafe)
+                let nq = needsQuote
+                let safe = excelSafe
+                let here = dst + o
+                let m = record[i].utf8.withContiguousStorageIfAvailable { src in
+                    src.isEmpty ? 0 : WriterCore.encodeBytes(src.baseAddress!, src.count, into: here, needsQuote: nq, excelSafe: safe)
                 }
+                o &+= m ?? WriterCore.encode(record[i], into: here, needsQuote: nq, excelSafe: safe)
             }
             count = o
             try writeLineEnding()
@@ -379,22 +383,37 @@ struct WriterCore {
             o += 1
         }
         if !quote {
-            (dst + o).update(from: src, count: n)
+            copyBytes(src, dst + o, n)
             return o + n
         }
         var start = 0
         for i in 0..<n where src[i] == 0x22 {
             let k = i + 1 - start  // up to and including the quote
-            (dst + o).update(from: src + start, count: k)
+            copyBytes(src + start, dst + o, k)
             o += k
             dst[o] = 0x22  // doubled
             o += 1
             start = i + 1
         }
-        (dst + o).update(from: src + start, count: n - start)
+        copyBytes(src + start, dst + o, n - start)
         o += n - start
         dst[o] = 0x22
         return o + 1
+    }
+
+    /// Inline copy (no call to memcpy, so the optimizer can keep the caller's strings at +0).
+    @inline(__always)
+    static func copyBytes(_ src: UnsafePointer<UInt8>, _ dst: UnsafeMutablePointer<UInt8>, _ n: Int) {
+        var i = 0
+        while i &+ 8 <= n {
+            UnsafeMutableRawPointer(dst + i).storeBytes(
+                of: UnsafeRawPointer(src + i).loadUnaligned(as: UInt64.self), as: UInt64.self)
+            i &+= 8
+        }
+        while i < n {
+            dst[i] = src[i]
+            i &+= 1
+        }
     }
 
     @inline(__always)

@@ -17,8 +17,9 @@ enum AnswerParser {
         classify(status: status, body: body, secret: secret) { object in
             guard let list = object["webinars"] as? [Any] else { return nil }
             var result: [WebinarSummary] = []
+            // Entries without a usable webinar_id are skipped, not fatal to the list.
             for case let entry as [String: Any] in list {
-                guard let id = LenientJSON.int(entry["webinar_id"]) else { return nil }
+                guard let id = LenientJSON.int(entry["webinar_id"]) else { continue }
                 let schedules = (entry["schedules"] as? [Any] ?? []).compactMap { item -> String? in
                     if let text = LenientJSON.string(item) { return text }
                     if let object = item as? [String: Any] {

@@ -1,0 +1,202 @@
+import CSV
+import Foundation
+import Testing
+
+func utf16(_ s: String, bigEndian: Bool, bom: Bool) -> [UInt8] {
+    var out: [UInt8] = bom ? (bigEndian ? [0xFE, 0xFF] : [0xFF, 0xFE]) : []
+    for u in s.utf16 {
+        let hi = UInt8(u >> 8)
+        let lo = UInt8(u & 0xFF)
+        out += bigEndian ? [hi, lo] : [lo, hi]
+    }
+    return out
+}
+
+@Suite("Reader: encodings and validation")
+struct EncodingTests {
+    @Test("UTF-8 BOM is stripped and reported")
+    func utf8BOM() throws {
+        let r = try CSVReader(path: Fixtures.path("csv/semicolon-excel-fr.csv"))
+        #expect(r.encoding == .utf8)
+        #expect(r.hadByteOrderMark)
+        #expect(r.delimiter == .semicolon)
+        #expect(try readAll(r).map(\.fields) == [["Nom", "Prénom", "Montant"], ["Dupont", "Jean", "1,5"], ["Martin; fils", "Luc", "2,75"]])
+        #expect(try checkedTranscript("\u{FEFF}email\na@x") == [.record(["email"], line: 1), .record(["a@x"], line: 2)])
+        // Only a leading BOM is special; a later U+FEFF is data.
+        #expect(try checkedTranscript("a\n\u{FEFF}b") == [.record(["a"], line: 1), .record(["\u{FEFF}b"], line: 2)])
+        let plain = try CSVReader(bytes: Array("a,b".utf8))
+        #expect(plain.encoding == .utf8)
+        #expect(!plain.hadByteOrderMark)
+    }
+
+    @Test("UTF-16 LE with BOM (Excel Unicode Text, tab-delimited), surrogate pairs across chunks")
+    func utf16LEBOM() throws {
+        let expected: [Event] = [
+            .record(["First Name", "Last Name", "Email"], line: 1),
+            .record(["José", "García", "jose@example.com"], line: 2),
+            .record(["Zoë 😀", "Ng", "z@example.com"], line: 3),
+        ]
+        let bytes = try Fixtures.bytes("csv/utf16le-bom.tsv")
+        #expect(try checkedTranscript(bytes) == expected)
+        let r = try CSVReader(path: Fixtures.path("csv/utf16le-bom.tsv"), options: CSVReaderOptions(chunkSize: 3))
+        #expect(r.encoding == .utf16LittleEndian)
+        #expect(r.hadByteOrderMark)
+        #expect(r.delimiter == .tab)
+        #expect(transcript(r) == expected)
+    }
+
+    @Test("UTF-16 BE with BOM")
+    func utf16BEBOM() throws {
+        let r = try CSVReader(path: Fixtures.path("csv/utf16be-bom.csv"))
+        #expect(r.encoding == .utf16BigEndian)
+        #expect(r.hadByteOrderMark)
+        #expect(r.delimiter == .comma)
+        #expect(try readAll(r).map(\.fields) == [["name", "email"], ["Łukasz", "l@example.com"], ["Smith, 😀", "s@example.com"]])
+        #expect(try checkedTranscript(Fixtures.bytes("csv/utf16be-bom.csv")).count == 3)
+    }
+
+    @Test("UTF-16 without BOM is detected from the NUL pattern")
+    func utf16NoBOM() throws {
+        let r = try CSVReader(path: Fixtures.path("csv/utf16le-nobom.tsv"))
+        #expect(r.encoding == .utf16LittleEndian)
+        #expect(!r.hadByteOrderMark)
+        #expect(r.delimiter == .tab)
+        #expect(try readAll(r).map(\.fields) == [["name", "email"], ["Ann", "a@example.com"], ["Jürgen", "j@example.com"]])
+
+        let text = "email;name\r\nz@x.io;Zoë 😀\r\n"
+        let be = utf16(text, bigEndian: true, bom: false)
+        let rb = try CSVReader(bytes: be)
+        #expect(rb.encoding == .utf16BigEndian)
+        #expect(rb.delimiter == .semicolon)
+        #expect(try checkedTranscript(be) == [.record(["email", "name"], line: 1), .record(["z@x.io", "Zoë 😀"], line: 2)])
+        // A single ASCII character is enough.
+        let one = try CSVReader(bytes: [0x61, 0x00])
+        #expect(one.encoding == .utf16LittleEndian)
+        #expect(try one.next()?.fields == ["a"])
+    }
+
+    @Test("invalid UTF-16: unpaired surrogates and an odd trailing byte, with the line")
+    func invalidUTF16() throws {
+        var bytes = utf16("a\nb", bigEndian: false, bom: true)
+        bytes += [0x00, 0xD8]  // lone high surrogate at EOF
+        #expect(try checkedTranscript(bytes) == [.record(["a"], line: 1), .error(.invalidUTF16, line: 2)])
+
+        var lowFirst = utf16("x\n", bigEndian: false, bom: true)
+        lowFirst += [0x00, 0xDC] + utf16("y\nz\n", bigEndian: false, bom: false)
+        #expect(try checkedTranscript(lowFirst) == [
+            .record(["x"], line: 1), .error(.invalidUTF16, line: 2), .record(["z"], line: 3),
+        ])
+
+        var highThenA = utf16("h\n", bigEndian: true, bom: true)
+        highThenA += [0xD8, 0x3D, 0x00, 0x41, 0x00, 0x0A]
+        #expect(try checkedTranscript(highThenA) == [.record(["h"], line: 1), .error(.invalidUTF16, line: 2)])
+
+        var odd = utf16("a\nb", bigEndian: false, bom: true)
+        odd.append(0x63)
+        #expect(try checkedTranscript(odd) == [.record(["a"], line: 1), .error(.invalidUTF16, line: 2)])
+
+        let r = try CSVReader(bytes: bytes)
+        _ = try r.next()
+        do {
+            _ = try r.next()
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.message == "invalid UTF-16LE (unpaired surrogate or truncated data) at line 2 (field 1)")
+        }
+        // U+0000 in UTF-16 is rejected like a NUL byte.
+        #expect(try checkedTranscript(utf16("a\u{0}b\n", bigEndian: false, bom: true)) == [.error(.nulByte, line: 1)])
+    }
+
+    @Test("invalid UTF-8 is rejected (not replaced) with the line, and reading can go on")
+    func invalidUTF8() throws {
+        let t = try checkedTranscript(Fixtures.bytes("csv/invalid-utf8.csv"))
+        #expect(t == [
+            .record(["email", "name"], line: 1),
+            .record(["a@example.com", "Ann"], line: 2),
+            .error(.invalidUTF8, line: 3),
+            .record(["c@example.com", "Cy"], line: 4),
+        ])
+        let bad: [[UInt8]] = [
+            [0xFF], [0x80], [0xC0, 0xAF], [0xC1, 0xBF], [0xE0, 0x80, 0xAF], [0xED, 0xA0, 0x80],
+            [0xF4, 0x90, 0x80, 0x80], [0xF5, 0x80, 0x80, 0x80], [0xE2, 0x82], [0xC3], [0xF0, 0x9F, 0x98],
+        ]
+        for seq in bad {
+            let bytes = Array("h\nx,".utf8) + seq + Array(",y\nlast\n".utf8)
+            #expect(try checkedTranscript(bytes) == [
+                .record(["h"], line: 1), .error(.invalidUTF8, line: 2), .record(["last"], line: 3),
+            ], "\(seq)")
+            // Sequence at the very end of input.
+            #expect(try checkedTranscript(Array("h\n".utf8) + seq) == [.record(["h"], line: 1), .error(.invalidUTF8, line: 2)])
+        }
+        // A truncated sequence followed by a delimiter must not be glued to the next field.
+        #expect(try checkedTranscript([0x61, 0xC3, 0x2C, 0xA9]) == [.error(.invalidUTF8, line: 1)])
+        let good = ["é", "€", "😀", "\u{10FFFF}", "\u{7FF}", "\u{800}", "\u{FFFD}"]
+        for g in good {
+            #expect(try checkedTranscript("h\n\(g),\"\(g)\"\n") == [.record(["h"], line: 1), .record([g, g], line: 2)])
+        }
+    }
+
+    @Test("invalid UTF-8 line number inside multi-line quoted fields")
+    func invalidUTF8MultiLine() throws {
+        // Quote opens on line 2; the bad byte is on line 4.
+        let bytes = Array("a\n\"x\ny\nz".utf8) + [0xFF] + Array("\"\nnext\n".utf8)
+        #expect(try checkedTranscript(bytes) == [.record(["a"], line: 1), .error(.invalidUTF8, line: 4), .record(["next"], line: 5)])
+        // An earlier field of the same record spans lines.
+        let b2 = Array("\"p\r\nq\",r".utf8) + [0xFE] + Array("\n".utf8)
+        #expect(try checkedTranscript(b2) == [.error(.invalidUTF8, line: 2)])
+        let r = try CSVReader(bytes: b2)
+        do {
+            _ = try r.next()
+        } catch {
+            #expect(error.message == "invalid UTF-8 at line 2 (field 2); re-export the file as UTF-8")
+        }
+    }
+
+    @Test("NUL byte in a UTF-8 file: error with line and hint")
+    func nulByte() throws {
+        let t = try checkedTranscript(Fixtures.bytes("csv/nul-byte.csv"))
+        #expect(t == [
+            .record(["email", "name"], line: 1),
+            .record(["a@example.com", "Ann"], line: 2),
+            .error(.nulByte, line: 3),
+        ])
+        let r = try CSVReader(path: Fixtures.path("csv/nul-byte.csv"))
+        _ = try r.next()
+        _ = try r.next()
+        do {
+            _ = try r.next()
+            Issue.record("expected nulByte")
+        } catch {
+            #expect(error.message == "NUL byte at line 3 (field 2): is this a binary or UTF-16 file?")
+            #expect(error.isRecoverable)
+        }
+        #expect(try r.next() == nil)
+        #expect(try checkedTranscript([0x61, 0x0A, 0x00, 0x0A, 0x62]) == [
+            .record(["a"], line: 1), .error(.nulByte, line: 2), .record(["b"], line: 3),
+        ])
+    }
+
+    @Test("error messages never contain field contents")
+    func noPersonalData() throws {
+        let secret = "Secret McSecretface"
+        let inputs: [([UInt8], CSVReaderOptions)] = [
+            (Array("\"\(secret)".utf8), CSVReaderOptions()),
+            (Array(secret.utf8) + [0xFF], CSVReaderOptions()),
+            (Array(secret.utf8) + [0x00], CSVReaderOptions()),
+            (Array(secret.utf8), CSVReaderOptions(maxFieldBytes: 4)),
+            (Array("\(secret),\(secret)".utf8), CSVReaderOptions(maxRecordBytes: 25)),
+            (Array("\(secret),\(secret)".utf8), CSVReaderOptions(maxFields: 1)),
+        ]
+        for (bytes, options) in inputs {
+            let r = try CSVReader(bytes: bytes, options: options)
+            do {
+                _ = try r.next()
+                Issue.record("expected an error")
+            } catch {
+                #expect(!error.message.contains("Secret"))
+                #expect(!error.description.contains("McSecretface"))
+                #expect(error.message.contains("line 1"))
+            }
+        }
+    }
+}
