@@ -72,6 +72,7 @@ struct RawSource {
 
     /// Reads ahead up to `count` bytes (looping over short reads) into `head` for detection.
     mutating func fillHead(count: Int) throws(CSVError) {
+        let count = fd < 0 ? Swift.min(count, memory.count - memoryOffset) : count
         var buf = [UInt8](repeating: 0, count: count)
         var have = 0
         while have < count {
@@ -137,7 +138,7 @@ func detectEncoding(_ head: [UInt8]) -> (CSVEncoding, bomLength: Int) {
     if head.count >= 2 && head[0] == 0xFF && head[1] == 0xFE { return (.utf16LittleEndian, 2) }
     if head.count >= 2 && head[0] == 0xFE && head[1] == 0xFF { return (.utf16BigEndian, 2) }
     // No BOM: UTF-16 text that is mostly ASCII has a NUL in every other byte.
-    let pairs = Swift.min(head.count, 4096) / 2
+    let pairs = Swift.min(head.count, 1024) / 2  // 512 code units are plenty
     guard pairs > 0 else { return (.utf8, 0) }
     var zeroEven = 0
     var zeroOdd = 0

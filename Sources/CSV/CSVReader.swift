@@ -73,6 +73,10 @@ public final class CSVReader {
     }
 
     /// Reads from an already open file descriptor, e.g. `0` for standard input.
+    ///
+    /// Like every initializer, this reads ahead during `init`: up to 4 KiB to detect the
+    /// encoding and, when sniffing, up to 64 KiB or 10 lines; on a pipe it blocks until
+    /// that much has arrived or the writer closes it.
     /// - Parameters:
     ///   - fileDescriptor: A readable descriptor.
     ///   - closeOnDeinit: Whether the reader closes the descriptor when done (default `false`).
@@ -219,6 +223,10 @@ private let swarCR: UInt64 = 0x0D0D_0D0D_0D0D_0D0D
 private let swarLF: UInt64 = 0x0A0A_0A0A_0A0A_0A0A
 private let swarQuote: UInt64 = 0x2222_2222_2222_2222
 
+/// Byte classes shared by both tables before the stop bytes are set: NUL and non-ASCII bytes
+/// need validation, everything else is plain.
+private let baseClasses: [UInt8] = (0..<256).map { $0 == 0 || $0 >= 0x80 ? check : plain }
+
 /// Non-zero iff some byte of `x` is zero; the lowest set bit (0x80 of a byte) marks the
 /// first zero byte exactly (borrows only propagate upwards).
 @inline(__always)
@@ -294,8 +302,8 @@ struct ReaderCore {
         value = .allocate(capacity: valueCap)
         endsCap = Swift.min(64, maxFields)
         ends = .allocate(capacity: endsCap)
-        ucls = .allocate(capacity: 256)
-        qcls = .allocate(capacity: 256)
+        ucls = .allocate(capacity: 512)
+        qcls = ucls + 256
     }
 
     mutating func release() {
@@ -303,8 +311,7 @@ struct ReaderCore {
         work.deallocate()
         value.deallocate()
         ends.deallocate()
-        ucls.deallocate()
-        qcls.deallocate()
+        ucls.deallocate()  // also frees qcls (same block)
     }
 
     mutating func closeInput() {
@@ -327,10 +334,9 @@ struct ReaderCore {
             delimiter = try sniff()
         }
         delim = delimiter.byte
-        for b in 0..<256 {
-            let c: UInt8 = (b == 0 || b >= 0x80) ? check : plain
-            ucls[b] = c
-            qcls[b] = c
+        baseClasses.withUnsafeBufferPointer { base in
+            ucls.update(from: base.baseAddress!, count: 256)
+            qcls.update(from: base.baseAddress!, count: 256)
         }
         ucls[Int(delim)] = stop
         ucls[Int(CR)] = stop
@@ -343,6 +349,7 @@ struct ReaderCore {
     /// Decodes ahead (≤ 64 KiB + one chunk) into `source.pending` and picks the delimiter.
     private mutating func sniff() throws(CSVError) -> CSVDelimiter {
         var sample: [UInt8] = []
+        sample.reserveCapacity(Swift.min(DelimiterSniffer.maxBytes, 4 * source.chunkSize) + source.outputCapacity)
         var sniffer = DelimiterSniffer()
         var atEOF = false
         while !sniffer.isDone {
@@ -595,8 +602,16 @@ struct ReaderCore {
     private mutating func append(_ src: UnsafePointer<UInt8>, _ n: Int) throws(CSVError) {
         if discarding { return }
         let newLen = valueLen + n
-        if newLen - fieldStartLen > maxFieldBytes { throw fieldTooLarge() }
-        if newLen > maxRecordBytes { throw recordTooLarge() }
+        let fieldOver = newLen - fieldStartLen > maxFieldBytes
+        let recordOver = newLen > maxRecordBytes
+        if fieldOver || recordOver {
+            // Report the cap that byte-by-byte appending would hit first, so that the error
+            // does not depend on how the input was chunked.
+            if fieldOver && (!recordOver || maxFieldBytes - (valueLen - fieldStartLen) <= maxRecordBytes - valueLen) {
+                throw fieldTooLarge()
+            }
+            throw recordTooLarge()
+        }
         if newLen > valueCap { growValue(newLen) }
         (value + valueLen).update(from: src, count: n)
         valueLen = newLen
@@ -736,8 +751,8 @@ struct DelimiterSniffer {
     static let maxLines = 10
     static let maxBytes = 65_536
 
-    private var lines: [[Int]] = []
-    private var current = [Int](repeating: 0, count: CSVDelimiter.sniffCandidates.count)
+    private var lines: [SIMD4<Int32>] = []
+    private var current = SIMD4<Int32>(repeating: 0)
     private var inQuotes = false
     private var lineHasContent = false
     private var consumed = 0
@@ -746,7 +761,6 @@ struct DelimiterSniffer {
     var isDone: Bool { lines.count >= DelimiterSniffer.maxLines || consumed >= DelimiterSniffer.maxBytes }
 
     mutating func feed(_ bytes: UnsafeBufferPointer<UInt8>) {
-        let candidates = CSVDelimiter.sniffCandidates
         for b in bytes {
             if isDone { return }
             consumed += 1
@@ -755,12 +769,19 @@ struct DelimiterSniffer {
                 lineHasContent = true
             } else if !inQuotes && (b == LF || b == CR) {
                 if lineHasContent { lines.append(current) }
-                current = [Int](repeating: 0, count: candidates.count)
+                current = SIMD4<Int32>(repeating: 0)
                 lineHasContent = false
             } else {
                 lineHasContent = true
                 if !inQuotes {
-                    for k in candidates.indices where candidates[k].byte == b { current[k] += 1 }
+                    // Same order as `CSVDelimiter.sniffCandidates`: `,` `;` tab `|`.
+                    switch b {
+                    case 0x2C: current[0] &+= 1
+                    case 0x3B: current[1] &+= 1
+                    case 0x09: current[2] &+= 1
+                    case 0x7C: current[3] &+= 1
+                    default: break
+                    }
                 }
             }
         }

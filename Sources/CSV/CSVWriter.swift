@@ -48,8 +48,8 @@ public struct CSVWriterOptions: Sendable, Hashable {
 
 /// A buffered, streaming CSV writer (RFC 4180).
 ///
-/// Fields are quoted only when they contain the delimiter, `"`, CR or LF; inner quotes are
-/// doubled. A record made of a single empty field is written as `""` so that it does not read
+/// Fields are quoted only when they contain the delimiter, `"`, CR or LF (or start with U+FEFF,
+/// which a reader would otherwise strip as a byte-order mark); inner quotes are doubled. A record made of a single empty field is written as `""` so that it does not read
 /// back as a blank line; a record with no fields is written as an empty line (which readers
 /// skip).
 ///
@@ -368,10 +368,13 @@ struct WriterCore {
         excelSafe: Bool
     ) -> Int {
         let inject = excelSafe && isFormulaStart(src[0])
-        var quote = false
-        for i in 0..<n where needsQuote[Int(src[i])] {
-            quote = true
-            break
+        // A leading U+FEFF is quoted so that a reader stripping a BOM cannot eat it.
+        var quote = n >= 3 && src[0] == 0xEF && src[1] == 0xBB && src[2] == 0xBF
+        if !quote {
+            for i in 0..<n where needsQuote[Int(src[i])] {
+                quote = true
+                break
+            }
         }
         var o = 0
         if quote {

@@ -58,6 +58,7 @@ public final class ManualClock: Clock, Sendable {
     }
 
     private struct SleeperWatch {
+        let id: UInt64
         let count: Int
         let continuation: CheckedContinuation<Void, Never>
     }
@@ -180,15 +181,28 @@ public final class ManualClock: Clock, Sendable {
     /// Suspends until at least `count` sleeps are pending, without real sleeping: the caller is
     /// resumed by the registration of the `count`-th sleeper. Returns at once if already so.
     ///
-    /// Not cancellable: use it only where the sleepers are certain to arrive.
+    /// If the waiting task is cancelled (e.g. by a test time limit) it returns early; check
+    /// ``sleepers()`` or `Task.isCancelled` afterwards if that matters.
     public func waitForSleepers(count: Int) async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let ready = state.withLock { state -> Bool in
-                if state.sleepers.count >= count { return true }
-                state.watches.append(SleeperWatch(count: count, continuation: continuation))
-                return false
+        let id = state.withLock { state -> UInt64 in
+            state.nextID &+= 1
+            return state.nextID
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let ready = state.withLock { state -> Bool in
+                    if state.sleepers.count >= count || Task.isCancelled { return true }
+                    state.watches.append(SleeperWatch(id: id, count: count, continuation: continuation))
+                    return false
+                }
+                if ready { continuation.resume() }
             }
-            if ready { continuation.resume() }
+        } onCancel: {
+            let continuation = state.withLock { state -> CheckedContinuation<Void, Never>? in
+                guard let index = state.watches.firstIndex(where: { $0.id == id }) else { return nil }
+                return state.watches.remove(at: index).continuation
+            }
+            continuation?.resume()
         }
     }
 }

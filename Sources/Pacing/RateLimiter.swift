@@ -20,8 +20,18 @@ import Synchronization
 /// **Cancellation:** a cancelled queued caller throws `CancellationError` promptly, leaves the queue
 /// and consumes no slot; if it was the leader, the next waiter takes over.
 ///
+/// **429s:** call ``rateLimited()`` whenever the API answers 429; the limiter pauses and adapts its
+/// effective rate (AIMD, see ``RateLimiterConfiguration``). Retry the request with a new
+/// `acquire()`.
+///
+/// **Caveat:** the guarantee is about grant instants. The time between the grant and the request
+/// reaching the vendor (task resumption, connection, network) varies; differences in that delay
+/// larger than `margin` can still make the vendor count `rate + 1` in its window, which then
+/// surfaces as a 429 handled by the AIMD logic.
+///
 /// The class is `Sendable`; its state is guarded by a `Mutex` (no actor hops on the fast path).
-/// Intended for ~20–2000 `acquire()` calls per second and tens of concurrent callers.
+/// Intended for ~20–2000 `acquire()` calls per second and tens of concurrent callers; queue
+/// operations are amortised O(1) except cancellation of a queued caller (O(queue length)).
 public final class RateLimiter<C: Clock>: Sendable where C.Duration == Duration {
     /// A snapshot of the limiter's counters, taken atomically.
     public struct Statistics: Sendable, Hashable {
@@ -50,6 +60,7 @@ public final class RateLimiter<C: Clock>: Sendable where C.Duration == Duration 
     }
 
     private struct WaiterWatch {
+        let id: UInt64
         let count: Int
         let continuation: CheckedContinuation<Void, Never>
     }
@@ -102,11 +113,12 @@ public final class RateLimiter<C: Clock>: Sendable where C.Duration == Duration 
 
         var waiting: Int { queue.count - head }
 
+        /// Searches from the back: a caller parks right after enqueueing, so it is usually last.
         func index(of id: UInt64) -> Int? {
-            var i = head
-            while i < queue.count {
+            var i = queue.count - 1
+            while i >= head {
                 if queue[i].id == id { return i }
-                i += 1
+                i -= 1
             }
             return nil
         }
@@ -195,6 +207,10 @@ public final class RateLimiter<C: Clock>: Sendable where C.Duration == Duration 
                     let free = oldest.advanced(by: span)
                     if free > candidate { candidate = free }
                 }
+                if config.evenSpacing, let latest = recentStart(1) {
+                    let spaced = latest.advanced(by: span / k)
+                    if spaced > candidate { candidate = spaced }
+                }
                 guard let step = nextIncrease(after: t), step <= candidate else { return candidate }
                 t = step
             }
@@ -265,6 +281,7 @@ public final class RateLimiter<C: Clock>: Sendable where C.Duration == Duration 
         configuration: RateLimiterConfiguration = RateLimiterConfiguration(),
         random: some RandomNumberGenerator & Sendable = SystemRandomNumberGenerator()
     ) {
+        configuration.validate()
         self.clock = clock
         self.configuration = configuration
         self.state = Mutex(State(config: configuration, random: random))
@@ -439,15 +456,28 @@ public final class RateLimiter<C: Clock>: Sendable where C.Duration == Duration 
     /// ``Statistics/waiting``), without real sleeping: it is resumed by the `count`-th enqueue.
     /// Returns at once if already so; always returns at once when limiting is disabled.
     ///
-    /// Meant for tests (with a ``ManualClock``). Not cancellable.
+    /// Meant for tests (with a ``ManualClock``). If the waiting task is cancelled (e.g. by a test
+    /// time limit) it returns early.
     public func waitForWaiters(count: Int) async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let ready = state.withLock { state -> Bool in
-                if !state.limited || state.waiting >= count { return true }
-                state.watches.append(WaiterWatch(count: count, continuation: continuation))
-                return false
+        let id = state.withLock { state -> UInt64 in
+            state.nextID &+= 1
+            return state.nextID
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let ready = state.withLock { state -> Bool in
+                    if !state.limited || state.waiting >= count || Task.isCancelled { return true }
+                    state.watches.append(WaiterWatch(id: id, count: count, continuation: continuation))
+                    return false
+                }
+                if ready { continuation.resume() }
             }
-            if ready { continuation.resume() }
+        } onCancel: {
+            let continuation = state.withLock { state -> CheckedContinuation<Void, Never>? in
+                guard let index = state.watches.firstIndex(where: { $0.id == id }) else { return nil }
+                return state.watches.remove(at: index).continuation
+            }
+            continuation?.resume()
         }
     }
 }

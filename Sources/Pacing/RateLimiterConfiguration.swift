@@ -55,6 +55,12 @@ public struct RateLimiterConfiguration: Sendable, Hashable {
     /// A new 429 episode starting within this interval of the previous one cuts the rate even at
     /// full rate (default 10 s).
     public var repeatInterval: Duration
+    /// Spread starts evenly: at least `(window + margin) / effectiveRate` between two starts
+    /// (default true). The window guarantee holds either way; spacing keeps a full window's
+    /// worth of calls from leaving at one instant, where their arrival times at the vendor
+    /// would spread by more than `margin` (connection set-up, event-loop queueing) and make
+    /// the vendor count 21 in one of *its* windows.
+    public var evenSpacing: Bool
 
     /// The product defaults: 20 starts per 1 s window, 5 ms margin (19.9 starts/s sustained).
     public init(
@@ -67,17 +73,9 @@ public struct RateLimiterConfiguration: Sendable, Hashable {
         minimumRate: Int = 1,
         increaseStep: Int = 1,
         increaseInterval: Duration = .seconds(1),
-        repeatInterval: Duration = .seconds(10)
+        repeatInterval: Duration = .seconds(10),
+        evenSpacing: Bool = true
     ) {
-        precondition(rate.map { $0 >= 1 } ?? true, "rate must be at least 1")
-        precondition(window > .zero, "window must be positive")
-        precondition(margin >= .zero, "margin must not be negative")
-        precondition(pause >= .zero && pauseJitter >= .zero, "pause and jitter must not be negative")
-        precondition(decreaseFactor > 0 && decreaseFactor < 1, "decreaseFactor must be in (0, 1)")
-        precondition(minimumRate >= 1 && minimumRate <= (rate ?? Int.max), "minimumRate must be in 1...rate")
-        precondition(increaseStep >= 1, "increaseStep must be at least 1")
-        precondition(increaseInterval > .zero, "increaseInterval must be positive")
-        precondition(repeatInterval >= .zero, "repeatInterval must not be negative")
         self.rate = rate
         self.window = window
         self.margin = margin
@@ -88,6 +86,22 @@ public struct RateLimiterConfiguration: Sendable, Hashable {
         self.increaseStep = increaseStep
         self.increaseInterval = increaseInterval
         self.repeatInterval = repeatInterval
+        self.evenSpacing = evenSpacing
+        validate()
+    }
+
+    /// Traps on invalid parameters (also checked when a ``RateLimiter`` is created, since the
+    /// properties are mutable).
+    func validate() {
+        precondition(rate.map { $0 >= 1 } ?? true, "rate must be at least 1")
+        precondition(window > .zero, "window must be positive")
+        precondition(margin >= .zero, "margin must not be negative")
+        precondition(pause >= .zero && pauseJitter >= .zero, "pause and jitter must not be negative")
+        precondition(decreaseFactor > 0 && decreaseFactor < 1, "decreaseFactor must be in (0, 1)")
+        precondition(minimumRate >= 1 && minimumRate <= (rate ?? Int.max), "minimumRate must be in 1...rate")
+        precondition(increaseStep >= 1, "increaseStep must be at least 1")
+        precondition(increaseInterval > .zero, "increaseInterval must be positive")
+        precondition(repeatInterval >= .zero, "repeatInterval must not be negative")
     }
 
     /// No limiting at all (`rate == nil`).

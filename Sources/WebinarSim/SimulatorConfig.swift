@@ -78,6 +78,21 @@ public struct SimFaults: Sendable, Equatable, Codable {
         self.methods = methods
     }
 
+    /// Parses a latency option: `150` (fixed) or `50-200` / `50...200` (milliseconds).
+    public static func parseLatency(_ text: String) -> ClosedRange<Int>? {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        if let single = Int(trimmed), single >= 0 { return single...single }
+        for separator in ["...", "..", "-", ":"] {
+            let parts = trimmed.components(separatedBy: separator)
+            if parts.count == 2, let low = Int(parts[0].trimmingCharacters(in: .whitespaces)),
+                let high = Int(parts[1].trimmingCharacters(in: .whitespaces)), low >= 0, high >= low
+            {
+                return low...high
+            }
+        }
+        return nil
+    }
+
     /// The rate of each fault kind, in draw order.
     public var rates: [(SimFault, Double)] {
         [
@@ -152,7 +167,7 @@ public struct SimulatorConfig: Sendable {
     /// `{"status":"error","message":"Too many requests"}`.
     public var jsonRateLimitBody: Bool
     /// Monotonic time for the rate limiter and the window statistics. Tests inject a
-    /// ``ManualClock``'s `now`; the default reads `ContinuousClock`.
+    /// ``SimManualClock``'s `now`; the default reads `ContinuousClock`.
     public var now: @Sendable () -> Duration
     /// First `user_id` handed out.
     public var firstUserID: Int
@@ -197,7 +212,7 @@ public struct SimulatorConfig: Sendable {
 }
 
 /// A clock that only moves when told to, for deterministic rate-limit tests.
-public final class ManualClock: @unchecked Sendable {
+public final class SimManualClock: @unchecked Sendable {
     private let lock = NSLock()
     private var current: Duration
 

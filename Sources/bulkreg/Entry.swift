@@ -84,7 +84,7 @@ struct BulkRegCommand: AsyncParsableCommand {
             """,
         subcommands: [
             ImportCommand.self, RunCommand.self, StatusCommand.self, ExportCommand.self, RetryCommand.self,
-            // API_COMMANDS
+            WebinarsCommand.self, WebinarCommand.self, LinkCommand.self, SimCommand.self, DemoCommand.self,
         ]
     )
 }

@@ -159,8 +159,8 @@ final class ProgressReporter: Sendable {
             let s = progress.snapshot
             let now = clock.now
             samples.append((now, s.calls))
-            let newest = now
-            samples.removeAll { newest - $0.0 > .seconds(10) && $0.0 != newest }
+            // Rate over the last 10 s: keep the newest sample at least that old as the base.
+            while samples.count > 2, now - samples[1].0 >= .seconds(10) { samples.removeFirst() }
             let first = samples.first!
             let span = (now - first.0).seconds
             let rate = span > 0 ? Double(s.calls - first.1) / span : 0

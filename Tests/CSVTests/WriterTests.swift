@@ -20,6 +20,11 @@ struct WriterTests {
         #expect(try written([fields], CSVWriterOptions(delimiter: .tab)) ==
             "plain\twith,comma\t\"with \"\"quote\"\"\"\t\"line\nbreak\"\t\"cr\rhere\"\t\t spaces \tsemi;colon\t\"tab\there\"\té😀\t'\r\n")
         #expect(try written([["\""], ["\"\""], ["a|b"]], CSVWriterOptions(delimiter: .pipe)) == "\"\"\"\"\r\n\"\"\"\"\"\"\r\n\"a|b\"\r\n")
+        // A leading U+FEFF is quoted so that it is not stripped as a BOM when read back.
+        let bomField = "\u{FEFF}x"
+        let out = try written([[bomField, "\u{FEFF}"], ["a\u{FEFF}"]])
+        #expect(out == "\"\u{FEFF}x\",\"\u{FEFF}\"\r\na\u{FEFF}\r\n")
+        #expect(try readAll(try CSVReader(bytes: Array(out.utf8))).map(\.fields) == [[bomField, "\u{FEFF}"], ["a\u{FEFF}"]])
     }
 
     @Test("edge records: one empty field is written as \"\", no fields as an empty line")

@@ -113,7 +113,7 @@ struct ClientOutcomeTests {
 
     @Test("429 is rateLimited")
     func rateLimited() async throws {
-        let clock = ManualClock()
+        let clock = SimManualClock()
         try await withClient(SimulatorConfig(rateLimit: 2, now: clock.nowFunction)) { _, api in
             #expect(await api.webinars(platform: .webinarjam).value != nil)
             #expect(await api.webinars(platform: .everwebinar).value != nil)

@@ -9,7 +9,7 @@ import Testing
 struct RateLimitTests {
     @Test("21 calls inside one second: exactly one 429, and it does not count toward the window")
     func twentyOneCalls() async throws {
-        let clock = ManualClock()
+        let clock = SimManualClock()
         try await withSimulator(SimulatorConfig(now: clock.nowFunction)) { sim, client in
             var statuses: [Int] = []
             for index in 0..<21 {
@@ -35,7 +35,7 @@ struct RateLimitTests {
 
     @Test("429 body is plain 'Too many requests' or the JSON envelope")
     func rateLimitBodies() async throws {
-        let clock = ManualClock()
+        let clock = SimManualClock()
         try await withSimulator(SimulatorConfig(rateLimit: 1, now: clock.nowFunction)) { _, client in
             _ = try await client.post("/webinarjam/webinars")
             let limited = try await client.post("/webinarjam/webinars")
@@ -53,7 +53,7 @@ struct RateLimitTests {
 
     @Test("the limit is per key; key errors are not rate limited")
     func perKey() async throws {
-        let clock = ManualClock()
+        let clock = SimManualClock()
         try await withSimulator(SimulatorConfig(rateLimit: 2, now: clock.nowFunction)) { sim, client in
             do { let answer = try await client.post("/webinarjam/webinars", key: "key-aaaaaaaa"); #expect(answer.status == 200) }
             do { let answer = try await client.post("/webinarjam/webinars", key: "key-aaaaaaaa"); #expect(answer.status == 200) }
@@ -665,6 +665,15 @@ struct ConfigurationTests {
             message(#"[{"platform":"webinarjam","webinar_id":1,"required_fields":["age"],"schedules":[{"schedule":1}]}]"#)
                 .contains("unknown field 'age'"))
         #expect(message(#"[{"platform":"zoom","webinar_id":1,"schedules":[{"schedule":1}]}]"#).contains("not a valid webinars file"))
+    }
+
+    @Test("latency option parsing")
+    func latencyParsing() {
+        #expect(SimFaults.parseLatency("150") == 150...150)
+        #expect(SimFaults.parseLatency("50-200") == 50...200)
+        #expect(SimFaults.parseLatency("50...200") == 50...200)
+        #expect(SimFaults.parseLatency("200-50") == nil)
+        #expect(SimFaults.parseLatency("fast") == nil)
     }
 
     @Test("the default account round-trips through its JSON format")

@@ -191,14 +191,24 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
                 }
             }
         }
-        try await acquire()
+        // The intent to send is durable before the call can start: after a crash this job is
+        // `in_flight`, and is verified with `registrants` before it is ever sent again. The
+        // limiter is the last step before the call, so nothing (no fsync) bunches up calls
+        // between the limiter's grant and the vendor.
+        try await store.commit(.sending(job: job.id, at: wallClock()))
+        do {
+            try await acquire()
+        } catch {
+            try await store.commit(.requeued(job: job.id, attempts: job.attempts, notBefore: nil, lastError: job.lastError, at: wallClock()))
+            throw error
+        }
         if isStopping {
-            // Claimed but never sent: it is still queued (or uncertain) on disk.
+            // Claimed but never sent: back to the queue.
+            try await store.commit(.requeued(job: job.id, attempts: job.attempts, notBefore: nil, lastError: job.lastError, at: wallClock()))
             await scheduler.finished()
             return
         }
         let sentAt = wallClock()
-        try await store.commit(.sending(job: job.id, at: sentAt))
         progress.update {
             $0.calls += 1
             $0.inFlight += 1

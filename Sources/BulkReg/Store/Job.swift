@@ -24,6 +24,8 @@ public struct Job: Sendable, Equatable {
     /// Wall-clock time before which a retry must not start.
     public var notBefore: Double?
     public var state: JobState
+    /// The last transient error, kept while the job waits for its retry.
+    public var lastError: String? = nil
 
     public var target: Target {
         Target(

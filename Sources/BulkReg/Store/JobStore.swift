@@ -44,12 +44,16 @@ public actor JobStore {
         self.connection = try Database.open(path, mode: .existing)
     }
 
-    /// Turns jobs left `in_flight` by a dead process into `uncertain` (their send time kept).
+    /// Turns jobs left `in_flight` by a dead process into `uncertain`.
+    ///
+    /// Their stored send time is when the send was decided; the call itself left later, but
+    /// no later than the process died, which is before `now`. So `now` is taken as the send
+    /// time: verifying `requestTimeout` after it is certain not to race the earlier call.
     public func recoverInFlight(now: Double) throws -> Int {
         try wrap {
             try connection.transaction {
                 try connection.cached(
-                    "UPDATE jobs SET state = 'uncertain', error = 'interrupted while the register call was in flight', updated_at = ? WHERE state = 'in_flight'"
+                    "UPDATE jobs SET state = 'uncertain', sent_at = ?1, error = 'interrupted while the register call was in flight', updated_at = ?1 WHERE state = 'in_flight'"
                 ).run([.double(now)])
                 return connection.changes
             }
@@ -202,7 +206,7 @@ public actor JobStore {
 
     static let columns = """
         id, line, platform, webinar_id, schedule, date, timezone, first_name, last_name, email,
-        phone_country_code, phone, ip_address, extra, attempts, sent_at, not_before, state
+        phone_country_code, phone, ip_address, extra, attempts, sent_at, not_before, state, error
         """
 
     private func jobs(_ sql: String, _ values: [SQLiteValue]) throws -> [Job] {
@@ -220,6 +224,7 @@ public actor JobStore {
                     i += 2
                 }
             }
+            let lastError = q.text(18)
             let request = RegistrationRequest(
                 platform: Platform(rawValue: q.text(2) ?? "") ?? .webinarjam, webinarID: q.int(3),
                 schedule: q.int(4), firstName: q.text(7) ?? "", lastName: q.text(8), email: q.text(9) ?? "",
@@ -228,7 +233,8 @@ public actor JobStore {
             out.append(
                 Job(
                     id: q.int(0), line: q.int(1), request: request, attempts: q.int(14), sentAt: q.optionalDouble(15),
-                    notBefore: q.optionalDouble(16), state: JobState(rawValue: q.text(17) ?? "") ?? .queued))
+                    notBefore: q.optionalDouble(16), state: JobState(rawValue: q.text(17) ?? "") ?? .queued,
+                    lastError: lastError))
         }
         return out
     }

@@ -1,0 +1,173 @@
+import ArgumentParser
+import BulkReg
+import Foundation
+import Logging
+import Pacing
+import WebinarAPI
+import WebinarSim
+
+struct SimCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sim",
+        abstract: "Run the built-in simulator of the vendor API on 127.0.0.1.",
+        discussion: """
+            Prints the URL it listens on; point bulkreg at it with --api-base (any key of 8+ characters is
+            accepted). Statistics: GET /__sim/stats; registrations: GET /__sim/registrations.
+
+            Example: bulkreg sim --port 0 --latency-ms 100-400 --error-rate 0.05 --duplicates new-user
+            """)
+
+    @Option(name: .long, help: "Port on 127.0.0.1 (0 = any free port).")
+    var port: Int = 8089
+
+    @Option(name: .long, help: "Seed for tokens, latency and faults.")
+    var seed: UInt64 = 42
+
+    @Option(name: .long, help: "A JSON file with the account's webinars (replaces the built-in account).")
+    var webinars: String?
+
+    @Option(name: .long, help: "Latency of every call in ms: 150 or 100-400.")
+    var latencyMs: String = "0"
+
+    @Option(name: .long, help: "Share of register calls answered 5xx.")
+    var errorRate: Double = 0
+
+    @Option(name: .long, help: "Share of register calls whose connection is reset before the registration is stored.")
+    var resetBeforeRate: Double = 0
+
+    @Option(name: .long, help: "Share of register calls whose connection is reset after the registration is stored.")
+    var resetAfterRate: Double = 0
+
+    @Option(name: .long, help: "Share of register calls answered 200 with an unreadable body (the registration is stored).")
+    var garbageRate: Double = 0
+
+    @Option(name: .long, help: "Share of register calls answered 200 with \"status\":\"error\".")
+    var statusErrorRate: Double = 0
+
+    @Option(name: .long, help: "Share of register calls answered after --slow-ms (the registration is stored).")
+    var slowRate: Double = 0
+
+    @Option(name: .long, help: "Delay of a slow answer, ms.")
+    var slowMs: Int = 5_000
+
+    @Option(name: .long, help: "A second registration of the same email: same-user, new-user or error.")
+    var duplicates: String = "same-user"
+
+    @Option(name: .long, help: "Calls per second per key before 429.")
+    var rateLimit: Int = 20
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be 0…65535") }
+        guard SimFaults.parseLatency(latencyMs) != nil else { throw ValidationError("--latency-ms \(latencyMs): expected 150 or 100-400") }
+        _ = try duplicatePolicy()
+        if rateLimit < 1 { throw ValidationError("--rate-limit must be at least 1") }
+    }
+
+    func duplicatePolicy() throws -> DuplicatePolicy {
+        switch duplicates.lowercased() {
+        case "same-user", "sameuser": return .sameUser
+        case "new-user", "newuser": return .newUser
+        case "error": return .error
+        default: throw ValidationError("--duplicates \(duplicates): expected same-user, new-user or error")
+        }
+    }
+
+    func config() throws -> SimulatorConfig {
+        var config = SimulatorConfig(port: port, seed: seed, duplicatePolicy: try duplicatePolicy(), rateLimit: rateLimit)
+        if let webinars {
+            do { config.account = try SimAccount.load(path: webinars) } catch { throw BulkRegError(.input, "\(error)") }
+        }
+        config.faults = SimFaults(
+            latencyMs: SimFaults.parseLatency(latencyMs)!, serverErrorRate: errorRate,
+            resetBeforeStoreRate: resetBeforeRate, resetAfterStoreRate: resetAfterRate, garbageBodyRate: garbageRate,
+            statusErrorRate: statusErrorRate, slowRate: slowRate, slowMs: slowMs)
+        if let problem = config.validationError() { throw BulkRegError(.usage, problem) }
+        return config
+    }
+
+    func run() async throws {
+        LoggingSetup.bootstrap(verbose: false)
+        let config = try config()
+        do {
+            try await Simulator.run(config: config) { sim in
+                FileHandle.standardOutput.write(
+                    Data("bulkreg sim listening on \(sim.baseURL) (stats: \(sim.baseURL)/__sim/stats)\n".utf8))
+            }
+        } catch {
+            throw BulkRegError(.usage, "\(error)")
+        }
+    }
+}
+
+struct DemoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "The whole pipeline on the built-in simulator: import fixtures/leads.csv, run, export. No key, no network.",
+        discussion: "Example: swift run bulkreg demo")
+
+    @Option(name: .long, help: "The leads to import.")
+    var file: String = "fixtures/leads.csv"
+
+    @Option(name: .long, help: "Where to write the results.")
+    var output: String = "./bulkreg-demo-results.csv"
+
+    @Flag(name: .long, help: "No progress line.")
+    var quiet = false
+
+    func run() async throws {
+        LoggingSetup.bootstrap(verbose: false)
+        guard FileManager.default.fileExists(atPath: file) else {
+            throw BulkRegError(.input, "\(file): not found; run the demo from the repository's root, or pass --file")
+        }
+        // A simulator with realistic latency and a few faults, so the demo shows retries and
+        // the check that prevents double registrations.
+        var config = SimulatorConfig(port: 0, seed: 7, duplicatePolicy: .newUser)
+        config.faults = SimFaults(latencyMs: 80...300, serverErrorRate: 0.02, resetAfterStoreRate: 0.02)
+        let sim: RunningSimulator
+        do { sim = try await Simulator.start(config: config) } catch { throw BulkRegError(.unexpected, "\(error)") }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("bulkreg-demo-\(getpid())").path
+        try? FileManager.default.removeItem(atPath: dir)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let db = dir + "/demo.sqlite"
+        print("simulator: \(sim.baseURL) (WebinarJam webinar 5, schedule 34; 2% 5xx, 2% resets after storing)")
+
+        let summary = try Importer.run(
+            ImportOptions(file: file, defaults: ImportDefaults(platform: .webinarjam, webinarID: 5, schedule: 34)),
+            databasePath: db, now: WallClock.now())
+        print(summary.rendered(databasePath: db))
+
+        let requestTimeout = Duration.seconds(3)
+        let client = try HTTPWebinarAPI(
+            baseURL: sim.baseURL, apiKey: "demo-key-not-a-secret", connectTimeout: .seconds(2),
+            requestTimeout: requestTimeout)
+        let store = try JobStore(path: db)
+        let progress = RunProgress()
+        let runner = Runner(
+            api: client, store: store, clock: ContinuousClock(),
+            configuration: RunConfiguration(rate: 20, maxAttempts: 6, requestTimeout: requestTimeout,
+                                            backoff: Backoff(base: .milliseconds(200), cap: .seconds(2))),
+            progress: progress)
+        let reporter = ProgressReporter(progress: progress, quiet: quiet, limit: 20)
+        let reporting = Task { await reporter.run() }
+        let started = ContinuousClock.now
+        let outcome = try await runner.run()
+        let elapsed = ContinuousClock.now - started
+        reporting.cancel()
+        await reporting.value
+        reporter.finish()
+        try? await client.shutdown()
+        let counts = try await store.counts()
+        print(RunSummary.render(snapshot: progress.snapshot, counts: counts))
+        let rows = try Exporter.run(ExportOptions(output: output), databasePath: db)
+        let stats = await sim.stats()
+        await sim.shutdown()
+        try? FileManager.default.removeItem(atPath: dir)
+        let seconds = (elapsed.seconds * 10).rounded() / 10
+        print("""
+            took \(seconds) s; the simulator saw \(stats.totalCalls) calls, at most \(stats.maxCallsInWindow) in any 1-second window, \
+            \(stats.rateLimited) × 429, \(stats.duplicates) person(s) registered twice
+            results: \(rows) rows in \(output) (original columns + status, user_id, live_room_url, replay_room_url, thank_you_url, ...)
+            """)
+        if case .stopped = outcome { throw ExitCode(130) }
+    }
+}
