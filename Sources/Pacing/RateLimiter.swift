@@ -162,6 +162,12 @@ public final class RateLimiter<C: Clock>: Sendable where C.Duration == Duration 
             return log[index]
         }
 
+        mutating func delayLatest(to instant: C.Instant) {
+            guard !log.isEmpty else { return }
+            let index = log.count < rate ? log.count - 1 : (logNext - 1 + rate) % rate
+            if log[index] < instant { log[index] = instant }
+        }
+
         mutating func recordStart(_ instant: C.Instant) {
             if log.count < rate {
                 log.append(instant)
@@ -294,15 +300,32 @@ public final class RateLimiter<C: Clock>: Sendable where C.Duration == Duration 
     /// caller consumes no slot.
     @discardableResult
     public func acquire() async throws -> C.Instant {
+        try await acquire(lead: .zero)
+    }
+
+    /// Reserves the next start slot and returns up to `lead` before it: the returned instant is
+    /// the slot, possibly in the future. The caller prepares (e.g. commits its intent to disk)
+    /// and then sleeps until the slot before starting, so the preparation's variable duration
+    /// never bunches up starts. The slot counts in the window from the moment it is reserved.
+    @discardableResult
+    public func acquire(lead ahead: Duration) async throws -> C.Instant {
         if Task.isCancelled {
             state.withLock { $0.cancelled += 1 }
             throw CancellationError()
         }
         let outcome = state.withLock { state -> EnterOutcome in
             let now = clock.now
-            if !state.limited || (state.waiting == 0 && state.nextStart(now: now) <= now) {
+            if !state.limited {
                 state.recordStart(now)
                 return .granted(now)
+            }
+            if state.waiting == 0 {
+                let next = state.nextStart(now: now)
+                if next <= now.advanced(by: ahead) {
+                    let slot = max(now, next)
+                    state.recordStart(slot)
+                    return .granted(slot)
+                }
             }
             state.nextID &+= 1
             let id = state.nextID
@@ -315,11 +338,11 @@ public final class RateLimiter<C: Clock>: Sendable where C.Duration == Duration 
             return instant
         case .lead(let id, let watches):
             for watch in watches { watch.continuation.resume() }
-            return try await lead(id: id)
+            return try await lead(id: id, ahead: ahead)
         case .park(let id, let watches):
             for watch in watches { watch.continuation.resume() }
             try await park(id: id)
-            return try await lead(id: id)
+            return try await lead(id: id, ahead: ahead)
         }
     }
 
@@ -362,7 +385,7 @@ public final class RateLimiter<C: Clock>: Sendable where C.Duration == Duration 
 
     /// Runs as the head of the queue: sleeps until the next slot, then grants itself and hands the
     /// leadership to the next waiter.
-    private func lead(id: UInt64) async throws -> C.Instant {
+    private func lead(id: UInt64, ahead: Duration) async throws -> C.Instant {
         while true {
             let step = state.withLock { state -> LeadStep in
                 assert(state.queue[state.head].id == id && state.queue[state.head].isLeader)
@@ -372,11 +395,12 @@ public final class RateLimiter<C: Clock>: Sendable where C.Duration == Duration 
                 }
                 let now = clock.now
                 let next = state.nextStart(now: now)
-                if next <= now {
-                    state.recordStart(now)
-                    return .granted(now, state.removeLeader())
+                if next <= now.advanced(by: ahead) {
+                    let slot = max(now, next)
+                    state.recordStart(slot)
+                    return .granted(slot, state.removeLeader())
                 }
-                return .sleep(next)
+                return .sleep(next.advanced(by: .zero - ahead))
             }
             switch step {
             case .granted(let instant, let next):
@@ -397,6 +421,16 @@ public final class RateLimiter<C: Clock>: Sendable where C.Duration == Duration 
                     throw error
                 }
             }
+        }
+    }
+
+    /// Moves the most recent start later, to `instant` (never earlier): for a call known to
+    /// have left later than it was granted, such as a process's first call, which pays for
+    /// connection set-up and lazy initialisation before it reaches the vendor.
+    public func delayLatestStart(to instant: C.Instant) {
+        state.withLock { state in
+            guard state.limited else { return }
+            state.delayLatest(to: instant)
         }
     }
 

@@ -36,6 +36,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Attempts per lead on transient errors (5xx, timeouts) before it fails.")
     var maxAttempts: Int = 6
 
+    @Option(name: .long, help: "Milliseconds added to the 1-second window against network jitter (throughput = rate / (1 s + margin)). Raise it if the vendor answers 429 on an unshared key.")
+    var rateMarginMs: Int = 5
+
     @Flag(name: .long, help: "No progress line; only the final summary.")
     var quiet = false
 
@@ -43,12 +46,17 @@ struct RunCommand: AsyncParsableCommand {
         if let workers, !(1...1024).contains(workers) { throw ValidationError("--workers must be between 1 and 1024") }
         if rate < 0 || rate > 10_000 { throw ValidationError("--rate must be between 0 and 10000") }
         if maxAttempts < 1 { throw ValidationError("--max-attempts must be at least 1") }
+        if !(0...500).contains(rateMarginMs) { throw ValidationError("--rate-margin-ms must be between 0 and 500") }
     }
 
     func run() async throws {
         LoggingSetup.bootstrap(verbose: api.verbose)
         let path = database.path
         let key = try api.apiKey()
+        // The lock first: a refused second runner must not even open a connection.
+        let lock = try RunLock(databasePath: path)
+        defer { withExtendedLifetime(lock) {} }
+        let store = try JobStore(path: path)
         let client: HTTPWebinarAPI
         do {
             client = try HTTPWebinarAPI(
@@ -57,15 +65,15 @@ struct RunCommand: AsyncParsableCommand {
         } catch {
             throw BulkRegError(.usage, "--api-base: \(error)")
         }
-        let lock = try RunLock(databasePath: path)
-        defer { withExtendedLifetime(lock) {} }
-        let store = try JobStore(path: path)
         let progress = RunProgress()
         let runner = Runner(
             api: client, store: store, clock: ContinuousClock(),
-            configuration: RunConfiguration(
-                workers: workers, rate: rate, maxAttempts: maxAttempts,
-                requestTimeout: .seconds(api.requestTimeout)),
+            configuration: {
+                var c = RunConfiguration(
+                    workers: workers, rate: rate, maxAttempts: maxAttempts, requestTimeout: .seconds(api.requestTimeout))
+                c.margin = .milliseconds(rateMarginMs)
+                return c
+            }(),
             progress: progress, logger: api.logger("bulkreg.run"))
         let service = RunnerService(runner: runner)
         let logger = api.logger("bulkreg")

@@ -128,11 +128,9 @@ public struct StatusReport: Sendable, Codable, Equatable {
     static func duration(_ seconds: Double) -> String {
         let s = Int(seconds.rounded(.up))
         if s < 60 { return "\(s)s" }
-        if s < 3600 { return "\(s / 60)m\(String(format2: s % 60))s" }
-        return "\(s / 3600)h\(String(format2: (s % 3600) / 60))m"
+        if s < 3600 { return "\(s / 60)m\(twoDigits(s % 60))s" }
+        return "\(s / 3600)h\(twoDigits((s % 3600) / 60))m"
     }
-}
 
-extension String {
-    init(format2 value: Int) { self = value < 10 ? "0\(value)" : "\(value)" }
+    static func twoDigits(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
 }

@@ -18,6 +18,11 @@ public struct RunConfiguration: Sendable {
     public var backoff: Backoff
     /// Seed for jitter (tests pass a fixed one).
     public var seed: UInt64
+    /// How far ahead of its slot a register call commits its intent (see `Runner`).
+    public var sendLead: Duration = .milliseconds(250)
+    /// Safety margin added to the 1-second window, against network jitter: sustained
+    /// throughput is rate / (1 s + margin). 5 ms → 19.9 calls/s.
+    public var margin: Duration = .milliseconds(5)
 
     public init(
         workers: Int? = nil, rate: Int = 20, maxAttempts: Int = 6, requestTimeout: Duration = .seconds(30),
@@ -59,6 +64,7 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
     let wallClock: @Sendable () -> Double
     let scheduler: Scheduler<C>
     let preflight = PreflightCache()
+    let warmUp = WarmUp()
     let random: LockedRandom
     private let stopState = Mutex<(stopping: Bool, failure: BulkRegError?)>((false, nil))
 
@@ -76,7 +82,8 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
         self.wallClock = wallClock
         self.limiter = RateLimiter(
             clock: clock,
-            configuration: RateLimiterConfiguration(rate: configuration.rate > 0 ? configuration.rate : nil),
+            configuration: RateLimiterConfiguration(
+                rate: configuration.rate > 0 ? configuration.rate : nil, margin: configuration.margin),
             random: SplitMix64(seed: configuration.seed ^ 0x5DEE_CE66))
         self.random = LockedRandom(seed: configuration.seed)
         self.scheduler = Scheduler(clock: clock) { after, limit in
@@ -191,29 +198,32 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
                 }
             }
         }
-        // The intent to send is durable before the call can start: after a crash this job is
-        // `in_flight`, and is verified with `registrants` before it is ever sent again. The
-        // limiter is the last step before the call, so nothing (no fsync) bunches up calls
-        // between the limiter's grant and the vendor.
-        try await store.commit(.sending(job: job.id, at: wallClock()))
-        do {
-            try await acquire()
-        } catch {
-            try await store.commit(.requeued(job: job.id, attempts: job.attempts, notBefore: nil, lastError: job.lastError, at: wallClock()))
-            throw error
+        // The intent to send is durable before the call starts: after a crash this job is
+        // `in_flight`, and is verified with `registrants` before it is ever sent again. The slot
+        // is reserved `sendLead` ahead, so the commit's fsync never bunches calls up; only the
+        // few jobs within `sendLead` of their slot are in flight at any moment.
+        var sentAt = 0.0
+        let answer = try await paced(prepare: {
+            try await self.store.commit(.sending(job: job.id, at: self.wallClock()))
+            if self.isStopping {
+                try await self.store.commit(
+                    .requeued(job: job.id, attempts: job.attempts, notBefore: nil, lastError: job.lastError, at: self.wallClock()))
+                return false
+            }
+            return true
+        }) {
+            sentAt = self.wallClock()
+            self.progress.update {
+                $0.calls += 1
+                $0.inFlight += 1
+            }
+            return await self.api.register(job.request)
         }
-        if isStopping {
-            // Claimed but never sent: back to the queue.
-            try await store.commit(.requeued(job: job.id, attempts: job.attempts, notBefore: nil, lastError: job.lastError, at: wallClock()))
+        guard let result = answer else {
+            // Claimed but never sent: it is back in the queue.
             await scheduler.finished()
             return
         }
-        let sentAt = wallClock()
-        progress.update {
-            $0.calls += 1
-            $0.inFlight += 1
-        }
-        let result = await api.register(job.request)
         progress.update { $0.inFlight -= 1 }
         switch result {
         case .success(let user):
@@ -281,23 +291,25 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
     private func verify(_ job: Job) async throws -> Verification {
         var page = 1
         while true {
-            try await acquire()
-            if isStopping {
-                await scheduler.finished()
-                return .retryLater
-            }
-            progress.update { $0.calls += 1 }
             let query = RegistrantsQuery(
                 platform: job.request.platform, webinarID: job.request.webinarID, scheduleID: job.request.schedule,
                 search: job.request.email, page: page)
-            switch await api.registrants(query) {
+            let answer = try await paced(prepare: { !self.isStopping }) {
+                self.progress.update { $0.calls += 1 }
+                return await self.api.registrants(query)
+            }
+            guard let answer else {
+                await scheduler.finished()
+                return .retryLater
+            }
+            switch answer {
             case .success(let answer):
                 let email = job.request.email.lowercased()
                 if let found = answer.registrants.first(where: {
                     $0.email.lowercased() == email && ($0.scheduleID == nil || $0.scheduleID == job.request.schedule)
                 }) {
                     let user = RegisteredUser(
-                        userID: found.id ?? found.leadID ?? 0, webinarID: job.request.webinarID, email: found.email,
+                        userID: found.leadID ?? found.id ?? 0, webinarID: job.request.webinarID, email: found.email,
                         schedule: found.scheduleID, liveRoomURL: found.liveRoomURL ?? "",
                         replayRoomURL: found.replayRoomURL, thankYouURL: nil)
                     try await store.commit(
@@ -344,16 +356,51 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
         }
     }
 
-    private func acquire() async throws {
-        try await limiter.acquire()
+    /// Every call to the vendor goes through here: the shared limiter, then the call.
+    ///
+    /// The process's first call goes alone (the warm-up): it pays for connection set-up and
+    /// lazy initialisation, so it reaches the vendor later than it was granted; its start is
+    /// moved to when it answered, so the vendor never sees 21 calls in one of its windows.
+    /// - Parameters:
+    ///   - prepare: runs once the slot is reserved, before the call; false cancels the call.
+    /// - Returns: the call's answer, or nil when `prepare` cancelled it.
+    private func paced<T: Sendable>(
+        prepare: () async throws -> Bool, _ call: () async -> T
+    ) async throws -> T? {
+        let warming = await warmUp.enter()
+        do {
+            let slot = try await limiter.acquire(lead: warming ? .zero : configuration.sendLead)
+            guard try await prepare() else {
+                if warming { await warmUp.done() }
+                return nil
+            }
+            try await clock.sleep(until: slot, tolerance: nil)
+            let result = await call()
+            if warming {
+                limiter.delayLatestStart(to: clock.now)
+                await warmUp.done()
+            }
+            return result
+        } catch {
+            if warming { await warmUp.done() }
+            throw error
+        }
     }
 
     /// Calls `webinar` to check a target exists (and, for EverWebinar, that its date is a session).
     private func checkTarget(_ job: Job) async -> PreflightCache.Result {
         let target = job.target
-        do { try await acquire() } catch { return .transient("cancelled") }
-        progress.update { $0.calls += 1 }
-        switch await api.webinar(platform: target.platform, webinarID: target.webinarID, timezone: job.request.timezone) {
+        let answer: Result<WebinarDetail, APIFailure>?
+        do {
+            answer = try await paced(prepare: { true }) {
+                self.progress.update { $0.calls += 1 }
+                return await self.api.webinar(
+                    platform: target.platform, webinarID: target.webinarID, timezone: job.request.timezone)
+            }
+        } catch {
+            return .transient("cancelled")
+        }
+        switch answer! {
         case .success(let webinar):
             let schedules = webinar.schedules.filter { $0.schedule == target.schedule }
             var result: PreflightCache.Result = .ok
@@ -443,5 +490,33 @@ final class LockedRandom: Sendable {
 
     func withGenerator<T>(_ body: (inout SplitMix64) -> T) -> T {
         state.withLock { body(&$0) }
+    }
+}
+
+/// Lets the process's first call go alone; everyone else waits until it has answered.
+actor WarmUp {
+    private var state: State = .cold
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    private enum State { case cold, warming, warm }
+
+    /// True for the caller that makes the warm-up call; others return once it is done.
+    func enter() async -> Bool {
+        switch state {
+        case .warm: return false
+        case .cold:
+            state = .warming
+            return true
+        case .warming:
+            await withCheckedContinuation { waiters.append($0) }
+            return false
+        }
+    }
+
+    func done() {
+        state = .warm
+        let all = waiters
+        waiters.removeAll()
+        for w in all { w.resume() }
     }
 }

@@ -1,0 +1,150 @@
+import Foundation
+import Testing
+import WebinarSim
+
+/// The built `bulkreg` executable, next to the test bundle.
+let bulkregBinary: URL = {
+    let candidates = [
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
+        Bundle.main.bundleURL, Bundle.main.bundleURL.deletingLastPathComponent(),
+    ]
+    for dir in candidates {
+        let url = dir.appendingPathComponent("bulkreg")
+        if FileManager.default.isExecutableFile(atPath: url.path) { return url }
+    }
+    return candidates[0].appendingPathComponent("bulkreg")
+}()
+
+/// A finished process.
+struct Outcome {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// A fresh directory per test.
+final class Workspace {
+    let path: String
+    init() {
+        path = FileManager.default.temporaryDirectory.path + "/bulkreg-e2e-" + UUID().uuidString
+        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+    func file(_ name: String) -> String { path + "/" + name }
+    @discardableResult
+    func write(_ name: String, _ text: String) -> String {
+        try! Data(text.utf8).write(to: URL(fileURLWithPath: file(name)))
+        return file(name)
+    }
+    var db: String { file("e2e.sqlite") }
+}
+
+/// Starts `bulkreg ARGS` with a clean environment plus `env`.
+func launch(_ args: [String], env: [String: String] = [:], cwd: String? = nil) throws -> (Process, Pipe, Pipe) {
+    let process = Process()
+    process.executableURL = bulkregBinary
+    process.arguments = args
+    var environment = ["PATH": "/usr/bin:/bin", "HOME": NSTemporaryDirectory()]
+    for (k, v) in env { environment[k] = v }
+    process.environment = environment
+    if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    return (process, out, err)
+}
+
+/// Runs `bulkreg ARGS` to the end.
+func bulkreg(_ args: [String], env: [String: String] = [:], cwd: String? = nil) async throws -> Outcome {
+    let (process, out, err) = try launch(args, env: env, cwd: cwd)
+    return await finish(process, out, err)
+}
+
+/// Collects a launched process's output and exit status. Blocking reads and waits run on
+/// Dispatch threads, never on the cooperative pool (which the in-process simulator needs).
+func finish(_ process: Process, _ out: Pipe, _ err: Pipe) async -> Outcome {
+    await withCheckedContinuation { continuation in
+        let group = DispatchGroup()
+        nonisolated(unsafe) var o = Data()
+        nonisolated(unsafe) var e = Data()
+        group.enter()
+        DispatchQueue.global().async {
+            o = out.fileHandleForReading.readDataToEndOfFile()
+            group.leave()
+        }
+        group.enter()
+        DispatchQueue.global().async {
+            e = err.fileHandleForReading.readDataToEndOfFile()
+            group.leave()
+        }
+        group.notify(queue: .global()) {
+            process.waitUntilExit()
+            continuation.resume(
+                returning: Outcome(
+                    status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
+                    stderr: String(decoding: e, as: UTF8.self)))
+        }
+    }
+}
+
+/// The first line a launched process writes to stdout (read off the cooperative pool).
+func firstLine(_ pipe: Pipe) async -> String {
+    await withCheckedContinuation { continuation in
+        DispatchQueue.global().async {
+            var line = Data()
+            while !line.contains(UInt8(ascii: "\n")) {
+                let chunk = pipe.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                line.append(chunk)
+            }
+            continuation.resume(returning: String(decoding: line, as: UTF8.self))
+        }
+    }
+}
+
+/// Waits (polling a real process's effect: there is no clock to inject across processes)
+/// until `condition` holds, for at most `limit`.
+func waitUntil(_ limit: Duration = .seconds(30), _ condition: () async -> Bool) async -> Bool {
+    let clock = ContinuousClock()
+    let deadline = clock.now + limit
+    while clock.now < deadline {
+        if await condition() { return true }
+        try? await clock.sleep(for: .milliseconds(20))
+    }
+    return await condition()
+}
+
+/// Leads as CSV: `count` valid ones plus the given extra lines.
+func leadsCSV(count: Int, extra: [String] = []) -> String {
+    var text = "Email Address,First Name,Last Name,Phone Number\n"
+    for i in 1...count { text += "person\(i)@example.com,Person\(i),Test,(555) 010-\(String(format: "%04d", i))\n" }
+    for line in extra { text += line + "\n" }
+    return text
+}
+
+/// Parses a CSV export (simple: the export quotes only when needed, the test data has no quotes).
+func csvRows(_ text: String) -> [[String]] {
+    text.split(whereSeparator: { $0 == "\n" || $0 == "\r\n" }).map { line in
+        line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+    }
+}
+
+/// A simulator for one test.
+func withSimulator<T>(
+    _ configure: (inout SimulatorConfig) -> Void = { _ in }, _ body: (RunningSimulator) async throws -> T
+) async throws -> T {
+    var config = SimulatorConfig(port: 0)
+    configure(&config)
+    let sim = try await Simulator.start(config: config)
+    do {
+        let value = try await body(sim)
+        await sim.shutdown()
+        return value
+    } catch {
+        await sim.shutdown()
+        throw error
+    }
+}
