@@ -41,11 +41,18 @@ public final class Connection: @unchecked Sendable {
     public let handle: OpaquePointer
     private var cache: [String: Statement] = [:]
 
+    /// Process-wide settings, applied once before the first connection.
+    private static let configured: Bool = {
+        _ = csqlite_disable_memstatus()
+        return true
+    }()
+
     /// Opens (and maybe creates) a database.
     ///
     /// A new file is created with `options.fileMode` (0600 by default) *before* SQLite opens
     /// it, so there is no window in which personal data sits in a world-readable file.
     public init(_ location: Location, options: OpenOptions = OpenOptions()) throws(SQLiteError) {
+        _ = Self.configured
         let path: String
         switch location {
         case .memory: path = ":memory:"

@@ -72,6 +72,26 @@ public final class Statement {
         try check(rc)
     }
 
+    /// Binds bytes as a BLOB (copied by SQLite).
+    public func bind(_ index: Int32, bytes value: [UInt8]) throws(SQLiteError) {
+        let rc = value.withUnsafeBytes { buf in
+            sqlite3_bind_blob64(
+                handle, index, buf.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, sqlite3_uint64(buf.count),
+                SQLITE_TRANSIENT)
+        }
+        try check(rc)
+    }
+
+    /// Binds a slice of bytes as a BLOB (copied by SQLite).
+    public func bind(_ index: Int32, bytes value: [UInt8], range: Range<Int>) throws(SQLiteError) {
+        let rc = value.withUnsafeBytes { buf in
+            sqlite3_bind_blob64(
+                handle, index, (buf.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!) + range.lowerBound,
+                sqlite3_uint64(range.count), SQLITE_TRANSIENT)
+        }
+        try check(rc)
+    }
+
     /// Binds values in order from index 1.
     public func bind(_ values: [SQLiteValue]) throws(SQLiteError) {
         for (offset, value) in values.enumerated() {

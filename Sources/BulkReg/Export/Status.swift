@@ -53,11 +53,13 @@ public struct StatusReport: Sendable, Codable, Equatable {
             var total = 0
             let byTarget = try connection.prepare(
                 """
-                SELECT platform, webinar_id, schedule, state, count(*) FROM jobs
-                GROUP BY platform, webinar_id, schedule, state ORDER BY platform, webinar_id, schedule
+                SELECT t.platform, t.webinar_id, t.schedule, c.state, c.n
+                FROM (SELECT target_id, state, count(*) AS n FROM jobs GROUP BY target_id, state) c
+                LEFT JOIN targets t ON t.id = c.target_id
+                ORDER BY t.platform IS NULL, t.platform, t.webinar_id, t.schedule
                 """)
             while try byTarget.step() {
-                let platform = byTarget.text(0) ?? ""
+                let platform = byTarget.text(0) ?? "(rejected at import)"
                 let webinar = byTarget.optionalInt(1)
                 let schedule = byTarget.optionalInt(2)
                 let state = byTarget.text(3) ?? ""

@@ -2,6 +2,24 @@ import Foundation
 
 /// The lead fields bulkreg knows, and how CSV headers map onto them.
 public enum LeadField: String, Sendable, CaseIterable {
+    /// `ordinal` without a dictionary lookup.
+    @inline(__always) var ordinalFast: Int {
+        switch self {
+        case .firstName: return 0
+        case .lastName: return 1
+        case .fullName: return 2
+        case .email: return 3
+        case .phoneCountryCode: return 4
+        case .phone: return 5
+        case .ipAddress: return 6
+        case .platform: return 7
+        case .webinarID: return 8
+        case .schedule: return 9
+        case .date: return 10
+        case .timezone: return 11
+        }
+    }
+
     case firstName = "first_name"
     case lastName = "last_name"
     /// A whole name in one column, split into first and last when those are absent.
@@ -61,10 +79,16 @@ public enum LeadField: String, Sendable, CaseIterable {
 public struct FieldMap: Sendable, Equatable {
     /// Column index per known field.
     public private(set) var columns: [LeadField: Int] = [:]
+    /// The same, indexed by `LeadField.ordinal` (no hashing per row).
+    private(set) var columnByOrdinal: [Int?] = Array(repeating: nil, count: LeadField.allCases.count)
+
+    /// The column of `field`, if mapped.
+    @inline(__always) func column(_ field: LeadField) -> Int? { columnByOrdinal[field.ordinalFast] }
     /// Extra API fields to pass through (`--map country=Country`): API name → column index.
     public private(set) var extras: [(name: String, column: Int)] = []
 
     public static func == (lhs: FieldMap, rhs: FieldMap) -> Bool {
+        // columnByOrdinal is derived from columns.
         lhs.columns == rhs.columns && lhs.extras.map(\.name) == rhs.extras.map(\.name)
             && lhs.extras.map(\.column) == rhs.extras.map(\.column)
     }
@@ -119,6 +143,7 @@ public struct FieldMap: Sendable, Equatable {
             guard let field = LeadField.byAlias[name], columns[field] == nil else { continue }
             columns[field] = index
         }
+        columnByOrdinal = LeadField.allCases.map { columns[$0] }
         if columns[.email] == nil {
             throw BulkRegError(
                 .input,

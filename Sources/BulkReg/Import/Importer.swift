@@ -80,11 +80,16 @@ public enum Importer {
                 return summary
             }
             try connection.execute("PRAGMA cache_size = -32768")
+            // A database this import creates is written with a rollback journal (like the
+            // sqlite3 shell's .import), which writes each page once instead of twice (WAL, then
+            // checkpoint); it is switched to WAL, which the runner needs, once committed.
+            if !existed { try connection.execute("PRAGMA journal_mode = DELETE") }
             try connection.transaction(.immediate) {
                 try insertAll(
                     connection: connection, reader: reader, header: header, validator: validator,
                     options: options, hash: hash, now: now, summary: &summary)
             }
+            if !existed { try connection.execute("PRAGMA journal_mode = WAL") }
         } catch let error as SQLiteError {
             if !existed { removeDatabase(databasePath) }
             throw Database.storageError(error, path: databasePath)
@@ -104,98 +109,138 @@ public enum Importer {
         let insertImport = try connection.prepare(
             """
             INSERT INTO imports (file_name, content_hash, byte_size, imported_at, platform, webinar_id,
-                schedule, date, timezone, delimiter, encoding, header)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                schedule, date, timezone, delimiter, encoding, header, overrides)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
+        let overrides = options.overrides.sorted { $0.key < $1.key }.flatMap { [$0.key, $0.value] }
         try insertImport.bind([
             .text(file), .text(hash.hex), .int(Int64(hash.byteCount)), .double(now),
             .text(d.platform.rawValue), .int(d.webinarID), .int(d.schedule), .text(d.date), .text(d.timezone),
             .text(summary.delimiter), .text(summary.encoding), .blob(RowCodec.encode(header)),
+            .blob(RowCodec.encode(overrides)),
         ])
         try insertImport.step()
         let importID = connection.lastInsertRowID
         summary.importID = Int(importID)
 
-        let insertLead = try connection.prepare(
+        // One statement per outcome, bound column by column: this loop runs a million times.
+        let insertQueued = try connection.prepare(
             """
-            INSERT INTO jobs (import_id, line, row, state, platform, webinar_id, schedule, date, timezone,
-                first_name, last_name, email, phone_country_code, phone, ip_address, extra, owner, updated_at)
-            VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, 1, ?16)
-            ON CONFLICT DO NOTHING
-            """)
-        let findOwner = try connection.prepare(
-            """
-            SELECT id, import_id FROM jobs
-            WHERE webinar_id = ? AND schedule = ? AND platform = ? AND lower(email) = lower(?) AND owner = 1
+            INSERT INTO jobs (import_id, line, state, target_id, person, row)
+            VALUES (?1, ?2, 'queued', ?3, ?4, ?5) ON CONFLICT DO NOTHING
             """)
         let insertOther = try connection.prepare(
             """
-            INSERT INTO jobs (import_id, line, row, state, platform, webinar_id, schedule, date, timezone,
-                first_name, last_name, email, phone_country_code, phone, ip_address, duplicate_of, error, updated_at)
-            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
+            INSERT INTO jobs (import_id, line, state, target_id, row, duplicate_of, error)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
             """)
-        let width = header.count
-        while let record = try next(reader, file: file) {
-            summary.rowsRead += 1
-            var fields = record.fields
-            var rejection: String?
-            if fields.count > width {
-                // Trailing empty cells (a spreadsheet's stray delimiters) are harmless.
-                while fields.count > width, fields.last?.isEmpty == true { fields.removeLast() }
-                if fields.count > width {
-                    rejection = "row has \(fields.count) fields, the header has \(width)"
+        let findPerson = try connection.prepare("SELECT id, import_id, row FROM jobs WHERE person = ?")
+        // Bulk mode, when no job holds a person key yet (a first import, however big): the
+        // unique index is dropped and rebuilt at the end (one sort instead of a million random
+        // b-tree inserts), and duplicates within the file are caught by an in-memory set of
+        // keys, then confirmed against the rebuilt index. DDL is transactional: an error
+        // midway restores the indexes with everything else.
+        let bulk = try connection.scalarInt("SELECT count(*) FROM (SELECT 1 FROM jobs WHERE person IS NOT NULL LIMIT 1)") == 0
+        if bulk {
+            try connection.execute("DROP INDEX jobs_person; DROP INDEX jobs_queued; PRAGMA cache_size = -8192")
+        }
+        var candidates: [Int64] = []
+        var targets = TargetTable(connection: connection)
+        let maps = ImportMaps(connection: connection)
+
+        var batch = PreparedBatch()
+        func insertOtherRow(_ row: PreparedRow, state: JobState, target: Int64?, duplicateOf: Int64?, error: String?) throws {
+            insertOther.reset()
+            try insertOther.bind(1, importID)
+            try insertOther.bind(2, Int64(row.line))
+            try insertOther.bind(3, state.rawValue)
+            try insertOther.bind(4, target)
+            try insertOther.bind(5, bytes: batch.bytes, range: row.range)
+            try insertOther.bind(6, duplicateOf)
+            try insertOther.bind(7, error)
+            try insertOther.step()
+        }
+
+        func insertQueuedRow(_ row: PreparedRow, target: Int64, person: Int64?) throws -> Bool {
+            insertQueued.reset()
+            try insertQueued.bind(1, importID)
+            try insertQueued.bind(2, Int64(row.line))
+            try insertQueued.bind(3, target)
+            try insertQueued.bind(4, person)
+            try insertQueued.bind(5, bytes: batch.bytes, range: row.range)
+            try insertQueued.step()
+            return connection.changes == 1
+        }
+
+        let preparer = RowPreparer(
+            reader: reader, header: header, validator: validator, file: file, bulk: bulk, expectedBytes: hash.byteCount)
+        do {
+            while let next = try preparer.next() {
+                batch = next
+                for row in batch.rows {
+                    guard case .lead(let targetKey, let email, let key, let seenBefore) = row.kind else {
+                        if case .rejected(let reason) = row.kind {
+                            try insertOtherRow(row, state: .rejected, target: nil, duplicateOf: nil, error: reason)
+                        }
+                        continue
+                    }
+                    let target = try targets.id(targetKey)
+                    var person: Int64? = key
+                    if bulk {
+                        if !seenBefore {
+                            _ = try insertQueuedRow(row, target: target, person: person)
+                            summary.queued += 1
+                        } else {
+                            try insertOtherRow(row, state: .duplicate, target: target, duplicateOf: nil, error: nil)
+                            candidates.append(connection.lastInsertRowID)
+                        }
+                        continue
+                    }
+                    while true {
+                        if try insertQueuedRow(row, target: target, person: person) {
+                            summary.queued += 1
+                            break
+                        }
+                        // Someone holds this person key: the same person (a duplicate), or, once
+                        // in billions, another one whose key collides (then queue without a key).
+                        findPerson.reset()
+                        try findPerson.bind(1, person)
+                        guard try findPerson.step() else {
+                            throw BulkRegError(.unexpected, "\(file): line \(row.line): duplicate without an owner")
+                        }
+                        let owner = findPerson.int64(0)
+                        let ownerImport = findPerson.int(1)
+                        let ownerRow = findPerson.withBlob(2) { RowCodec.decode($0) }
+                        findPerson.reset()
+                        let ownerLead =
+                            ownerImport == Int(importID)
+                            ? validator.validate(ownerRow).ok : try? maps.lead(import: ownerImport, row: ownerRow)
+                        if let ownerLead, ownerLead.email.lowercased() == email.lowercased() {
+                            if ownerImport == Int(importID) {
+                                summary.duplicatesInFile += 1
+                            } else {
+                                summary.duplicatesOfEarlierImports += 1
+                            }
+                            try insertOtherRow(
+                                row, state: .duplicate, target: target, duplicateOf: owner,
+                                error: "duplicate of job \(owner)")
+                            break
+                        }
+                        person = nil
+                    }
                 }
             }
-            if fields.count < width {
-                fields.append(contentsOf: repeatElement("", count: width - fields.count))
-            }
-            if rejection == nil && fields == header && summary.rowsRead > 0 {
-                rejection = "repeated header row"
-            }
-            let rowBlob = RowCodec.encode(rejection == nil ? fields : record.fields)
-            if let reason = rejection {
-                try insertOther.run([
-                    .int(importID), .int(Int64(record.line)), .blob(rowBlob), .text(JobState.rejected.rawValue),
-                    .text(d.platform.rawValue), .null, .null, .null, .null, .null, .null, .null, .null, .null, .null,
-                    .null, .text(reason), .double(now),
-                ])
-                summary.rejected[reason, default: 0] += 1
-                continue
-            }
-            switch validator.validate(fields) {
-            case .failure(let rejected):
-                try insertOther.run([
-                    .int(importID), .int(Int64(record.line)), .blob(rowBlob), .text(JobState.rejected.rawValue),
-                    .text(d.platform.rawValue), .null, .null, .null, .null, .null, .null, .null, .null, .null, .null,
-                    .null, .text(rejected.reason), .double(now),
-                ])
-                summary.rejected[rejected.reason, default: 0] += 1
-            case .success(let lead):
-                let leadValues: [SQLiteValue] = [
-                    .text(lead.platform.rawValue), .int(lead.webinarID), .int(lead.schedule), .text(lead.date),
-                    .text(lead.timezone), .text(lead.firstName), .text(lead.lastName), .text(lead.email),
-                    .text(lead.phoneCountryCode), .text(lead.phone), .text(lead.ipAddress),
-                ]
-                let extra: SQLiteValue =
-                    lead.extras.isEmpty ? .null : .blob(RowCodec.encode(lead.extras.flatMap { [$0.0, $0.1] }))
-                try insertLead.run([.int(importID), .int(Int64(record.line)), .blob(rowBlob)] + leadValues + [extra, .double(now)])
-                if connection.changes == 1 {
-                    summary.queued += 1
-                    continue
-                }
-                findOwner.reset()
-                try findOwner.bind([.int(lead.webinarID), .int(lead.schedule), .text(lead.platform.rawValue), .text(lead.email)])
-                guard try findOwner.step() else {
-                    throw BulkRegError(.unexpected, "\(file): line \(record.line): duplicate without an owner")
-                }
-                let owner = findOwner.int64(0)
-                let sameImport = findOwner.int64(1) == importID
-                findOwner.reset()
-                if sameImport { summary.duplicatesInFile += 1 } else { summary.duplicatesOfEarlierImports += 1 }
-                try insertOther.run(
-                    [.int(importID), .int(Int64(record.line)), .blob(rowBlob), .text(JobState.duplicate.rawValue)]
-                        + leadValues + [.int(owner), .text("duplicate of job \(owner)"), .double(now)])
-            }
+        } catch {
+            preparer.cancel()
+            throw error
+        }
+        summary.rowsRead = preparer.rowsRead
+        summary.rejected = preparer.rejected
+        if bulk {
+            try connection.execute(
+                "CREATE UNIQUE INDEX jobs_person ON jobs(person); CREATE INDEX jobs_queued ON jobs(id) WHERE state = 'queued'")
+            try confirmDuplicates(
+                candidates, connection: connection, validator: validator, importID: importID, summary: &summary)
         }
         let update = try connection.prepare(
             "UPDATE imports SET rows = ?, queued = ?, rejected = ?, duplicates = ? WHERE id = ?")
@@ -203,6 +248,41 @@ public enum Importer {
             .int(Int64(summary.rowsRead)), .int(Int64(summary.queued)), .int(Int64(summary.rejectedTotal)),
             .int(Int64(summary.duplicates)), .int(importID),
         ])
+    }
+
+    /// Bulk mode's second step: each row the in-memory set took for a duplicate is checked
+    /// against the row that holds its key: the same email → a duplicate of that job; another
+    /// email (a 64-bit key collision) → queued after all, without a key.
+    private static func confirmDuplicates(
+        _ candidates: [Int64], connection: Connection, validator: LeadValidator, importID: Int64,
+        summary: inout ImportSummary
+    ) throws {
+        guard !candidates.isEmpty else { return }
+        let read = try connection.prepare("SELECT row, target_id FROM jobs WHERE id = ?")
+        let owner = try connection.prepare("SELECT id, row FROM jobs WHERE person = ?")
+        let markDuplicate = try connection.prepare("UPDATE jobs SET duplicate_of = ?, error = ? WHERE id = ?")
+        let requeue = try connection.prepare("UPDATE jobs SET state = 'queued' WHERE id = ?")
+        for id in candidates {
+            read.reset()
+            try read.bind(1, id)
+            guard try read.step() else { continue }
+            let row = read.withBlob(0) { RowCodec.decode($0) }
+            guard let lead = validator.validate(row).ok else { continue }
+            owner.reset()
+            let target = Target(
+                platform: lead.platform, webinarID: lead.webinarID, schedule: lead.schedule, date: lead.date ?? "")
+            try owner.bind(1, PersonKey.of(target, email: lead.email))
+            if try owner.step(), let ownerLead = validator.validate(owner.withBlob(1) { RowCodec.decode($0) }).ok,
+                ownerLead.email.lowercased() == lead.email.lowercased()
+            {
+                let ownerID = owner.int64(0)
+                try markDuplicate.run([.int(ownerID), .text("duplicate of job \(ownerID)"), .int(id)])
+                summary.duplicatesInFile += 1
+            } else {
+                try requeue.run([.int(id)])
+                summary.queued += 1
+            }
+        }
     }
 
     // MARK: input checks
@@ -242,5 +322,50 @@ public enum Importer {
 
     static func removeDatabase(_ path: String) {
         for suffix in ["", "-wal", "-shm", "-journal"] { unlink(path + suffix) }
+    }
+}
+
+/// Target ids for an import: one row per (platform, webinar, schedule, date), cached.
+struct TargetTable {
+    let connection: Connection
+    var cache: [Target: Int64] = [:]
+
+    init(connection: Connection) {
+        self.connection = connection
+    }
+
+    var last: (Target, Int64)?
+
+    mutating func id(_ target: Target) throws -> Int64 {
+        if let last, last.0 == target { return last.1 }
+        if let id = cache[target] {
+            last = (target, id)
+            return id
+        }
+        let insert = try connection.cached(
+            "INSERT INTO targets (platform, webinar_id, schedule, date) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING")
+        try insert.run([
+            .text(target.platform.rawValue), .int(Int64(target.webinarID)), .int(Int64(target.schedule)),
+            .text(target.date),
+        ])
+        let find = try connection.cached(
+            "SELECT id FROM targets WHERE platform = ? AND webinar_id = ? AND schedule = ? AND date = ?")
+        defer { find.reset() }
+        try find.bind([
+            .text(target.platform.rawValue), .int(Int64(target.webinarID)), .int(Int64(target.schedule)),
+            .text(target.date),
+        ])
+        guard try find.step() else { throw BulkRegError(.unexpected, "target \(target) not stored") }
+        let id = find.int64(0)
+        cache[target] = id
+        last = (target, id)
+        return id
+    }
+}
+
+extension Result {
+    var ok: Success? {
+        if case .success(let v) = self { return v }
+        return nil
     }
 }

@@ -64,7 +64,7 @@ public struct LeadValidator: Sendable {
     /// The lead, or a short reason naming the field (never its value: it may be personal data).
     public func validate(_ row: [String]) -> Result<Lead, Rejection> {
         func value(_ field: LeadField) -> String? {
-            guard let index = map.columns[field], index < row.count else { return nil }
+            guard let index = map.column(field), index < row.count else { return nil }
             let trimmed = Self.trim(row[index])
             return trimmed.isEmpty ? nil : trimmed
         }
@@ -169,66 +169,85 @@ public struct LeadValidator: Sendable {
 
     /// A pragmatic syntax check: one `@`, a non-empty local part without spaces, and a domain
     /// of dot-separated labels (letters, digits, hyphens; internationalized letters allowed)
-    /// with a top-level label of two or more characters.
+    /// of at most 63 bytes each, with a top-level label of two or more characters.
     public static func isValidEmail(_ email: String) -> Bool {
-        let utf8 = email.utf8
-        guard utf8.count <= 254, let at = utf8.lastIndex(of: UInt8(ascii: "@")) else { return false }
-        let local = utf8[..<at]
-        let domain = utf8[utf8.index(after: at)...]
-        guard !local.isEmpty, local.count <= 64, !domain.isEmpty else { return false }
-        for b in local {
-            if b <= 0x20 || b == 0x7F || b == UInt8(ascii: "@") || b == UInt8(ascii: ",")
-                || b == UInt8(ascii: ";") || b == UInt8(ascii: "<") || b == UInt8(ascii: ">")
-                || b == UInt8(ascii: "\"") || b == UInt8(ascii: "(") || b == UInt8(ascii: ")")
-                || b == UInt8(ascii: "[") || b == UInt8(ascii: "]") || b == UInt8(ascii: "\\")
-            {
+        var copy = email
+        return copy.withUTF8 { isValidEmail(bytes: $0) }
+    }
+
+    static func isValidEmail(bytes b: UnsafeBufferPointer<UInt8>) -> Bool {
+        let n = b.count
+        guard n <= 254 else { return false }
+        var at = -1
+        for i in stride(from: n - 1, through: 0, by: -1) where b[i] == UInt8(ascii: "@") {
+            at = i
+            break
+        }
+        guard at > 0, at <= 64, at < n - 1 else { return false }
+        for i in 0..<at {
+            switch b[i] {
+            case 0...0x20, 0x7F, UInt8(ascii: "@"), UInt8(ascii: ","), UInt8(ascii: ";"), UInt8(ascii: "<"),
+                UInt8(ascii: ">"), UInt8(ascii: "\""), UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: "["),
+                UInt8(ascii: "]"), UInt8(ascii: "\\"):
                 return false
+            default: continue
             }
         }
-        if local.first == UInt8(ascii: ".") || local.last == UInt8(ascii: ".") { return false }
+        if b[0] == UInt8(ascii: ".") || b[at - 1] == UInt8(ascii: ".") { return false }
         var labels = 0
         var labelLength = 0
-        var lastLabelLength = 0
-        var previousDot = false
-        for b in domain {
-            if b == UInt8(ascii: ".") {
+        for i in (at + 1)..<n {
+            let c = b[i]
+            if c == UInt8(ascii: ".") {
                 if labelLength == 0 { return false }
                 labels += 1
-                lastLabelLength = labelLength
                 labelLength = 0
-                previousDot = true
                 continue
             }
-            previousDot = false
-            let ok = (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A)
-                || b == UInt8(ascii: "-") || b >= 0x80
+            let ok = (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A)
+                || c == UInt8(ascii: "-") || c >= 0x80
             if !ok { return false }
             labelLength += 1
+            if labelLength > 63 { return false }
         }
-        if previousDot { return false }
-        lastLabelLength = labelLength
-        return labels >= 1 && lastLabelLength >= 2 && labelLength <= 63
+        return labels >= 1 && labelLength >= 2
     }
 
     /// Digits only: spaces, dots, dashes, slashes, parentheses and a leading `+` are removed.
     public static func normalizePhone(_ raw: String) -> Result<String, Rejection> {
-        var digits = ""
-        digits.reserveCapacity(raw.utf8.count)
-        for (offset, scalar) in raw.unicodeScalars.enumerated() {
-            switch scalar {
-            case "0"..."9": digits.unicodeScalars.append(scalar)
-            case " ", ".", "-", "(", ")", "/", "\u{A0}", "\t": continue
-            case "+" where offset == 0: continue
-            default:
-                if scalar.properties.isAlphabetic {
+        var copy = raw
+        return copy.withUTF8 { b -> Result<String, Rejection> in
+            var digits = [UInt8]()
+            digits.reserveCapacity(b.count)
+            var i = 0
+            while i < b.count {
+                let c = b[i]
+                switch c {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): digits.append(c)
+                case UInt8(ascii: " "), UInt8(ascii: "."), UInt8(ascii: "-"), UInt8(ascii: "("), UInt8(ascii: ")"),
+                    UInt8(ascii: "/"), UInt8(ascii: "\t"):
+                    break
+                case UInt8(ascii: "+") where i == 0: break
+                case 0xC2 where i + 1 < b.count && b[i + 1] == 0xA0:  // no-break space
+                    i += 1
+                case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"):
                     return .failure(.init("phone contains letters"))
+                default:
+                    if c >= 0x80 {
+                        // Decode the scalar to tell letters (any script) from other symbols.
+                        let rest = String(decoding: UnsafeBufferPointer(rebasing: b[i...]), as: UTF8.self)
+                        if let scalar = rest.unicodeScalars.first, scalar.properties.isAlphabetic {
+                            return .failure(.init("phone contains letters"))
+                        }
+                    }
+                    return .failure(.init("phone contains invalid characters"))
                 }
-                return .failure(.init("phone contains invalid characters"))
+                i += 1
             }
+            if digits.isEmpty { return .failure(.init("phone has no digits")) }
+            if digits.count > 15 { return .failure(.init("phone has more than 15 digits")) }
+            return .success(String(decoding: digits, as: UTF8.self))
         }
-        if digits.isEmpty { return .failure(.init("phone has no digits")) }
-        if digits.count > 15 { return .failure(.init("phone has more than 15 digits")) }
-        return .success(digits)
     }
 
     /// `1`, `+1`, `001`, `(+44)`, `+1-268` → `+1`, `+1`, `+1`, `+44`, `+1268`.

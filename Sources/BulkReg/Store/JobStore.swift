@@ -35,6 +35,7 @@ public actor JobStore {
     private let connection: Connection
     private let path: String
     private var pending: [(Change, CheckedContinuation<Void, any Error>?)] = []
+    private let maps: ImportMaps
     private var flushScheduled = false
 
     /// Opens the database at `path` (it must exist).
@@ -42,6 +43,7 @@ public actor JobStore {
         self.path = path
         self.executor = DatabaseExecutor()
         self.connection = try Database.open(path, mode: .existing)
+        self.maps = ImportMaps(connection: connection)
     }
 
     /// Turns jobs left `in_flight` by a dead process into `uncertain`.
@@ -78,7 +80,8 @@ public actor JobStore {
     public func checkedTargets() throws -> [Target: (ok: Bool, message: String?)] {
         try wrap {
             var out: [Target: (ok: Bool, message: String?)] = [:]
-            let q = try connection.cached("SELECT platform, webinar_id, schedule, date, ok, message FROM targets")
+            let q = try connection.cached(
+                "SELECT platform, webinar_id, schedule, date, checked_ok, check_message FROM targets WHERE checked_ok IS NOT NULL")
             defer { q.reset() }
             while try q.step() {
                 guard let platform = Platform(rawValue: q.text(0) ?? "") else { continue }
@@ -132,7 +135,7 @@ public actor JobStore {
                 }
                 let n = connection.changes
                 // A failed preflight is re-checked on the next run.
-                try connection.execute("DELETE FROM targets WHERE ok = 0")
+                try connection.execute("UPDATE targets SET checked_ok = NULL, check_message = NULL WHERE checked_ok = 0")
                 return n
             }
         }
@@ -196,18 +199,18 @@ public actor JobStore {
             ).run([.int(Int64(attempts)), .double(sentAt), .text(lastError), .double(at), .int(Int64(job))])
         case .target(let target, let ok, let message, let at):
             try connection.cached(
-                "INSERT OR REPLACE INTO targets (platform, webinar_id, schedule, date, ok, message, checked_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                """
+                UPDATE targets SET checked_ok = ?, check_message = ?, checked_at = ?
+                WHERE platform = ? AND webinar_id = ? AND schedule = ? AND date = ?
+                """
             ).run([
-                .text(target.platform.rawValue), .int(Int64(target.webinarID)), .int(Int64(target.schedule)),
-                .text(target.date), .int(ok ? 1 : 0), .text(message), .double(at),
+                .int(ok ? 1 : 0), .text(message), .double(at), .text(target.platform.rawValue),
+                .int(Int64(target.webinarID)), .int(Int64(target.schedule)), .text(target.date),
             ])
         }
     }
 
-    static let columns = """
-        id, line, platform, webinar_id, schedule, date, timezone, first_name, last_name, email,
-        phone_country_code, phone, ip_address, extra, attempts, sent_at, not_before, state, error
-        """
+    static let columns = "id, line, import_id, row, attempts, sent_at, not_before, state, error"
 
     private func jobs(_ sql: String, _ values: [SQLiteValue]) throws -> [Job] {
         let q = try connection.cached(sql)
@@ -215,26 +218,20 @@ public actor JobStore {
         try q.bind(values)
         var out: [Job] = []
         while try q.step() {
+            let row = q.withBlob(3) { RowCodec.decode($0) }
+            let lead = try maps.lead(import: q.int(2), row: row)
             var extras: [String: String] = [:]
-            if !q.isNull(13) {
-                let flat = q.withBlob(13) { RowCodec.decode($0) }
-                var i = 0
-                while i + 1 < flat.count {
-                    extras[flat[i]] = flat[i + 1]
-                    i += 2
-                }
-            }
-            let lastError = q.text(18)
+            for (name, value) in lead.extras { extras[name] = value }
             let request = RegistrationRequest(
-                platform: Platform(rawValue: q.text(2) ?? "") ?? .webinarjam, webinarID: q.int(3),
-                schedule: q.int(4), firstName: q.text(7) ?? "", lastName: q.text(8), email: q.text(9) ?? "",
-                phoneCountryCode: q.text(10), phone: q.text(11), ipAddress: q.text(12), timezone: q.text(6),
-                date: q.text(5), extraFields: extras)
+                platform: lead.platform, webinarID: lead.webinarID, schedule: lead.schedule,
+                firstName: lead.firstName, lastName: lead.lastName, email: lead.email,
+                phoneCountryCode: lead.phoneCountryCode, phone: lead.phone, ipAddress: lead.ipAddress,
+                timezone: lead.timezone, date: lead.date, extraFields: extras)
             out.append(
                 Job(
-                    id: q.int(0), line: q.int(1), request: request, attempts: q.int(14), sentAt: q.optionalDouble(15),
-                    notBefore: q.optionalDouble(16), state: JobState(rawValue: q.text(17) ?? "") ?? .queued,
-                    lastError: lastError))
+                    id: q.int(0), line: q.int(1), request: request, attempts: q.int(4), sentAt: q.optionalDouble(5),
+                    notBefore: q.optionalDouble(6), state: JobState(rawValue: q.text(7) ?? "") ?? .queued,
+                    lastError: q.text(8)))
         }
         return out
     }

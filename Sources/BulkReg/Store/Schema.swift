@@ -25,6 +25,7 @@ enum Schema {
             delimiter TEXT NOT NULL,
             encoding TEXT NOT NULL,
             header BLOB NOT NULL,
+            overrides BLOB NOT NULL,
             rows INTEGER NOT NULL DEFAULT 0,
             queued INTEGER NOT NULL DEFAULT 0,
             rejected INTEGER NOT NULL DEFAULT 0,
@@ -32,25 +33,26 @@ enum Schema {
         );
         CREATE UNIQUE INDEX imports_content ON imports(content_hash, byte_size);
 
+        CREATE TABLE targets (
+            id INTEGER PRIMARY KEY,
+            platform TEXT NOT NULL,
+            webinar_id INTEGER NOT NULL,
+            schedule INTEGER NOT NULL,
+            date TEXT NOT NULL DEFAULT '',
+            checked_ok INTEGER,
+            check_message TEXT,
+            checked_at REAL,
+            UNIQUE (platform, webinar_id, schedule, date)
+        );
+
         CREATE TABLE jobs (
             id INTEGER PRIMARY KEY,
             import_id INTEGER NOT NULL REFERENCES imports(id),
             line INTEGER NOT NULL,
-            row BLOB NOT NULL,
             state TEXT NOT NULL,
-            platform TEXT NOT NULL,
-            webinar_id INTEGER,
-            schedule INTEGER,
-            date TEXT,
-            timezone TEXT,
-            first_name TEXT,
-            last_name TEXT,
-            email TEXT,
-            phone_country_code TEXT,
-            phone TEXT,
-            ip_address TEXT,
-            extra BLOB,
-            owner INTEGER NOT NULL DEFAULT 0,
+            target_id INTEGER REFERENCES targets(id),
+            person INTEGER,
+            row BLOB NOT NULL,
             duplicate_of INTEGER,
             error TEXT,
             attempts INTEGER NOT NULL DEFAULT 0,
@@ -58,8 +60,7 @@ enum Schema {
             sent_at REAL,
             updated_at REAL
         );
-        CREATE UNIQUE INDEX jobs_person ON jobs(webinar_id, schedule, platform, lower(email))
-            WHERE owner = 1;
+        CREATE UNIQUE INDEX jobs_person ON jobs(person);
         CREATE INDEX jobs_queued ON jobs(id) WHERE state = 'queued';
         CREATE INDEX jobs_in_flight ON jobs(id) WHERE state = 'in_flight';
         CREATE INDEX jobs_uncertain ON jobs(id) WHERE state = 'uncertain';
@@ -78,17 +79,6 @@ enum Schema {
             registered_at REAL NOT NULL
         );
         CREATE INDEX results_time ON results(registered_at);
-
-        CREATE TABLE targets (
-            platform TEXT NOT NULL,
-            webinar_id INTEGER NOT NULL,
-            schedule INTEGER NOT NULL,
-            date TEXT NOT NULL DEFAULT '',
-            ok INTEGER NOT NULL,
-            message TEXT,
-            checked_at REAL NOT NULL,
-            PRIMARY KEY (platform, webinar_id, schedule, date)
-        );
         """
     ]
 

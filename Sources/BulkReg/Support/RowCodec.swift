@@ -21,6 +21,26 @@ public enum RowCodec {
         return out
     }
 
+    /// Encodes `fields` into `out`, reusing its storage (the import's inner loop).
+    public static func encode(_ fields: [String], into out: inout [UInt8]) {
+        out.removeAll(keepingCapacity: true)
+        append(fields, to: &out)
+    }
+
+    /// Appends the encoding of `fields` to `out`.
+    public static func append(_ fields: [String], to out: inout [UInt8]) {
+        for field in fields {
+            var count = field.utf8.count
+            while count >= 0x80 {
+                out.append(UInt8(truncatingIfNeeded: count) | 0x80)
+                count >>= 7
+            }
+            out.append(UInt8(count))
+            var f = field
+            f.withUTF8 { out.append(contentsOf: $0) }
+        }
+    }
+
     /// Decodes bytes written by `encode`; a truncated blob yields the fields read so far.
     public static func decode(_ bytes: UnsafeRawBufferPointer) -> [String] {
         var fields: [String] = []
