@@ -162,10 +162,15 @@ public final class RateLimiter<C: Clock>: Sendable where C.Duration == Duration 
             return log[index]
         }
 
-        mutating func delayLatest(to instant: C.Instant) {
-            guard !log.isEmpty else { return }
-            let index = log.count < rate ? log.count - 1 : (logNext - 1 + rate) % rate
-            if log[index] < instant { log[index] = instant }
+        /// Moves the logged start `slot` to `instant`, and any later logged start that would now
+        /// precede it too (the log stays in time order; moving starts later is only stricter).
+        mutating func delay(_ slot: C.Instant, to instant: C.Instant) {
+            var found = false
+            for k in stride(from: log.count, through: 1, by: -1) {
+                let index = log.count < rate ? log.count - k : (logNext - k + rate) % rate
+                if !found && log[index] == slot { found = true }
+                if found && log[index] < instant { log[index] = instant }
+            }
         }
 
         mutating func recordStart(_ instant: C.Instant) {
@@ -424,13 +429,14 @@ public final class RateLimiter<C: Clock>: Sendable where C.Duration == Duration 
         }
     }
 
-    /// Moves the most recent start later, to `instant` (never earlier): for a call known to
-    /// have left later than it was granted, such as a process's first call, which pays for
-    /// connection set-up and lazy initialisation before it reaches the vendor.
-    public func delayLatestStart(to instant: C.Instant) {
+    /// Records that the start granted at `slot` really happened at `instant` (later): a caller
+    /// that woke up late for its slot, or a process's first call, which pays for connection
+    /// set-up before it reaches the vendor. The window then counts the real start, so the
+    /// calls after it keep their distance. Never moves a start earlier.
+    public func delayStart(_ slot: C.Instant, to instant: C.Instant) {
         state.withLock { state in
-            guard state.limited else { return }
-            state.delayLatest(to: instant)
+            guard state.limited, instant > slot else { return }
+            state.delay(slot, to: instant)
         }
     }
 

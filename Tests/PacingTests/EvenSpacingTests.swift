@@ -28,6 +28,21 @@ struct EvenSpacingTests {
         #expect(grants.map(\.offset) == (0..<9).map { Duration.milliseconds(250) * $0 })
     }
 
+    @Test("a start reported late counts at its real instant: the calls after it keep their distance")
+    func lateStartsCountWhenTheyHappened() async throws {
+        let clock = ManualClock()
+        let limiter = RateLimiter(
+            clock: clock, configuration: RateLimiterConfiguration(rate: 2, margin: .zero, evenSpacing: false))
+        let first = try await limiter.acquire()
+        _ = try await limiter.acquire()
+        #expect(first.offset == .zero)
+        limiter.delayStart(first, to: ManualClock.Instant(offset: .milliseconds(300)))
+        #expect(limiter.nextAvailableStart.offset == .milliseconds(1300))
+        // Never earlier.
+        limiter.delayStart(first, to: ManualClock.Instant(offset: .milliseconds(100)))
+        #expect(limiter.nextAvailableStart.offset == .milliseconds(1300))
+    }
+
     /// One caller at a time: each either gets its slot at once, or its leader sleeps on the
     /// clock until the test moves time to the slot.
     func grantsUnderSaturation(limiter: RateLimiter<ManualClock>, clock: ManualClock, count: Int) async throws

@@ -375,9 +375,12 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
                 return nil
             }
             try await clock.sleep(until: slot, tolerance: nil)
+            // Woken late (a busy machine): the window must count the real start.
+            let started = clock.now
+            if started > slot { limiter.delayStart(slot, to: started) }
             let result = await call()
             if warming {
-                limiter.delayLatestStart(to: clock.now)
+                limiter.delayStart(slot, to: clock.now)
                 await warmUp.done()
             }
             return result
