@@ -72,6 +72,8 @@ struct RunCommand: AsyncParsableCommand {
                 var c = RunConfiguration(
                     workers: workers, rate: rate, maxAttempts: maxAttempts, requestTimeout: .seconds(api.requestTimeout))
                 c.margin = .milliseconds(rateMarginMs)
+                c.previousCallAt = lock.previousCallAt
+                c.callStarted = { lock.recordCall(at: $0) }
                 return c
             }(),
             progress: progress, logger: api.logger("bulkreg.run"))
