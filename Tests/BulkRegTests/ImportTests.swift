@@ -65,8 +65,13 @@ struct ValidationTests {
         let ew = ImportDefaults(platform: .everwebinar, webinarID: 6, schedule: 56, date: "2024-02-30 13:00")
         #expect(reason(["a@example.com", "Ann", "", "", ""], defaults: ew) == "invalid date (expected YYYY-MM-DD HH:MM)")
         let tz = ImportDefaults(platform: .everwebinar, webinarID: 6, schedule: 56, timezone: "EST")
-        #expect(reason(["a@example.com", "Ann", "", "", ""], defaults: tz) == "invalid timezone (expected GMT-5, GMT+4:30)")
+        #expect(reason(["a@example.com", "Ann", "", "", ""], defaults: tz) == "invalid timezone (expected GMT-5, GMT+4:30 or a zone like America/New_York)")
         #expect(LeadValidator.normalizeTimezone("gmt+04:30") == "GMT+4:30")
+        // IANA names (Mailchimp's TIMEZONE column) become the offset at the session date.
+        #expect(LeadValidator.gmtOffset(ofZone: "America/New_York", at: "2024-01-05 13:00") == "GMT-5")
+        #expect(LeadValidator.gmtOffset(ofZone: "America/New_York", at: "2024-07-05 13:00") == "GMT-4")
+        #expect(LeadValidator.gmtOffset(ofZone: "Asia/Kolkata", at: nil) == "GMT+5:30")
+        #expect(LeadValidator.gmtOffset(ofZone: "Mars/Olympus", at: nil) == nil)
         #expect(LeadValidator.normalizeTimezone("GMT-5") == "GMT-5")
         #expect(LeadValidator.normalizeTimezone("GMT+4:20") == nil)
         #expect(LeadValidator.isValidDate("2024-02-29 23:59"))
@@ -88,6 +93,7 @@ struct FieldMapTests {
         (["E-mail", "FNAME", "LNAME"], .firstName, 1),
         (["Given Name", "Surname", "email_address"], .email, 2),
         (["first_name", "email", "Mobile Phone"], .phone, 2),
+        (["First Name", "Email", "Mobile Phone Number"], .phone, 2),
         (["Contact Email", "Prénom"], .email, 0),
         (["Contact Email", "Prénom"], .firstName, 1),
         (["EMAIL", "Name"], .fullName, 1),

@@ -89,13 +89,34 @@ struct RunnerTests {
         #expect(clock.now.offset >= .seconds(4))
     }
 
-    @Test("transient errors that did not reach the vendor back off and retry, then fail after max attempts")
-    func transientRetries() async throws {
+    @Test("an unreachable API (refused connections) spends no attempt: the run backs off and resumes")
+    func outageResumes() async throws {
+        let dir = TempDir()
+        try importLeads(dir, count: 2)
+        let api = FakeAPI(register: { r, n in
+            n <= 8
+                ? .failure(.transient(reason: "connection refused", mayHaveReachedVendor: false))
+                : .success(FakeAPI.user(for: r))
+        })
+        let clock = ManualClock()
+        let (runner, store) = try makeRunner(dir, api: api, clock: clock, workers: 1, maxAttempts: 3)
+        _ = try await drive(runner, clock: clock)
+        #expect(try await store.counts()[.done] == 2)
+        #expect(api.calls.withLock { $0.register.count } == 10)
+        #expect(api.calls.withLock { $0.registrants }.isEmpty)
+        let rows = try exportRows(dir)
+        #expect(rows.dropFirst().map { $0[rows[0].firstIndex(of: "attempts")!] } == ["1", "1"])
+        // Backed off: 8 refusals with growing delays took well over the 0.5 s of 10 starts.
+        #expect(clock.now.offset > .seconds(10))
+    }
+
+    @Test("answers that reached the vendor (5xx) are verified, then retried up to max attempts, then failed")
+    func serverErrorsGiveUp() async throws {
         let dir = TempDir()
         try importLeads(dir, count: 2)
         let api = FakeAPI(register: { r, _ in
             r.email == "lead1@example.com"
-                ? .failure(.transient(reason: "connection refused", mayHaveReachedVendor: false))
+                ? .failure(.transient(reason: "HTTP 503", mayHaveReachedVendor: true))
                 : .success(FakeAPI.user(for: r))
         })
         let clock = ManualClock()
@@ -105,9 +126,10 @@ struct RunnerTests {
         #expect(counts[.failed] == 1)
         #expect(counts[.done] == 1)
         #expect(api.calls.withLock { $0.register.filter { $0 == "lead1@example.com" }.count } == 3)
-        #expect(api.calls.withLock { $0.registrants }.isEmpty)
+        // Each time, registrants was asked before sending again.
+        #expect(api.calls.withLock { $0.registrants.count } == 3)
         let rows = try exportRows(dir, state: .failed)
-        #expect(rows[1][rows[0].firstIndex(of: "error")!] == "gave up after 3 attempts: connection refused")
+        #expect(rows[1][rows[0].firstIndex(of: "error")!] == "gave up after 3 attempts: HTTP 503")
     }
 
     @Test("a call that may have reached the vendor is verified with registrants: found → done, no second register")

@@ -58,7 +58,8 @@ public enum LeadField: String, Sendable, CaseIterable {
         .phone: [
             "phone", "phonenumber", "mobile", "mobilephone", "mobilenumber", "cellphone", "cell",
             "cellnumber", "telephone", "tel", "phone1", "sms", "smsnumber", "whatsapp",
-            "primaryphone", "workphone", "homephone", "contactphone", "phonemobile",
+            "primaryphone", "workphone", "homephone", "contactphone", "phonemobile", "mobilephonenumber",
+            "cellphonenumber", "workphonenumber", "homephonenumber", "phonenumbermobile", "smsphonenumber",
         ],
         .ipAddress: ["ipaddress", "ip", "signupip", "optinip", "confirmip"],
         .platform: ["platform"],

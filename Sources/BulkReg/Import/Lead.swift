@@ -1,3 +1,4 @@
+import Foundation
 import WebinarAPI
 
 /// Where leads of an import go unless a row says otherwise (`--platform --webinar --schedule
@@ -128,8 +129,10 @@ public struct LeadValidator: Sendable {
                 return .failure(.init("invalid date (expected YYYY-MM-DD HH:MM)"))
             }
             if let tz = timezone {
-                guard let normalized = Self.normalizeTimezone(tz) else {
-                    return .failure(.init("invalid timezone (expected GMT-5, GMT+4:30)"))
+                // Exports (Mailchimp's TIMEZONE) carry IANA names: converted to the GMT offset
+                // in force at the session date (or now), which is what EverWebinar takes.
+                guard let normalized = Self.normalizeTimezone(tz) ?? Self.gmtOffset(ofZone: tz, at: date) else {
+                    return .failure(.init("invalid timezone (expected GMT-5, GMT+4:30 or a zone like America/New_York)"))
                 }
                 timezone = normalized
             }
@@ -288,6 +291,25 @@ public struct LeadValidator: Sendable {
         let days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
         return year >= 2000 && (1...12).contains(month) && day >= 1 && day <= days[month - 1]
             && hour < 24 && minute < 60
+    }
+
+    /// `America/New_York` → `GMT-5` (or `GMT-4` in summer): the zone's offset at `date`
+    /// (`YYYY-MM-DD HH:MM`, in that zone) or now; nil for an unknown zone name.
+    public static func gmtOffset(ofZone name: String, at date: String?) -> String? {
+        guard name.contains("/"), let zone = TimeZone(identifier: name) else { return nil }
+        var instant = Date()
+        if let date {
+            let formatter = DateFormatter()
+            formatter.locale = Locale(identifier: "en_US_POSIX")
+            formatter.timeZone = zone
+            formatter.dateFormat = "yyyy-MM-dd HH:mm"
+            if let parsed = formatter.date(from: date) { instant = parsed }
+        }
+        let seconds = zone.secondsFromGMT(for: instant)
+        let sign = seconds < 0 ? "-" : "+"
+        let hours = abs(seconds) / 3600
+        let minutes = (abs(seconds) % 3600) / 60
+        return "GMT\(sign)\(hours)" + (minutes == 0 ? "" : ":\(minutes < 10 ? "0" : "")\(minutes)")
     }
 
     /// `GMT-5`, `gmt+4:30`, `GMT+05:45`, `GMT` → canonical `GMT-5`, `GMT+4:30`, `GMT+5:45`,

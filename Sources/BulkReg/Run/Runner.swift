@@ -70,6 +70,8 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
     let scheduler: Scheduler<C>
     let preflight = PreflightCache()
     let warmUp = WarmUp()
+    /// Consecutive calls that could not reach the API (an outage), for the shared backoff.
+    let outage = Mutex(0)
     let random: LockedRandom
     private let stopState = Mutex<(stopping: Bool, failure: BulkRegError?)>((false, nil))
 
@@ -204,7 +206,7 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
                 return
             case .notRegistered:
                 if job.attempts >= configuration.maxAttempts {
-                    try await fail(job, "gave up after \(job.attempts) attempts: not registered at the vendor")
+                    try await fail(job, "gave up after \(job.attempts) attempts: \(job.lastError ?? "no answer")")
                     return
                 }
             }
@@ -238,7 +240,7 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
         progress.update { $0.inFlight -= 1 }
         switch result {
         case .success(let user):
-            progress.update { $0.unreachable = nil }
+            reached()
             try await store.commit(
                 .done(job: job.id, attempts: job.attempts + 1, user: user, source: .register, at: wallClock()))
             progress.update { $0.done += 1 }
@@ -256,10 +258,13 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
             throw BulkRegError(.auth, "the API key was refused: \(message). The remaining jobs stay queued; fix the key and run again.")
         case .failure(.rejected(let status, let message)):
             job.attempts += 1
-            progress.update { $0.unreachable = nil }
+            reached()
             try await fail(job, status == 200 ? message : "\(message) (HTTP \(status))")
         case .failure(.transient(let reason, let mayHaveReached)):
-            job.attempts += 1
+            if mayHaveReached {
+                reached()
+                job.attempts += 1
+            }
             try await transient(.register(job), reason: reason, mayHaveReached: mayHaveReached, sentAt: sentAt)
         }
     }
@@ -279,21 +284,31 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
             let wait = max(0, sentAt + configuration.requestTimeout.seconds - now)
             try await store.commit(.uncertain(job: job.id, attempts: job.attempts, sentAt: sentAt, lastError: reason, at: now))
             progress.update { $0.retries += 1 }
-            await scheduler.later(.verify(job), readyAt: clock.now.advanced(by: .seconds(wait)))
+            var uncertain = job
+            uncertain.lastError = reason
+            await scheduler.later(.verify(uncertain), readyAt: clock.now.advanced(by: .seconds(wait)))
             return
         }
-        if !mayHaveReached { progress.update { $0.unreachable = reason } }
-        if job.attempts >= configuration.maxAttempts {
-            try await fail(job, "gave up after \(job.attempts) attempts: \(reason)")
-            return
+        // The call never reached the vendor (refused, DNS, TLS, connect timeout): the API is
+        // unreachable, not the lead at fault. No attempt is spent; every worker backs off on
+        // the run's consecutive-outage count (up to the backoff's cap), and the run resumes by
+        // itself when the API is back. The progress line says so meanwhile.
+        let outages = outage.withLock { n -> Int in
+            n += 1
+            return n
         }
-        let delay = random.withGenerator { configuration.backoff.delay(forAttempt: max(1, job.attempts), random: &$0) }
+        progress.update { $0.unreachable = reason }
+        let delay = random.withGenerator { configuration.backoff.delay(forAttempt: min(outages, 16), random: &$0) }
         try await store.commit(
             .requeued(job: job.id, attempts: job.attempts, notBefore: now + delay.seconds, lastError: reason, at: now))
         progress.update { $0.retries += 1 }
-        var next = work
-        if case .verify = work { next = .verify(job) } else { next = .register(job) }
-        await scheduler.later(next, readyAt: clock.now.advanced(by: delay))
+        await scheduler.later(work, readyAt: clock.now.advanced(by: delay))
+    }
+
+    /// The API answered: an outage, if any, is over.
+    private func reached() {
+        outage.withLock { $0 = 0 }
+        progress.update { $0.unreachable = nil }
     }
 
     private enum Verification { case registered, notRegistered, retryLater }
