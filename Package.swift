@@ -71,6 +71,6 @@ let package = Package(
             ]
         ),
         .testTarget(name: "BulkRegTests", dependencies: ["BulkReg", "CSV", "Pacing", "SQLite", "WebinarAPI", "WebinarSim"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["BulkReg", "WebinarSim"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["BulkReg", "SQLite", "WebinarSim"]),
     ]
 )

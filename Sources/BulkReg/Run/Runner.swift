@@ -124,10 +124,8 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
     public func run() async throws -> RunOutcome {
         let now = wallClock()
         _ = try await store.recoverInFlight(now: now)
-        let counts = try await store.counts()
-        progress.update {
-            $0.total = (counts[.queued] ?? 0) + (counts[.uncertain] ?? 0)
-        }
+        let openJobs = try await store.openJobs()
+        progress.update { $0.total = openJobs }
         await preflight.load(try await store.checkedTargets())
         let uncertain = try await store.uncertainJobs()
         let timeout = configuration.requestTimeout

@@ -92,6 +92,16 @@ public actor JobStore {
         }
     }
 
+    /// Queued plus uncertain jobs, counted on their partial indexes (no table scan: a run on a
+    /// million-job database must reach its first call fast).
+    public func openJobs() throws -> Int {
+        try wrap {
+            let queued = try connection.scalarInt("SELECT count(*) FROM jobs WHERE state = 'queued'") ?? 0
+            let uncertain = try connection.scalarInt("SELECT count(*) FROM jobs WHERE state = 'uncertain'") ?? 0
+            return Int(queued + uncertain)
+        }
+    }
+
     /// Counts per state.
     public func counts() throws -> [JobState: Int] {
         try wrap {
