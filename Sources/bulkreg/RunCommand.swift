@@ -176,7 +176,7 @@ final class ProgressReporter: Sendable {
             let rate = span > 0 ? Double(s.calls - first.1) / span : 0
             let eta = rate > 0 ? Double(s.remaining) / rate : nil
             var line = "\(s.done + s.failed)/\(s.total) done · \(Self.format(rate)) calls/s"
-            if let eta { line += " · ETA \(Self.duration(eta))" }
+            if let eta { line += " · ETA \(StatusReport.duration(eta))" }
             line += " · failed \(s.failed) · 429s \(s.rateLimited) · retries \(s.retries)"
             if let unreachable = s.unreachable { line += " · API unreachable (\(unreachable.prefix(60))), retrying" }
             if tty {
@@ -194,23 +194,5 @@ final class ProgressReporter: Sendable {
     static func format(_ v: Double) -> String {
         let r = (v * 10).rounded() / 10
         return String(r)
-    }
-
-    static func duration(_ seconds: Double) -> String {
-        let s = Int(seconds.rounded(.up))
-        if s < 60 { return "\(s)s" }
-        if s < 3600 { return "\(s / 60)m\(s % 60 < 10 ? "0" : "")\(s % 60)s" }
-        return "\(s / 3600)h\((s % 3600) / 60 < 10 ? "0" : "")\((s % 3600) / 60)m"
-    }
-}
-
-extension Duration {
-    var seconds: Double {
-        let (s, atto) = components
-        return Double(s) + Double(atto) / 1e18
-    }
-
-    static func seconds(_ value: Double) -> Duration {
-        .nanoseconds(Int64((value * 1e9).rounded()))
     }
 }

@@ -127,7 +127,8 @@ public struct StatusReport: Sendable, Codable, Equatable {
         return lines.joined(separator: "\n")
     }
 
-    static func duration(_ seconds: Double) -> String {
+    /// `42s`, `3m05s`, `2h07m`.
+    public static func duration(_ seconds: Double) -> String {
         let s = Int(seconds.rounded(.up))
         if s < 60 { return "\(s)s" }
         if s < 3600 { return "\(s / 60)m\(twoDigits(s % 60))s" }

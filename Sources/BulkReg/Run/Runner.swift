@@ -466,12 +466,13 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
 
 extension Duration {
     /// The duration in seconds, as a Double.
-    var seconds: Double {
+    public var seconds: Double {
         let (s, attoseconds) = components
         return Double(s) + Double(attoseconds) / 1e18
     }
 
-    static func seconds(_ value: Double) -> Duration {
+    /// A duration of `value` seconds.
+    public static func seconds(_ value: Double) -> Duration {
         .nanoseconds(Int64((value * 1e9).rounded()))
     }
 }

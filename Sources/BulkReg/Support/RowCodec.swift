@@ -4,27 +4,10 @@
 public enum RowCodec {
     /// Encodes `fields`.
     public static func encode(_ fields: [String]) -> [UInt8] {
-        var size = 0
-        for field in fields { size += field.utf8.count + 2 }
         var out: [UInt8] = []
-        out.reserveCapacity(size)
-        for field in fields {
-            var count = field.utf8.count
-            while count >= 0x80 {
-                out.append(UInt8(truncatingIfNeeded: count) | 0x80)
-                count >>= 7
-            }
-            out.append(UInt8(count))
-            var f = field
-            f.withUTF8 { out.append(contentsOf: $0) }
-        }
-        return out
-    }
-
-    /// Encodes `fields` into `out`, reusing its storage (the import's inner loop).
-    public static func encode(_ fields: [String], into out: inout [UInt8]) {
-        out.removeAll(keepingCapacity: true)
+        out.reserveCapacity(fields.reduce(0) { $0 + $1.utf8.count + 2 })
         append(fields, to: &out)
+        return out
     }
 
     /// Appends the encoding of `fields` to `out`.
