@@ -273,20 +273,7 @@ struct ImportExportTests {
 @Suite("Bad input: one clear error, nothing changed")
 struct BadInputTests {
     func expectInputError(_ dir: TempDir, file: String, db: String? = nil, contains: String) {
-        let dbPath = db ?? dir.db
-        let before = fingerprint(dbPath)
-        do {
-            _ = try Importer.run(
-                ImportOptions(file: file, defaults: ImportDefaults(webinarID: 5, schedule: 34)), databasePath: dbPath, now: 1)
-            Issue.record("no error for \(file)")
-        } catch let error as BulkRegError {
-            #expect(error.exitCode == 2)
-            #expect(error.message.contains(contains), "\(error.message)")
-            #expect(!error.message.contains("\n"))
-        } catch {
-            Issue.record("unexpected \(error)")
-        }
-        #expect(fingerprint(dbPath) == before, "database changed")
+        expectImportError(dir, file: file, db: db, contains: contains)
     }
 
     @Test("missing file, directory, empty file, blank lines only")

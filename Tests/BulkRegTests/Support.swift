@@ -105,6 +105,29 @@ final class FakeAPI: WebinarAPI, Sendable {
     }
 }
 
+/// Expects importing `file` to fail with one clear input error (exit 2, one line, containing
+/// `contains`) and to leave the database at `db` (default `dir.db`) byte-identical.
+func expectImportError(
+    _ dir: TempDir, file: String, db: String? = nil, map: [String: String] = [:], contains: String,
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
+    let dbPath = db ?? dir.db
+    let before = fingerprint(dbPath)
+    do {
+        _ = try Importer.run(
+            ImportOptions(file: file, defaults: ImportDefaults(webinarID: 5, schedule: 34), overrides: map),
+            databasePath: dbPath, now: 1)
+        Issue.record("no error for \(file)", sourceLocation: sourceLocation)
+    } catch let error as BulkRegError {
+        #expect(error.exitCode == 2, sourceLocation: sourceLocation)
+        #expect(error.message.contains(contains), "\(error.message)", sourceLocation: sourceLocation)
+        #expect(!error.message.contains("\n"), sourceLocation: sourceLocation)
+    } catch {
+        Issue.record("unexpected \(error)", sourceLocation: sourceLocation)
+    }
+    #expect(fingerprint(dbPath) == before, "database changed", sourceLocation: sourceLocation)
+}
+
 /// Imports `rows` (email,first_name) into a new database at `dir.db`.
 @discardableResult
 func importLeads(_ dir: TempDir, count: Int, webinar: Int = 5, schedule: Int = 34, name: String = "leads.csv") throws

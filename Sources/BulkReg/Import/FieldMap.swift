@@ -69,6 +69,18 @@ public enum LeadField: String, Sendable, CaseIterable {
         .timezone: ["timezone", "tz"],
     ]
 
+    /// The field as a message names it: `email`, `first name`, `webinar_id`.
+    var label: String {
+        switch self {
+        case .firstName: return "first name"
+        case .lastName: return "last name"
+        case .fullName: return "full name"
+        case .phoneCountryCode: return "phone country code"
+        case .ipAddress: return "IP address"
+        default: return rawValue
+        }
+    }
+
     static let byAlias: [String: LeadField] = {
         var table: [String: LeadField] = [:]
         for (field, names) in aliases { for name in names { table[name] = field } }
@@ -118,10 +130,13 @@ public struct FieldMap: Sendable, Equatable {
         let normalized = header.map(Self.normalize)
         func column(named name: String) -> Int? {
             if let exact = header.firstIndex(of: name) { return exact }
+            // `#3`: the third column (the only way to pick between two columns of one name).
+            if name.hasPrefix("#"), let n = Int(name.dropFirst()), n >= 1, n <= header.count { return n - 1 }
             let n = Self.normalize(name)
             return normalized.firstIndex(of: n)
         }
         var claimed = Set<Int>()
+        var overridden = Set<LeadField>()
         for (fieldName, headerName) in overrides.sorted(by: { $0.key < $1.key }) {
             guard let index = column(named: headerName) else {
                 throw BulkRegError(
@@ -131,6 +146,7 @@ public struct FieldMap: Sendable, Equatable {
             }
             if let field = LeadField(rawValue: fieldName) ?? LeadField.byAlias[Self.normalize(fieldName)] {
                 columns[field] = index
+                overridden.insert(field)
             } else {
                 guard Self.isValidAPIFieldName(fieldName) else {
                     throw BulkRegError(
@@ -141,8 +157,21 @@ public struct FieldMap: Sendable, Equatable {
             claimed.insert(index)
         }
         for (index, name) in normalized.enumerated() where !claimed.contains(index) {
-            guard let field = LeadField.byAlias[name], columns[field] == nil else { continue }
-            columns[field] = index
+            guard let field = LeadField.byAlias[name] else { continue }
+            guard let taken = columns[field] else {
+                columns[field] = index
+                continue
+            }
+            // Two columns for one field: the first wins when their names differ ("Phone",
+            // "Mobile Phone"), except for the email, which decides who is registered; two
+            // columns of the same name are ambiguous whatever the field.
+            if !overridden.contains(field) && (field == .email || normalized[taken] == name) {
+                throw BulkRegError(
+                    .input,
+                    "\(file): columns \(taken + 1) (\"\(header[taken])\") and \(index + 1) (\"\(header[index])\") "
+                        + "both look like the \(field.label) column. Tell bulkreg which one to use with "
+                        + "--map \(field.rawValue)=#\(taken + 1) or --map \(field.rawValue)=#\(index + 1).")
+            }
         }
         columnByOrdinal = LeadField.allCases.map { columns[$0] }
         if columns[.email] == nil {

@@ -123,8 +123,12 @@ final class RowPreparer: @unchecked Sendable {
                 if rejection == nil && fields.count < width {
                     fields.append(contentsOf: repeatElement("", count: width - fields.count))
                 }
-                if rejection == nil && fields == header {
+                if rejection == nil && zip(fields, header).allSatisfy({ LeadValidator.trim($0) == $1 }) {
                     rejection = "repeated header row"
+                }
+                if rejection == nil && fields.allSatisfy({ LeadValidator.trim($0).isEmpty }) {
+                    // `,,,`: a spreadsheet's formatted but empty row.
+                    rejection = "empty row"
                 }
                 let kind: PreparedRow.Kind
                 if let reason = rejection {

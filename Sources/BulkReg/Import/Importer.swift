@@ -54,7 +54,12 @@ public enum Importer {
         try checkInputFile(file)
         let hash = try ContentHash.of(path: file)
         let reader = try openReader(file, delimiter: options.delimiter)
-        guard let headerRecord = try next(reader, file: file) else {
+        // Lines of only spaces or delimiters before the header are blank lines too.
+        var first = try next(reader, file: file)
+        while let record = first, record.fields.allSatisfy({ LeadValidator.trim($0).isEmpty }) {
+            first = try next(reader, file: file)
+        }
+        guard let headerRecord = first else {
             throw BulkRegError(.input, "\(file): no header row (the file has only blank lines)")
         }
         let header = headerRecord.fields.map { LeadValidator.trim($0) }

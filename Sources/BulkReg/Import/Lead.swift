@@ -77,6 +77,8 @@ public struct LeadValidator: Sendable {
             if last == nil, parts.count > 1 { last = Self.trim(String(parts[1])) }
         }
         guard let firstName = first else { return .failure(.init("missing first name")) }
+        if Self.hasControlCharacter(firstName) { return .failure(.init("first name contains a control character")) }
+        if let last, Self.hasControlCharacter(last) { return .failure(.init("last name contains a control character")) }
         guard let email = value(.email) else { return .failure(.init("missing email")) }
         guard Self.isValidEmail(email) else { return .failure(.init("invalid email")) }
 
@@ -143,6 +145,7 @@ public struct LeadValidator: Sendable {
         var extras: [(String, String)] = []
         for (name, column) in map.extras where column < row.count {
             let v = Self.trim(row[column])
+            if Self.hasControlCharacter(v) { return .failure(.init("\(name) contains a control character")) }
             if !v.isEmpty { extras.append((name, v)) }
         }
         return .success(
@@ -169,6 +172,24 @@ public struct LeadValidator: Sendable {
     }
 
     @inline(__always) static func isSpace(_ b: UInt8) -> Bool { b == 0x20 || (b >= 0x09 && b <= 0x0D) }
+
+    /// Whether `s` holds a C0 control other than tab, LF and CR (a cell with Alt+Enter keeps
+    /// its line break), DEL, or a C1 control (U+0080–U+009F, what a Windows-1252 file read
+    /// as Latin-1 leaves behind): never part of a name, and not for the vendor's database.
+    static func hasControlCharacter(_ s: String) -> Bool {
+        var copy = s
+        return copy.withUTF8 { b in
+            var i = 0
+            while i < b.count {
+                let c = b[i]
+                if c < 0x20 && c != 0x09 && c != 0x0A && c != 0x0D { return true }
+                if c == 0x7F { return true }
+                if c == 0xC2 && i + 1 < b.count && b[i + 1] >= 0x80 && b[i + 1] <= 0x9F { return true }
+                i += 1
+            }
+            return false
+        }
+    }
 
     /// A pragmatic syntax check: one `@`, a non-empty local part without spaces, and a domain
     /// of dot-separated labels (letters, digits, hyphens; internationalized letters allowed)
