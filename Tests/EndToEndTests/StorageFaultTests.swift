@@ -43,4 +43,102 @@ struct StorageFaultTests {
         let status = try await bulkreg(["status", "--json", "--db", ws.db])
         #expect(status.stdout.contains("\"total\":3"))
     }
+
+    /// Every command that opens the database, with what it needs besides.
+    func everyCommand(_ ws: Workspace, db: String) -> [[String]] {
+        let more = ws.write("more.csv", leadsCSV(count: 2))
+        return [
+            ["status", "--db", db], ["status", "--json", "--db", db], ["export", ws.file("out.csv"), "--db", db],
+            ["run", "--db", db, "--api-base", "http://127.0.0.1:9"], ["retry", "--db", db],
+            ["import", more, "--webinar", "5", "--schedule", "34", "--db", db],
+        ]
+    }
+
+    /// A database of `count` leads, checkpointed (no WAL beside it).
+    func database(_ ws: Workspace, count: Int) async throws -> String {
+        let file = ws.write("leads.csv", leadsCSV(count: count))
+        let o = try await bulkreg(["import", file, "--webinar", "5", "--schedule", "34", "--db", ws.db])
+        #expect(o.status == 0, "\(o.stderr)")
+        return ws.db
+    }
+
+    @Test("a database corrupted in place (its schema page, or pages of its tables): every command exits 2, nothing written")
+    func corrupted() async throws {
+        // Page 1 after SQLite's 100-byte header holds the schema; pages 2... the tables.
+        for damage in ["schema", "tables"] {
+            let ws = Workspace()
+            let db = try await database(ws, count: 3_000)
+            let handle = try FileHandle(forUpdating: URL(fileURLWithPath: db))
+            let size = try handle.seekToEnd()
+            let pages = Int(size) / 4096
+            #expect(pages > 20)
+            if damage == "schema" {
+                try handle.seek(toOffset: 100)
+                handle.write(Data(repeating: 0xA5, count: 4096 - 100))
+            } else {
+                for page in stride(from: 2, to: pages, by: 2) {
+                    try handle.seek(toOffset: UInt64(page * 4096))
+                    handle.write(Data(repeating: 0xA5, count: 4096))
+                }
+            }
+            try handle.close()
+            let before = try Data(contentsOf: URL(fileURLWithPath: db))
+            for command in everyCommand(ws, db: db) {
+                let o = try await bulkreg(command, env: ["WEBINARJAM_API_KEY": "k3y-for-the-corruption-test"])
+                #expect(o.status == 2, "\(damage) \(command[0]): \(o.status) \(o.stderr)")
+                #expect(
+                    o.stderr == "bulkreg: \(db): is corrupted (database disk image is malformed); restore it from a backup or use another --db\n",
+                    "\(damage) \(command[0]): \(o.stderr)")
+            }
+            #expect(try Data(contentsOf: URL(fileURLWithPath: db)) == before, "\(damage): the database changed")
+            #expect(!FileManager.default.fileExists(atPath: ws.file("out.csv")))
+        }
+    }
+
+    /// `setpriv`, to run the binary as `nobody` when the tests run as root (root ignores
+    /// directory permissions).
+    static let setpriv = ["/usr/bin/setpriv", "/bin/setpriv"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    static let canDropRoot = geteuid() != 0 || setpriv != nil
+
+    @Test("a read-only database directory: every command exits 2 with a clear message, nothing changed",
+          .enabled(if: canDropRoot, "running as root without setpriv"))
+    func readOnlyDirectory() async throws {
+        let ws = Workspace()
+        let dir = ws.file("ro")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false)
+        let file = ws.write("leads.csv", leadsCSV(count: 50))
+        let db = dir + "/jobs.sqlite"
+        #expect(try await bulkreg(["import", file, "--webinar", "5", "--schedule", "34", "--db", db]).status == 0)
+        let asRoot = geteuid() == 0
+        if asRoot {
+            chown(db, 65534, 65534)
+            chown(ws.path, 65534, 65534)
+        }
+        chmod(dir, 0o555)
+        defer { chmod(dir, 0o755) }
+        let before = try Data(contentsOf: URL(fileURLWithPath: db))
+        for command in everyCommand(ws, db: db) {
+            let process = Process()
+            if asRoot, let setpriv = Self.setpriv {
+                process.executableURL = URL(fileURLWithPath: setpriv)
+                process.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", bulkregBinary.path] + command
+            } else {
+                process.executableURL = bulkregBinary
+                process.arguments = command
+            }
+            process.environment = ["PATH": "/usr/bin:/bin", "HOME": ws.path, "WEBINARJAM_API_KEY": "k3y-for-the-read-only-test"]
+            let out = Pipe()
+            let err = Pipe()
+            process.standardOutput = out
+            process.standardError = err
+            try process.run()
+            let o = await finish(process, out, err)
+            #expect(o.status == 2, "\(command[0]): \(o.status) \(o.stderr)")
+            #expect(o.stderr.hasPrefix("bulkreg: \(db)"), "\(command[0]): \(o.stderr)")
+            #expect(o.stderr.contains("read-only") || o.stderr.contains("Permission denied"), "\(command[0]): \(o.stderr)")
+            #expect(o.stderr.split(separator: "\n").count == 1, "\(command[0]): \(o.stderr)")
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: db)) == before, "the database changed")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["jobs.sqlite"])
+    }
 }
