@@ -333,6 +333,11 @@ public struct HTTPWebinarAPI: WebinarAPI, CustomStringConvertible, CustomDebugSt
             if text.contains("ECONNREFUSED") || text.lowercased().contains("connection refused") {
                 return ("connection refused", false)
             }
+            if text.contains("UnknownHost") || text.contains("DNS error") {
+                // "... UnknownHost: Name or service not known (error -2) for host H, port 443"
+                let host = text.range(of: "for host ").map { text[$0.upperBound...].prefix { $0 != "," && $0 != " " } }
+                return ("DNS failure: cannot resolve \(host.map(String.init) ?? "the API host")", false)
+            }
             return ("cannot connect: \(text)", false)
         }
         if typeName.contains("NIOSSL") || typeName.contains("BoringSSL") {

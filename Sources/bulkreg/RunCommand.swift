@@ -163,11 +163,18 @@ final class ProgressReporter: Sendable {
         let clock = ContinuousClock()
         let start = clock.now
         var samples: [(ContinuousClock.Instant, Int)] = [(start, 0)]
-        let interval: Duration = tty ? .seconds(1) : .seconds(10)
+        // A terminal's line is redrawn every second; a log gets a line every 10 s, and one at
+        // once when the API becomes unreachable or reachable again.
+        var lastLine = start
+        var wasUnreachable = false
         while !Task.isCancelled {
-            do { try await clock.sleep(for: interval) } catch { break }
+            do { try await clock.sleep(for: .seconds(1)) } catch { break }
             let s = progress.snapshot
             let now = clock.now
+            let changed = (s.unreachable != nil) != wasUnreachable
+            wasUnreachable = s.unreachable != nil
+            if !tty && !changed && now - lastLine < .seconds(10) { continue }
+            lastLine = now
             samples.append((now, s.calls))
             // Rate over the last 10 s: keep the newest sample at least that old as the base.
             while samples.count > 2, now - samples[1].0 >= .seconds(10) { samples.removeFirst() }
@@ -176,9 +183,18 @@ final class ProgressReporter: Sendable {
             let rate = span > 0 ? Double(s.calls - first.1) / span : 0
             let eta = rate > 0 ? Double(s.remaining) / rate : nil
             var line = "\(s.done + s.failed)/\(s.total) done · \(Self.format(rate)) calls/s"
-            if let eta { line += " · ETA \(StatusReport.duration(eta))" }
+            if let eta, s.unreachable == nil { line += " · ETA \(StatusReport.duration(eta))" }
             line += " · failed \(s.failed) · 429s \(s.rateLimited) · retries \(s.retries)"
-            if let unreachable = s.unreachable { line += " · API unreachable (\(unreachable.prefix(60))), retrying" }
+            if let unreachable = s.unreachable {
+                // "API unreachable for 2m05s (connection refused), next try in 30s"
+                let wall = WallClock.now()
+                line += " · API unreachable"
+                if let since = s.unreachableSince { line += " for \(StatusReport.duration(max(0, wall - since)))" }
+                line += " (\(unreachable.prefix(90)))"
+                if let next = s.nextProbeAt { line += ", next try in \(StatusReport.duration(max(0, next - wall)))" }
+            } else if changed {
+                line += " · API reachable again"
+            }
             if tty {
                 FileHandleStderr.write("\r\u{1B}[K" + line)
             } else {

@@ -110,6 +110,85 @@ struct RunnerTests {
         #expect(clock.now.offset > .seconds(10))
     }
 
+    @Test("a five-minute outage with 8 workers: the run pauses (one probe per pause), spends no attempt, resumes in order")
+    func longOutage() async throws {
+        let dir = TempDir()
+        try importLeads(dir, count: 100)
+        let clock = ManualClock()
+        let back = ManualClock.Instant(offset: .seconds(300))
+        let refusedCalls = Mutex(0)
+        let api = FakeAPI(register: { r, _ in
+            if clock.now < back {
+                refusedCalls.withLock { $0 += 1 }
+                return .failure(.transient(reason: "connection refused", mayHaveReachedVendor: false))
+            }
+            return .success(FakeAPI.user(for: r))
+        })
+        let (runner, store) = try makeRunner(dir, api: api, clock: clock, workers: 8, maxAttempts: 3)
+        let outcome = try await drive(runner, clock: clock)
+        guard case .drained(let snapshot) = outcome else {
+            Issue.record("not drained: \(outcome)")
+            return
+        }
+        #expect(try await store.counts()[.done] == 100)
+        // Without the pause the dead host would take ~20 calls a second (6,000 in 5 minutes):
+        // here the calls in flight when it went down, then one probe per pause (0.5 s
+        // doubling to the 60 s cap: about a dozen in 300 s).
+        let refused = refusedCalls.withLock { $0 }
+        #expect(refused >= 8 && refused <= 8 + 14, "\(refused)")
+        #expect(snapshot.unreachable == nil && snapshot.failed == 0)
+        // Back within one capped pause of the API's return, then 100 calls at 20/s.
+        #expect(clock.now.offset < .seconds(300 + 60 + 10), "\(clock.now)")
+        let rows = try exportRows(dir)
+        #expect(rows.dropFirst().allSatisfy { $0[rows[0].firstIndex(of: "attempts")!] == "1" })
+        // The queue kept its order: the first call that got through was the first lead's.
+        let successful = api.calls.withLock { $0.register }.dropFirst(refused)
+        #expect(successful.first == "lead1@example.com")
+        #expect(Set(successful).count == 100)
+    }
+
+    @Test("an uncertain job whose check cannot reach the API stays uncertain, spends no attempt, and is checked when it is back")
+    func outageDuringVerification() async throws {
+        let dir = TempDir()
+        try importLeads(dir, count: 1)
+        let clock = ManualClock()
+        let back = ManualClock.Instant(offset: .seconds(200))
+        let api = FakeAPI(
+            register: { r, n in
+                n == 1 ? .failure(.transient(reason: "read timeout", mayHaveReachedVendor: true)) : .success(FakeAPI.user(for: r))
+            },
+            registrants: { _ in
+                clock.now < back
+                    ? .failure(.transient(reason: "connection refused", mayHaveReachedVendor: false))
+                    : .success(RegistrantsPage(currentPage: 1, lastPage: 1, registrants: []))
+            })
+        let (runner, store) = try makeRunner(dir, api: api, clock: clock, workers: 4, maxAttempts: 2)
+        _ = try await drive(runner, clock: clock)
+        #expect(try await store.counts()[.done] == 1)
+        let calls = api.calls.withLock { $0 }
+        #expect(calls.register.count == 2)
+        #expect(calls.registrants.count >= 3 && calls.registrants.count <= 14, "\(calls.registrants.count)")
+        let rows = try exportRows(dir)
+        #expect(rows[1][rows[0].firstIndex(of: "attempts")!] == "2")
+    }
+
+    @Test("an uncertain job whose checks keep failing at the vendor fails after max-attempts checks, with the reason")
+    func verificationGivesUp() async throws {
+        let dir = TempDir()
+        try importLeads(dir, count: 1)
+        let api = FakeAPI(
+            register: { _, _ in .failure(.transient(reason: "read timeout", mayHaveReachedVendor: true)) },
+            registrants: { _ in .failure(.transient(reason: "response too large", mayHaveReachedVendor: true)) })
+        let clock = ManualClock()
+        let (runner, store) = try makeRunner(dir, api: api, clock: clock, workers: 2, maxAttempts: 2)
+        _ = try await drive(runner, clock: clock)
+        #expect(try await store.counts()[.failed] == 1)
+        let calls = api.calls.withLock { $0 }
+        #expect(calls.register.count == 1 && calls.registrants.count == 2)
+        let failed = try exportRows(dir, state: .failed)
+        #expect(failed[1][failed[0].firstIndex(of: "error")!].contains("could not check whether the earlier call registered this lead: response too large"))
+    }
+
     @Test("answers that reached the vendor (5xx) are verified, then retried up to max attempts, then failed")
     func serverErrorsGiveUp() async throws {
         let dir = TempDir()

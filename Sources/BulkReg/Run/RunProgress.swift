@@ -15,6 +15,9 @@ public final class RunProgress: Sendable {
         public var inFlight = 0
         /// Set while the API cannot be reached (connection refused, DNS): shown on the line.
         public var unreachable: String?
+        /// When the outage began, and when the run next tries the API (wall clock, seconds).
+        public var unreachableSince: Double?
+        public var nextProbeAt: Double?
         public var remaining: Int { max(0, total - done - failed) }
     }
 

@@ -70,8 +70,10 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
     let scheduler: Scheduler<C>
     let preflight = PreflightCache()
     let warmUp = WarmUp()
-    /// Consecutive calls that could not reach the API (an outage), for the shared backoff.
-    let outage = Mutex(0)
+    /// Set while the API cannot be reached (the scheduler holds the run's pause).
+    let outage = Mutex(false)
+    /// Failed `registrants` checks per uncertain job, in this run.
+    let verifyFailures = Mutex<[Int: Int]>([:])
     let random: LockedRandom
     private let stopState = Mutex<(stopping: Bool, failure: BulkRegError?)>((false, nil))
 
@@ -236,9 +238,9 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
             return
         }
         progress.update { $0.inFlight -= 1 }
+        if Self.reachedAPI(result) { await reached() }
         switch result {
         case .success(let user):
-            reached()
             try await store.commit(
                 .done(job: job.id, attempts: job.attempts + 1, user: user, source: .register, at: wallClock()))
             progress.update { $0.done += 1 }
@@ -256,13 +258,9 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
             throw BulkRegError(.auth, "the API key was refused: \(message). The remaining jobs stay queued; fix the key and run again.")
         case .failure(.rejected(let status, let message)):
             job.attempts += 1
-            reached()
             try await fail(job, status == 200 ? message : "\(message) (HTTP \(status))")
         case .failure(.transient(let reason, let mayHaveReached)):
-            if mayHaveReached {
-                reached()
-                job.attempts += 1
-            }
+            if mayHaveReached { job.attempts += 1 }
             try await transient(.register(job), reason: reason, mayHaveReached: mayHaveReached, sentAt: sentAt)
         }
     }
@@ -287,26 +285,53 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
             await scheduler.later(.verify(uncertain), readyAt: clock.now.advanced(by: .seconds(wait)))
             return
         }
-        // The call never reached the vendor (refused, DNS, TLS, connect timeout): the API is
-        // unreachable, not the lead at fault. No attempt is spent; every worker backs off on
-        // the run's consecutive-outage count (up to the backoff's cap), and the run resumes by
-        // itself when the API is back. The progress line says so meanwhile.
-        let outages = outage.withLock { n -> Int in
-            n += 1
-            return n
+        if case .register = work {
+            try await store.commit(.requeued(job: job.id, attempts: job.attempts, notBefore: nil, lastError: reason, at: now))
         }
-        progress.update { $0.unreachable = reason }
-        let delay = random.withGenerator { configuration.backoff.delay(forAttempt: min(outages, 16), random: &$0) }
-        try await store.commit(
-            .requeued(job: job.id, attempts: job.attempts, notBefore: now + delay.seconds, lastError: reason, at: now))
-        progress.update { $0.retries += 1 }
-        await scheduler.later(work, readyAt: clock.now.advanced(by: delay))
+        await unreachable(work, reason: reason)
+    }
+
+    /// The call never reached the vendor (refused, DNS, TLS, connect timeout): the API is
+    /// unreachable, not the lead at fault. No attempt is spent; the whole run pauses, for
+    /// longer after each failed probe (up to the backoff's cap), and resumes by itself when a
+    /// probe reaches the API. The progress line says so meanwhile. The job's state is
+    /// already committed (queued, or still uncertain for a verification).
+    private func unreachable(_ work: Scheduler<C>.Work, reason: String) async {
+        let since = wallClock()
+        outage.withLock { $0 = true }
+        let backoff = configuration.backoff
+        let random = self.random
+        let until = await scheduler.unreachable(work) { level in
+            random.withGenerator { backoff.delay(forAttempt: min(level, 16), random: &$0) }
+        }
+        let wait = max(0, (clock.now.duration(to: until)).seconds)
+        progress.update {
+            $0.retries += 1
+            $0.unreachable = reason
+            if $0.unreachableSince == nil { $0.unreachableSince = since }
+            $0.nextProbeAt = self.wallClock() + wait
+        }
     }
 
     /// The API answered: an outage, if any, is over.
-    private func reached() {
-        outage.withLock { $0 = 0 }
-        progress.update { $0.unreachable = nil }
+    private func reached() async {
+        guard outage.withLock({ was -> Bool in
+            defer { was = false }
+            return was
+        }) else { return }
+        progress.update {
+            $0.unreachable = nil
+            $0.unreachableSince = nil
+            $0.nextProbeAt = nil
+        }
+        await scheduler.reachable()
+    }
+
+    /// Whether a call's outcome shows the API is reachable (anything but a call that
+    /// certainly never got there).
+    static func reachedAPI<T>(_ result: Result<T, APIFailure>) -> Bool {
+        if case .failure(.transient(_, false)) = result { return false }
+        return true
     }
 
     private enum Verification { case registered, notRegistered, retryLater }
@@ -326,8 +351,10 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
                 await scheduler.finished()
                 return .retryLater
             }
+            if Self.reachedAPI(answer) { await reached() }
             switch answer {
             case .success(let answer):
+                verifyFailures.withLock { _ = $0.removeValue(forKey: job.id) }
                 let email = job.request.email.lowercased()
                 if let found = answer.registrants.first(where: {
                     $0.email.lowercased() == email && ($0.scheduleID == nil || $0.scheduleID == job.request.schedule)
@@ -362,17 +389,27 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
                     "could not check whether the earlier call registered this lead (registrants answered HTTP \(status): \(message)); "
                         + "run `bulkreg retry --job \(job.id)` to register it anyway")
                 return .retryLater
-            case .failure(.transient(let reason, _)):
-                var next = job
-                next.attempts += 1
-                if next.attempts >= configuration.maxAttempts + 2 {
+            case .failure(.transient(let reason, false)):
+                // Never reached the API: the outage pause, no attempt spent; still uncertain.
+                await unreachable(.verify(job), reason: "checking the registrants: \(reason)")
+                return .retryLater
+            case .failure(.transient(let reason, true)):
+                // The check itself failed at the vendor (5xx, timeout, an oversized answer):
+                // tried up to max-attempts times, with backoff, then the job fails with the
+                // reason (it stays unknown whether the earlier call registered the lead).
+                let failures = verifyFailures.withLock { counts -> Int in
+                    counts[job.id, default: 0] += 1
+                    return counts[job.id]!
+                }
+                if failures >= configuration.maxAttempts {
+                    verifyFailures.withLock { _ = $0.removeValue(forKey: job.id) }
                     try await fail(
-                        next,
+                        job,
                         "could not check whether the earlier call registered this lead: \(reason); "
                             + "run `bulkreg retry --job \(job.id)` to try again")
                     return .retryLater
                 }
-                let delay = random.withGenerator { configuration.backoff.delay(forAttempt: next.attempts, random: &$0) }
+                let delay = random.withGenerator { configuration.backoff.delay(forAttempt: failures, random: &$0) }
                 progress.update { $0.retries += 1 }
                 await scheduler.later(.verify(job), readyAt: clock.now.advanced(by: delay))
                 return .retryLater
@@ -428,6 +465,7 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
         } catch {
             return .transient("cancelled")
         }
+        if Self.reachedAPI(answer!) { await reached() }
         switch answer! {
         case .success(let webinar):
             let schedules = webinar.schedules.filter { $0.schedule == target.schedule }

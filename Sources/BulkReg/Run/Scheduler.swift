@@ -38,6 +38,13 @@ actor Scheduler<C: Clock> where C.Duration == Duration {
     private var stopping = false
     private var timerDeadline: C.Instant?
     private(set) var loadError: (any Error)?
+    // An outage (the API cannot be reached): nothing is handed out until `outageUntil`, then
+    // one job alone, the probe, until a call reaches the API again (`reachable()`) or the
+    // probe fails too (the next, longer pause). A million queued jobs wait in the queue, not
+    // in `delayed`, and the dead host sees one call per pause, not 20 a second.
+    private var outageLevel = 0
+    private var outageUntil: C.Instant?
+    private var probeOut = false
 
     init(
         clock: C, pageSize: Int = 512,
@@ -66,15 +73,47 @@ actor Scheduler<C: Clock> where C.Duration == Duration {
     /// The worker is finished with a job for good.
     func finished() {
         active -= 1
+        probeOut = false
         dispatch()
     }
 
     /// The worker gives a job back, to be handed out again at `readyAt`.
     func later(_ work: Work, readyAt: C.Instant) {
         active -= 1
+        probeOut = false
         delayed.append(Delayed(work: work, readyAt: readyAt))
         dispatch()
     }
+
+    /// The worker's call did not reach the API (refused, DNS, TLS, connect timeout): the job
+    /// goes back and the whole run pauses. The first failure, and each failed probe, starts
+    /// a longer pause (`pause(level)` for level 1, 2, ...); failures of calls that were
+    /// already in flight do not. Returns when the pause ends.
+    @discardableResult
+    func unreachable(_ work: Work, pause: @Sendable (Int) -> Duration) -> C.Instant {
+        active -= 1
+        let now = clock.now
+        if outageUntil == nil || probeOut {
+            outageLevel += 1
+            outageUntil = now.advanced(by: pause(outageLevel))
+            probeOut = false
+        }
+        delayed.append(Delayed(work: work, readyAt: now))
+        dispatch()
+        return outageUntil ?? now
+    }
+
+    /// A call reached the API: an outage, if any, is over.
+    func reachable() {
+        guard outageLevel > 0 else { return }
+        outageLevel = 0
+        outageUntil = nil
+        probeOut = false
+        dispatch()
+    }
+
+    /// Whether the run is paused for an outage.
+    var isPausedForOutage: Bool { outageUntil != nil }
 
     /// Hands out nothing more; waiting workers get nil.
     func stop() {
@@ -98,8 +137,12 @@ actor Scheduler<C: Clock> where C.Duration == Duration {
             return
         }
         let now = clock.now
-        while !waiters.isEmpty, let work = take(now: now) {
+        var allowed = Int.max
+        if let until = outageUntil { allowed = now < until || probeOut ? 0 : 1 }
+        while allowed > 0, !waiters.isEmpty, let work = take(now: now) {
             active += 1
+            allowed -= 1
+            if outageUntil != nil { probeOut = true }
             waiters.removeFirst().resume(returning: work)
         }
         if !exhausted && !loading && fresh.count - freshHead < pageSize / 4 {
@@ -110,6 +153,11 @@ actor Scheduler<C: Clock> where C.Duration == Duration {
             let all = waiters
             waiters.removeAll()
             for w in all { w.resume(returning: nil) }
+            return
+        }
+        if let until = outageUntil {
+            // Paused: wake at its end. Probe out: its outcome dispatches again.
+            if now < until { armTimer(until) }
             return
         }
         if let earliest = delayed.map(\.readyAt).min() {
