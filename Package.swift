@@ -52,7 +52,7 @@ let package = Package(
         .executableTarget(
             name: "bulkreg",
             dependencies: [
-                "BulkReg", "WebinarAPI", "WebinarSim",
+                "BulkReg", "CSV", "WebinarAPI", "WebinarSim",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

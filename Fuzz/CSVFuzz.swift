@@ -10,7 +10,9 @@
 // 2. the result (records, lines, errors) does not depend on the chunk size;
 // 3. structural invariants: lines ≥ 1 and increasing, caps respected, no NUL in values;
 // 4. the UTF-8 validator agrees with the standard library;
-// 5. writer → reader round trips reproduce the records exactly (and excel-safe only adds `'`).
+// 5. writer → reader round trips reproduce the records exactly (and excel-safe only adds `'`);
+// 6. read as Windows-1252 or Mac Roman, any input decodes (no invalid-text error), chunk-size
+//    independently.
 
 #if canImport(Glibc)
 import Glibc
@@ -153,6 +155,16 @@ public func csvFuzzTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> C
         let explicitWide = fuzzTranscript(bytes, wide)
         wide.chunkSize = 4096
         check(fuzzTranscript(bytes, wide) == explicitWide, "chunk-size dependence (explicit delimiter)")
+        // 6: a given single-byte encoding: chunk-size independent, and never invalid text
+        // (every byte decodes).
+        var single = CSVReaderOptions(
+            delimiter: explicit, encoding: selector & 0x20 == 0 ? .windows1252 : .macRoman, chunkSize: 1 + Int(selector % 7))
+        let singleSmall = fuzzTranscript(bytes, single)
+        single.chunkSize = 4096
+        check(fuzzTranscript(bytes, single) == singleSmall, "chunk-size dependence (single-byte encoding)")
+        for case .error(let code, _) in singleSmall {
+            check(code != .invalidUTF8 && code != .invalidUTF16, "invalid text from a single-byte encoding")
+        }
     case 2:
         // 5: round trip of the records just read.
         var parsed: [[String]] = []

@@ -130,6 +130,17 @@ func systemClose(_ fd: Int32) -> Int32 {
     #endif
 }
 
+/// The length of `encoding`'s BOM at the start of `head` (0 when absent, and always 0 for a
+/// single-byte encoding).
+func bomLength(_ head: [UInt8], for encoding: CSVEncoding) -> Int {
+    switch encoding {
+    case .utf8: return head.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
+    case .utf16LittleEndian: return head.starts(with: [0xFF, 0xFE]) ? 2 : 0
+    case .utf16BigEndian: return head.starts(with: [0xFE, 0xFF]) ? 2 : 0
+    case .windows1252, .macRoman: return 0
+    }
+}
+
 /// Detects the encoding from the first bytes. Returns the encoding and the BOM length.
 func detectEncoding(_ head: [UInt8]) -> (CSVEncoding, bomLength: Int) {
     if head.count >= 3 && head[0] == 0xEF && head[1] == 0xBB && head[2] == 0xBF {
@@ -159,8 +170,10 @@ struct DecodedSource {
     var raw: RawSource
     let encoding: CSVEncoding
     let chunkSize: Int
-    /// UTF-16 staging buffer (raw bytes), capacity `chunkSize + 4`; nil for UTF-8.
+    /// UTF-16 or single-byte staging buffer (raw bytes), capacity `chunkSize + 4`; nil for UTF-8.
     let staging: UnsafeMutablePointer<UInt8>?
+    /// Code points of bytes 0x80–0xFF, for a single-byte encoding.
+    let highHalf: [UInt16]?
     /// Undecoded bytes at the start of `staging` (odd byte / high surrogate split by a read).
     var carry = 0
     var pending: [UInt8] = []
@@ -176,9 +189,14 @@ struct DecodedSource {
         self.raw = raw
         self.encoding = encoding
         self.chunkSize = chunkSize
+        highHalf = encoding.highHalf
         if encoding == .utf8 {
             staging = nil
             outputCapacity = chunkSize
+        } else if highHalf != nil {
+            staging = .allocate(capacity: chunkSize + 4)
+            // ≤ 3 UTF-8 bytes per byte (U+2000 and above).
+            outputCapacity = 3 * chunkSize
         } else {
             staging = .allocate(capacity: chunkSize + 4)
             // ≤ (chunk+3)/2 code units, ≤ 3 UTF-8 bytes each (a surrogate pair: 4 for 2 units).
@@ -209,6 +227,32 @@ struct DecodedSource {
 
     private mutating func decode(into out: UnsafeMutablePointer<UInt8>) throws(CSVError) -> Int {
         guard let staging else { return try raw.read(into: out, max: chunkSize) }
+        if let highHalf {
+            let n = try raw.read(into: staging, max: chunkSize)
+            var o = 0
+            highHalf.withUnsafeBufferPointer { table in
+                for i in 0..<n {
+                    let b = staging[i]
+                    if b < 0x80 {
+                        out[o] = b
+                        o += 1
+                        continue
+                    }
+                    let u = UInt32(table[Int(b) - 0x80])
+                    if u < 0x800 {
+                        out[o] = UInt8(truncatingIfNeeded: 0xC0 | (u >> 6))
+                        out[o + 1] = UInt8(truncatingIfNeeded: 0x80 | (u & 0x3F))
+                        o += 2
+                    } else {
+                        out[o] = UInt8(truncatingIfNeeded: 0xE0 | (u >> 12))
+                        out[o + 1] = UInt8(truncatingIfNeeded: 0x80 | ((u >> 6) & 0x3F))
+                        out[o + 2] = UInt8(truncatingIfNeeded: 0x80 | (u & 0x3F))
+                        o += 3
+                    }
+                }
+            }
+            return o
+        }
         let bigEndian = encoding == .utf16BigEndian
         while true {
             let n = try raw.read(into: staging + carry, max: chunkSize)

@@ -50,13 +50,47 @@ public enum CSVEncoding: Sendable, Hashable, CustomStringConvertible {
     case utf16LittleEndian
     /// UTF-16 big-endian, with or without BOM.
     case utf16BigEndian
+    /// Windows-1252, never detected, only given (``CSVReaderOptions/encoding``): Excel's
+    /// "CSV (Comma delimited)" on Windows in Western locales.
+    case windows1252
+    /// Mac OS Roman, never detected, only given: Excel's "CSV (Macintosh)".
+    case macRoman
 
-    /// `"UTF-8"`, `"UTF-16LE"` or `"UTF-16BE"`.
+    /// `"UTF-8"`, `"UTF-16LE"`, `"UTF-16BE"`, `"Windows-1252"` or `"MacRoman"`.
     public var description: String {
         switch self {
         case .utf8: return "UTF-8"
         case .utf16LittleEndian: return "UTF-16LE"
         case .utf16BigEndian: return "UTF-16BE"
+        case .windows1252: return "Windows-1252"
+        case .macRoman: return "MacRoman"
+        }
+    }
+
+    /// The names ``init(name:)`` accepts, one per encoding, for help and error messages.
+    public static let names = ["utf-8", "utf-16le", "utf-16be", "windows-1252", "macroman"]
+
+    /// An encoding from its name, case-insensitively: `utf-8`, `utf-16le`, `utf-16be`,
+    /// `windows-1252` (also `cp1252`, and `latin1`/`iso-8859-1`, which in practice mean
+    /// Windows-1252, as browsers treat them), `macroman` (also `mac`, `macintosh`,
+    /// `x-mac-roman`); `nil` for anything else.
+    public init?(name: String) {
+        switch String(name.lowercased().map { $0 == "_" ? "-" : $0 }) {
+        case "utf-8", "utf8": self = .utf8
+        case "utf-16le", "utf16le": self = .utf16LittleEndian
+        case "utf-16be", "utf16be": self = .utf16BigEndian
+        case "windows-1252", "cp1252", "win-1252", "latin1", "latin-1", "iso-8859-1", "iso8859-1": self = .windows1252
+        case "macroman", "mac-roman", "mac", "macintosh", "x-mac-roman": self = .macRoman
+        default: return nil
+        }
+    }
+
+    /// The code points of bytes 0x80–0xFF for a single-byte encoding, `nil` otherwise.
+    var highHalf: [UInt16]? {
+        switch self {
+        case .windows1252: return SingleByteTables.windows1252
+        case .macRoman: return SingleByteTables.macRoman
+        case .utf8, .utf16LittleEndian, .utf16BigEndian: return nil
         }
     }
 }
@@ -70,6 +104,10 @@ public struct CSVReaderOptions: Sendable, Hashable {
     /// The field delimiter, or `nil` to sniff it among `,` `;` tab `|` from the first lines
     /// (the one with a consistent non-zero count outside quotes wins; default `,`).
     public var delimiter: CSVDelimiter?
+    /// The input's encoding, or `nil` (default) to detect it: a BOM, else UTF-16 by its zero
+    /// bytes, else UTF-8. Single-byte encodings (Windows-1252, Mac Roman) cannot be told from
+    /// UTF-8 reliably and are only used when given.
+    public var encoding: CSVEncoding?
     /// Bytes per `read(2)` (and per slice of in-memory input). Default 128 KiB. Tests use tiny
     /// values to exercise chunk boundaries; any value ≥ 1 works.
     public var chunkSize: Int
@@ -94,18 +132,21 @@ public struct CSVReaderOptions: Sendable, Hashable {
     /// Creates reader options.
     /// - Parameters:
     ///   - delimiter: An explicit delimiter, or `nil` (default) to sniff.
+    ///   - encoding: The input's encoding, or `nil` (default) to detect it.
     ///   - chunkSize: Bytes per read, ≥ 1.
     ///   - maxFieldBytes: Cap on one decoded field, ≥ 1.
     ///   - maxRecordBytes: Cap on one decoded record, ≥ 1.
     ///   - maxFields: Cap on the number of fields of one record, ≥ 1.
     public init(
         delimiter: CSVDelimiter? = nil,
+        encoding: CSVEncoding? = nil,
         chunkSize: Int = CSVReaderOptions.defaultChunkSize,
         maxFieldBytes: Int = CSVReaderOptions.defaultMaxFieldBytes,
         maxRecordBytes: Int = CSVReaderOptions.defaultMaxRecordBytes,
         maxFields: Int = CSVReaderOptions.defaultMaxFields
     ) {
         self.delimiter = delimiter
+        self.encoding = encoding
         self.chunkSize = chunkSize
         self.maxFieldBytes = maxFieldBytes
         self.maxRecordBytes = maxRecordBytes

@@ -21,7 +21,9 @@ import Darwin
 ///   ``CSVReaderOptions``, whatever the input size.
 /// - **Encodings**: UTF-8 (a BOM is stripped), UTF-16 LE/BE with BOM, and UTF-16 without BOM
 ///   when the first bytes show the NUL-every-other-byte pattern of mostly-ASCII text.
-///   UTF-16 is transcoded to UTF-8 on the fly. See ``encoding``.
+///   UTF-16 is transcoded to UTF-8 on the fly. Windows-1252 and Mac Roman, which cannot be
+///   told from UTF-8 reliably, are read when ``CSVReaderOptions/encoding`` names them.
+///   See ``encoding``.
 /// - **Validation**: invalid UTF-8 is *rejected*, never replaced (a replaced character would
 ///   register a wrong name); so are NUL bytes and unpaired UTF-16 surrogates. These errors
 ///   consume the offending record: the caller may log it and call ``next()`` again.
@@ -286,7 +288,7 @@ struct ReaderCore {
 
     init(raw: RawSource, options: CSVReaderOptions) {
         var raw = raw
-        let (enc, bom) = detectEncoding(raw.head)
+        let (enc, bom) = options.encoding.map { ($0, bomLength(raw.head, for: $0)) } ?? detectEncoding(raw.head)
         raw.headOffset = bom
         if raw.headOffset >= raw.head.count {
             raw.head = []

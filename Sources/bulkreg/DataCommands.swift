@@ -1,5 +1,6 @@
 import ArgumentParser
 import BulkReg
+import CSV
 import Foundation
 import WebinarAPI
 
@@ -42,6 +43,9 @@ struct ImportCommand: ParsableCommand {
     @Option(name: .long, help: "auto, ',', ';', tab or '|'.")
     var delimiter: String = "auto"
 
+    @Option(name: .long, help: "auto (UTF-8, or UTF-16 by its BOM or zero bytes), utf-8, utf-16le, utf-16be, windows-1252 (Excel \"CSV (Comma delimited)\" on Windows; also latin1) or macroman (Excel \"CSV (Macintosh)\").")
+    var encoding: String = "auto"
+
     func validate() throws {
         if let webinar, webinar <= 0 { throw ValidationError("--webinar must be a positive integer") }
         if let schedule, schedule <= 0 { throw ValidationError("--schedule must be a positive integer") }
@@ -56,6 +60,15 @@ struct ImportCommand: ParsableCommand {
         }
         _ = try overrides()
         _ = try delimiterByte()
+        _ = try givenEncoding()
+    }
+
+    func givenEncoding() throws -> CSVEncoding? {
+        if encoding.lowercased() == "auto" { return nil }
+        guard let given = CSVEncoding(name: encoding) else {
+            throw ValidationError("--encoding \(encoding): expected auto, " + CSVEncoding.names.joined(separator: ", "))
+        }
+        return given
     }
 
     func overrides() throws -> [String: String] {
@@ -86,7 +99,7 @@ struct ImportCommand: ParsableCommand {
             defaults: ImportDefaults(
                 platform: platform, webinarID: webinar, schedule: schedule, date: date,
                 timezone: timezone.flatMap(LeadValidator.normalizeTimezone)),
-            overrides: try overrides(), delimiter: try delimiterByte())
+            overrides: try overrides(), delimiter: try delimiterByte(), encoding: try givenEncoding())
         let summary = try Importer.run(options, databasePath: database.path, now: WallClock.now())
         print(summary.rendered(databasePath: database.path))
     }

@@ -202,11 +202,30 @@ struct HostileImportTests {
         #expect(m.queued == 2)
         #expect(try jobs(mac).map(\.0) == [2, 3])
         // Excel writes "CSV (Macintosh)" in Mac Roman: an accent is not UTF-8, so the file is
-        // refused at that line rather than registering a mangled name.
+        // refused at that line (with the fix) rather than registering a mangled name...
         let roman = try seeded()
+        let romanFile = roman.write(
+            "roman.csv", bytes: Array("Email,First Name\ra@example.com,Ann\rb@example.com,Zo".utf8) + [0x91, 0x0D])
         expectImportError(
-            roman, file: roman.write("roman.csv", bytes: Array("Email,First Name\ra@example.com,Ann\rb@example.com,Zo".utf8) + [0x91, 0x0D]),
-            contains: "invalid UTF-8 at line 3")
+            roman, file: romanFile,
+            contains: "invalid UTF-8 at line 3 (field 2); re-export the file as UTF-8, or name its encoding: "
+                + "--encoding windows-1252 (Excel \"CSV (Comma delimited)\" on Windows) or --encoding macroman")
+        // ... and imported as written once its encoding is named.
+        let r = try Importer.run(
+            ImportOptions(file: romanFile, defaults: ImportDefaults(webinarID: 5, schedule: 34), encoding: .macRoman),
+            databasePath: roman.db, now: 1)
+        #expect(r.queued == 2 && r.encoding == "MacRoman")
+        let last = try #require(try exportRows(roman).last)
+        #expect(last.contains("b@example.com") && last.contains("Zoë"))
+        // Windows Excel's "CSV (Comma delimited)" is Windows-1252.
+        let win = TempDir()
+        let w = try Importer.run(
+            ImportOptions(
+                file: win.write("win.csv", bytes: Array("Email;First Name;Last Name\r\nj@example.com;Jos".utf8) + [0xE9] + Array(";O".utf8) + [0x92] + Array("Brien\r\n".utf8)),
+                defaults: ImportDefaults(webinarID: 5, schedule: 34), encoding: .windows1252),
+            databasePath: win.db, now: 1)
+        #expect(w.queued == 1 && w.delimiter == ";")
+        #expect(try exportRows(win)[1].prefix(3) == ["j@example.com", "José", "O’Brien"])
     }
 
     @Test("formulas in cells are leads' text: stored and sent as written, neutralised by export --excel-safe")

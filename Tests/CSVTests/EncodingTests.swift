@@ -29,6 +29,44 @@ struct EncodingTests {
         #expect(!plain.hadByteOrderMark)
     }
 
+    @Test("Windows-1252 and Mac Roman, when given: every high byte decoded, across chunk boundaries")
+    func singleByte() throws {
+        // Excel on Windows: "Zoë", smart quotes, the euro sign, an en dash; one undefined byte (0x81).
+        let cp1252: [UInt8] = Array("name;note\r\nZo".utf8) + [0xEB] + Array(";".utf8) + [0x93, 0x80, 0x35, 0x94, 0x96, 0x81]
+            + Array("\r\n\"Jos".utf8) + [0xE9, 0x3B] + Array(" Mar".utf8) + [0xED, 0x61, 0x22, 0x3B, 0x9F] + Array("\r\n".utf8)
+        let windows = CSVReaderOptions(encoding: .windows1252)
+        #expect(try checkedTranscript(cp1252, windows) == [
+            .record(["name", "note"], line: 1),
+            .record(["Zoë", "“€5”–\u{81}"], line: 2),
+            .record(["José; María", "Ÿ"], line: 3),
+        ])
+        #expect(try CSVReader(bytes: cp1252, options: windows).encoding == .windows1252)
+        // Excel "CSV (Macintosh)": CR line ends; é = 0x8E, ü = 0x9F, € = 0xDB, ß = 0xA7.
+        let roman: [UInt8] = Array("first,last\rZo".utf8) + [0x8A] + Array(",M".utf8) + [0x9F] + Array("ller\r".utf8)
+            + [0x8E, 0xDB, 0xA7] + Array(",x\r".utf8)
+        #expect(try checkedTranscript(roman, CSVReaderOptions(encoding: .macRoman)) == [
+            .record(["first", "last"], line: 1),
+            .record(["Zoä", "Müller"], line: 2),
+            .record(["é€ß", "x"], line: 3),
+        ])
+        // Every byte decodes to valid UTF-8 (nothing to reject), and the whole table is the
+        // codecs' (spot checks of both halves' ends).
+        let all = Array("v\n".utf8) + (0x80...0xFF).flatMap { [UInt8($0), 0x0A] }
+        for (encoding, first, last) in [(CSVEncoding.windows1252, "€", "ÿ"), (.macRoman, "Ä", "ˇ")] {
+            let values = try readAll(try CSVReader(bytes: all, options: CSVReaderOptions(encoding: encoding))).dropFirst().map { $0.fields[0] }
+            #expect(values.count == 128)
+            #expect(values.first == first && values.last == last, "\(encoding)")
+        }
+        // Names, as the command line takes them.
+        #expect(CSVEncoding(name: "CP1252") == .windows1252 && CSVEncoding(name: "latin1") == .windows1252)
+        #expect(CSVEncoding(name: "macintosh") == .macRoman && CSVEncoding(name: "UTF_16LE") == .utf16LittleEndian)
+        #expect(CSVEncoding(name: "ebcdic") == nil)
+        // A given UTF-8 or UTF-16 still drops its own BOM; a single-byte encoding has none.
+        #expect(try transcript(Array("\u{FEFF}a".utf8), CSVReaderOptions(encoding: .utf8)) == [.record(["a"], line: 1)])
+        #expect(try transcript(utf16("a", bigEndian: false, bom: true), CSVReaderOptions(encoding: .utf16LittleEndian))
+            == [.record(["a"], line: 1)])
+    }
+
     @Test("UTF-16 LE with BOM (Excel Unicode Text, tab-delimited), surrogate pairs across chunks")
     func utf16LEBOM() throws {
         let expected: [Event] = [

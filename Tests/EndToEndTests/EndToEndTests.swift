@@ -66,6 +66,8 @@ struct EndToEndTests {
         let ws = Workspace()
         #expect(try await bulkreg(["import"]).status == 2)
         #expect(try await bulkreg(["run", "--workers", "0"]).status == 2)
+        let encoding = try await bulkreg(["import", "x.csv", "--webinar", "5", "--schedule", "34", "--encoding", "ebcdic"])
+        #expect(encoding.status == 2 && encoding.stderr.contains("--encoding ebcdic: expected auto, utf-8"))
         let missing = try await bulkreg(["import", ws.file("nope.csv"), "--webinar", "5", "--schedule", "34", "--db", ws.db])
         #expect(missing.status == 2)
         #expect(missing.stderr.contains("nope.csv"))

@@ -16,12 +16,18 @@ public struct ImportOptions: Sendable {
     public var overrides: [String: String]
     /// nil: sniff among `,` `;` tab `|`.
     public var delimiter: UInt8?
+    /// nil: detect (UTF-8, or UTF-16 by its BOM or zero bytes).
+    public var encoding: CSVEncoding?
 
-    public init(file: String, defaults: ImportDefaults, overrides: [String: String] = [:], delimiter: UInt8? = nil) {
+    public init(
+        file: String, defaults: ImportDefaults, overrides: [String: String] = [:], delimiter: UInt8? = nil,
+        encoding: CSVEncoding? = nil
+    ) {
         self.file = file
         self.defaults = defaults
         self.overrides = overrides
         self.delimiter = delimiter
+        self.encoding = encoding
     }
 }
 
@@ -53,7 +59,7 @@ public enum Importer {
         let file = options.file
         try checkInputFile(file)
         let hash = try ContentHash.of(path: file)
-        let reader = try openReader(file, delimiter: options.delimiter)
+        let reader = try openReader(file, delimiter: options.delimiter, encoding: options.encoding)
         // Lines of only spaces or delimiters before the header are blank lines too.
         var first = try next(reader, file: file)
         while let record = first, record.fields.allSatisfy({ LeadValidator.trim($0).isEmpty }) {
@@ -309,9 +315,11 @@ public enum Importer {
         }
     }
 
-    static func openReader(_ file: String, delimiter: UInt8?) throws -> CSVReader {
+    static func openReader(_ file: String, delimiter: UInt8?, encoding: CSVEncoding?) throws -> CSVReader {
         do {
-            return try CSVReader(path: file, options: CSVReaderOptions(delimiter: delimiter.flatMap { CSVDelimiter(byte: $0) }))
+            return try CSVReader(
+                path: file,
+                options: CSVReaderOptions(delimiter: delimiter.flatMap { CSVDelimiter(byte: $0) }, encoding: encoding))
         } catch {
             throw BulkRegError(.input, "\(file): \(error)")
         }
@@ -320,6 +328,11 @@ public enum Importer {
     static func next(_ reader: CSVReader, file: String) throws -> CSVRecord? {
         do {
             return try reader.next()
+        } catch where error.code == .invalidUTF8 {
+            throw BulkRegError(
+                .input,
+                "\(file): \(error), or name its encoding: --encoding windows-1252 (Excel \"CSV (Comma delimited)\" "
+                    + "on Windows) or --encoding macroman (Excel \"CSV (Macintosh)\")")
         } catch {
             throw BulkRegError(.input, "\(file): \(error)")
         }
