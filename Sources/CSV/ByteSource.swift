@@ -233,22 +233,7 @@ struct DecodedSource {
             highHalf.withUnsafeBufferPointer { table in
                 for i in 0..<n {
                     let b = staging[i]
-                    if b < 0x80 {
-                        out[o] = b
-                        o += 1
-                        continue
-                    }
-                    let u = UInt32(table[Int(b) - 0x80])
-                    if u < 0x800 {
-                        out[o] = UInt8(truncatingIfNeeded: 0xC0 | (u >> 6))
-                        out[o + 1] = UInt8(truncatingIfNeeded: 0x80 | (u & 0x3F))
-                        o += 2
-                    } else {
-                        out[o] = UInt8(truncatingIfNeeded: 0xE0 | (u >> 12))
-                        out[o + 1] = UInt8(truncatingIfNeeded: 0x80 | ((u >> 6) & 0x3F))
-                        out[o + 2] = UInt8(truncatingIfNeeded: 0x80 | (u & 0x3F))
-                        o += 3
-                    }
+                    putUTF8(b < 0x80 ? UInt32(b) : UInt32(table[Int(b) - 0x80]), into: out, at: &o)
                 }
             }
             return o
@@ -281,16 +266,7 @@ struct DecodedSource {
                 let u = bigEndian
                     ? UInt32(staging[i]) << 8 | UInt32(staging[i + 1])
                     : UInt32(staging[i + 1]) << 8 | UInt32(staging[i])
-                if u < 0x80 {
-                    out[o] = UInt8(truncatingIfNeeded: u)
-                    o += 1
-                    i += 2
-                } else if u < 0x800 {
-                    out[o] = UInt8(truncatingIfNeeded: 0xC0 | (u >> 6))
-                    out[o + 1] = UInt8(truncatingIfNeeded: 0x80 | (u & 0x3F))
-                    o += 2
-                    i += 2
-                } else if u >= 0xD800 && u <= 0xDBFF {
+                if u >= 0xD800 && u <= 0xDBFF {
                     if i + 3 >= total { break }  // partner not read yet: carry over
                     let l = bigEndian
                         ? UInt32(staging[i + 2]) << 8 | UInt32(staging[i + 3])
@@ -313,10 +289,7 @@ struct DecodedSource {
                     o += 1
                     i += 2
                 } else {
-                    out[o] = UInt8(truncatingIfNeeded: 0xE0 | (u >> 12))
-                    out[o + 1] = UInt8(truncatingIfNeeded: 0x80 | ((u >> 6) & 0x3F))
-                    out[o + 2] = UInt8(truncatingIfNeeded: 0x80 | (u & 0x3F))
-                    o += 3
+                    putUTF8(u, into: out, at: &o)
                     i += 2
                 }
             }
@@ -324,5 +297,24 @@ struct DecodedSource {
             if carry > 0 { memmove(staging, staging + i, carry) }
             if o > 0 { return o }
         }
+    }
+}
+
+/// Writes a code point of the Basic Multilingual Plane (not a surrogate) as UTF-8 at `out[o]`
+/// and advances `o` by 1 to 3.
+@inline(__always)
+private func putUTF8(_ u: UInt32, into out: UnsafeMutablePointer<UInt8>, at o: inout Int) {
+    if u < 0x80 {
+        out[o] = UInt8(truncatingIfNeeded: u)
+        o += 1
+    } else if u < 0x800 {
+        out[o] = UInt8(truncatingIfNeeded: 0xC0 | (u >> 6))
+        out[o + 1] = UInt8(truncatingIfNeeded: 0x80 | (u & 0x3F))
+        o += 2
+    } else {
+        out[o] = UInt8(truncatingIfNeeded: 0xE0 | (u >> 12))
+        out[o + 1] = UInt8(truncatingIfNeeded: 0x80 | ((u >> 6) & 0x3F))
+        out[o + 2] = UInt8(truncatingIfNeeded: 0x80 | (u & 0x3F))
+        o += 3
     }
 }
