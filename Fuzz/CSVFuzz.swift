@@ -1,7 +1,9 @@
 // libFuzzer entry point for the CSV module. Built by `scripts/fuzz` together with
-// Sources/CSV/*.swift as a single module (so no `import CSV`):
+// Sources/CSV/*.swift and the header mapper (Sources/BulkReg/Import/FieldMap.swift,
+// Support/BulkRegError.swift) as a single module (so no `import CSV`):
 //
-//   swiftc -sanitize=fuzzer,address -parse-as-library -O Sources/CSV/*.swift Fuzz/CSVFuzz.swift
+//   swiftc -sanitize=fuzzer,address -parse-as-library -O Sources/CSV/*.swift \
+//       Sources/BulkReg/Import/FieldMap.swift Sources/BulkReg/Support/BulkRegError.swift Fuzz/CSVFuzz.swift
 //
 // Every input is parsed with an auto-detected delimiter and small caps; its last byte then picks
 // one extra check (chunk sizes, explicit delimiter, round trips). Any violation traps (= a
@@ -12,7 +14,10 @@
 // 4. the UTF-8 validator agrees with the standard library;
 // 5. writer → reader round trips reproduce the records exactly (and excel-safe only adds `'`);
 // 6. read as Windows-1252 or Mac Roman, any input decodes (no invalid-text error), chunk-size
-//    independently.
+//    independently;
+// 7. the header mapper (BulkReg's FieldMap, compiled in) on the first record, with a `--map`
+//    the input picks: it throws or maps every field to a column that exists, an email among
+//    them; header normalization is idempotent.
 
 #if canImport(Glibc)
 import Glibc
@@ -125,6 +130,23 @@ private func roundTrip(_ records: [[String]], selector: UInt8) {
     }
 }
 
+private func checkHeaderMapping(_ header: [String], selector: UInt8) {
+    for name in header.prefix(8) {
+        let once = FieldMap.normalize(name)
+        check(FieldMap.normalize(once) == once, "normalize is not idempotent")
+    }
+    var overrides: [String: String] = [:]
+    if !header.isEmpty && selector & 1 == 1 {
+        let column = Int(selector >> 1) % header.count
+        let field = ["email", "first_name", "phone", "country", "api_key", "bad name"][Int(selector >> 4) % 6]
+        overrides[field] = selector & 2 == 0 ? header[column] : "#\(column + 1)"
+    }
+    guard let map = try? FieldMap(header: header, overrides: overrides, file: "fuzz.csv") else { return }
+    check(map.columns[.email] != nil, "a map without an email column")
+    for (_, column) in map.columns { check(column >= 0 && column < header.count, "mapped column out of range") }
+    for extra in map.extras { check(extra.column >= 0 && extra.column < header.count, "extra column out of range") }
+}
+
 @_cdecl("LLVMFuzzerTestOneInput")
 public func csvFuzzTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let bytes: [UInt8] = (data != nil && size > 0) ? Array(UnsafeBufferPointer(start: data!, count: size)) : []
@@ -136,6 +158,9 @@ public func csvFuzzTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> C
     var small = CSVReaderOptions(delimiter: nil, chunkSize: [1, 2, 3, 5, 7, 8, 13, 64][Int(selector & 7)],
                                  maxFieldBytes: 64, maxRecordBytes: 256, maxFields: 16)
     let autoSmall = fuzzTranscript(bytes, small)
+
+    // 7: the header mapper on the first record read.
+    if case .record(let header, _)? = autoSmall.first { checkHeaderMapping(header, selector: bytes.first ?? 0) }
 
     switch (selector >> 3) & 3 {
     case 0:
