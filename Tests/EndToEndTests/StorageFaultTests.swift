@@ -110,6 +110,10 @@ struct StorageFaultTests {
         let db = dir + "/jobs.sqlite"
         #expect(try await bulkreg(["import", file, "--webinar", "5", "--schedule", "34", "--db", db]).status == 0)
         let asRoot = geteuid() == 0
+        // `nobody` may not reach the build folder (a clone under /root): run a copy from here.
+        let binary = ws.file("bulkreg")
+        try FileManager.default.copyItem(atPath: bulkregBinary.path, toPath: binary)
+        chmod(binary, 0o755)
         if asRoot {
             chown(db, 65534, 65534)
             chown(ws.path, 65534, 65534)
@@ -121,9 +125,9 @@ struct StorageFaultTests {
             let process = Process()
             if asRoot, let setpriv = Self.setpriv {
                 process.executableURL = URL(fileURLWithPath: setpriv)
-                process.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", bulkregBinary.path] + command
+                process.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", binary] + command
             } else {
-                process.executableURL = bulkregBinary
+                process.executableURL = URL(fileURLWithPath: binary)
                 process.arguments = command
             }
             process.environment = ["PATH": "/usr/bin:/bin", "HOME": ws.path, "WEBINARJAM_API_KEY": "k3y-for-the-read-only-test"]
@@ -140,5 +144,6 @@ struct StorageFaultTests {
         }
         #expect(try Data(contentsOf: URL(fileURLWithPath: db)) == before, "the database changed")
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["jobs.sqlite"])
+        #expect(!FileManager.default.fileExists(atPath: ws.file("out.csv")))
     }
 }
