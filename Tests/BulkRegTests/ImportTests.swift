@@ -47,6 +47,26 @@ struct ValidationTests {
         #expect(reason(row) == expected)
     }
 
+    @Test("an IP address column holds IPv4 or IPv6 addresses; anything else rejects the row")
+    func ipAddresses() throws {
+        let map = try FieldMap(header: ["email", "first_name", "OPTIN_IP"], overrides: [:], file: "t.csv")
+        let validator = LeadValidator(map: map, defaults: ImportDefaults(webinarID: 5, schedule: 34))
+        for good in ["203.0.113.7", "2001:db8::1", "::ffff:198.51.100.4", ""] {
+            guard case .success(let lead) = validator.validate(["a@example.com", "Ann", good]) else {
+                Issue.record("\(good) rejected")
+                continue
+            }
+            #expect(lead.ipAddress == (good.isEmpty ? nil : good))
+        }
+        for bad in ["203.0.113", "203.0.113.256", "localhost", "1.2.3.4:80", "2001:db8:::1"] {
+            guard case .failure(let rejection) = validator.validate(["a@example.com", "Ann", bad]) else {
+                Issue.record("\(bad) accepted")
+                continue
+            }
+            #expect(rejection.reason.hasPrefix("invalid IP address"), "\(bad)")
+        }
+    }
+
     @Test("phone and country code normalisation", arguments: [
         ("555.123.4567", "5551234567"), ("+44 20 7946 0958", "442079460958"), ("(020) 7946-0958", "02079460958"),
         ("555 123 4567", "5551234567"),

@@ -52,7 +52,8 @@ public struct Lead: Sendable, Equatable {
 /// Rules: whitespace trimmed; first name and a syntactically valid email required; phone
 /// reduced to digits (spaces, dots, dashes, parentheses, a leading `+` removed; letters
 /// reject); country code normalised to `+N`; EverWebinar timezone `GMT±H[:MM]` and date
-/// `YYYY-MM-DD HH:MM` checked; webinar and schedule must be positive integers.
+/// `YYYY-MM-DD HH:MM` checked; webinar and schedule must be positive integers; an IP address
+/// must be IPv4 or IPv6; names and extra fields must not hold control characters.
 public struct LeadValidator: Sendable {
     public let map: FieldMap
     public let defaults: ImportDefaults
@@ -142,6 +143,10 @@ public struct LeadValidator: Sendable {
             date = nil
             timezone = nil
         }
+        let ipAddress = value(.ipAddress)
+        if let ipAddress, !Self.isValidIPAddress(ipAddress) {
+            return .failure(.init("invalid IP address (expected IPv4 like 203.0.113.7 or IPv6)"))
+        }
         var extras: [(String, String)] = []
         for (name, column) in map.extras where column < row.count {
             let v = Self.trim(row[column])
@@ -152,7 +157,7 @@ public struct LeadValidator: Sendable {
             Lead(
                 platform: platform, webinarID: webinarID, schedule: schedule, date: date,
                 timezone: timezone, firstName: firstName, lastName: last, email: email,
-                phoneCountryCode: countryCode, phone: phone, ipAddress: value(.ipAddress),
+                phoneCountryCode: countryCode, phone: phone, ipAddress: ipAddress,
                 extras: extras))
     }
 
@@ -172,6 +177,14 @@ public struct LeadValidator: Sendable {
     }
 
     @inline(__always) static func isSpace(_ b: UInt8) -> Bool { b == 0x20 || (b >= 0x09 && b <= 0x0D) }
+
+    /// An IPv4 address in dotted-quad form or an IPv6 address (`inet_pton`'s grammar).
+    static func isValidIPAddress(_ s: String) -> Bool {
+        var buffer = (UInt64(0), UInt64(0))
+        return withUnsafeMutableBytes(of: &buffer) { out in
+            inet_pton(AF_INET, s, out.baseAddress) == 1 || inet_pton(AF_INET6, s, out.baseAddress) == 1
+        }
+    }
 
     /// Whether `s` holds a C0 control other than tab, LF and CR (a cell with Alt+Enter keeps
     /// its line break), DEL, or a C1 control (U+0080–U+009F, what a Windows-1252 file read
