@@ -88,7 +88,7 @@ actor Scheduler<C: Clock> where C.Duration == Duration {
     /// The worker's call did not reach the API (refused, DNS, TLS, connect timeout): the job
     /// goes back and the whole run pauses. The first failure, and each failed probe, starts
     /// a longer pause (`pause(level)` for level 1, 2, ...); failures of calls that were
-    /// already in flight do not. Returns when the pause ends.
+    /// already in flight do not. Returns the instant the pause ends.
     @discardableResult
     func unreachable(_ work: Work, pause: @Sendable (Int) -> Duration) -> C.Instant {
         active -= 1
@@ -111,9 +111,6 @@ actor Scheduler<C: Clock> where C.Duration == Duration {
         probeOut = false
         dispatch()
     }
-
-    /// Whether the run is paused for an outage.
-    var isPausedForOutage: Bool { outageUntil != nil }
 
     /// Hands out nothing more; waiting workers get nil.
     func stop() {
