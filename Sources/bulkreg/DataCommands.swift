@@ -37,7 +37,7 @@ struct ImportCommand: ParsableCommand {
     @Option(name: .long, help: "EverWebinar timezone, GMT-5 or GMT+4:30.")
     var timezone: String?
 
-    @Option(name: .long, parsing: .singleValue, help: "FIELD=HEADER: take FIELD from column HEADER (repeatable). FIELD is first_name, last_name, email, phone, phone_country_code, ip_address, webinar_id, schedule, date, timezone, or an extra API field (country, state, ...).")
+    @Option(name: .long, parsing: .singleValue, help: "FIELD=HEADER: take FIELD from column HEADER, or from the Nth column with #N (repeatable). FIELD is first_name, last_name, email, phone, phone_country_code, ip_address, webinar_id, schedule, date, timezone, or an extra API field (country, state, ...).")
     var map: [String] = []
 
     @Option(name: .long, help: "auto, ',', ';', tab or '|'.")
