@@ -1,4 +1,5 @@
 import BulkReg
+import CSV
 import Foundation
 import SQLite
 import Testing
@@ -143,6 +144,30 @@ struct FieldMapTests {
         #expect(map.extras.map(\.name) == ["country"])
         #expect(throws: BulkRegError.self) {
             try FieldMap(header: ["Correo"], overrides: ["email": "Mail"], file: "x.csv")
+        }
+    }
+
+    @Test("header normalization: case, accents and separators go, and it is idempotent")
+    func normalization() throws {
+        #expect(FieldMap.normalize("E-mail Address") == "emailaddress")
+        #expect(FieldMap.normalize("PRÉNOM") == "prenom")
+        #expect(FieldMap.normalize("\u{FEFF}\"Téléphone.Mobile\"") == "telephonemobile")
+        #expect(FieldMap.normalize("İP_address") == "ipaddress")
+        // Found by scripts/fuzz (fixtures/fuzz/crash-84945094-normalize-cherokee.csv, a UTF-16 BE
+        // header): Foundation's folding kept U+036D after Cherokee U+13A0 and dropped it after
+        // U+AB70, so a second pass changed the result.
+        let cherokee = "n\u{13A0}\u{036D}me"
+        #expect(FieldMap.normalize(cherokee) == "n\u{AB70}me")
+        let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("fixtures/fuzz/crash-84945094-normalize-cherokee.csv")
+        let reader = try CSVReader(
+            bytes: [UInt8](try Data(contentsOf: fixture)),
+            options: CSVReaderOptions(delimiter: nil, maxFieldBytes: 64, maxRecordBytes: 256, maxFields: 16))
+        let header = try #require(try reader.next()).fields
+        #expect(header.contains { $0.unicodeScalars.contains("\u{13A0}") })
+        for name in header + [cherokee, "Straße", "ΑΣ", "İ", "ﬁrst name", "e\u{0301}\u{0327}"] {
+            let once = FieldMap.normalize(name)
+            #expect(FieldMap.normalize(once) == once, "\(name.unicodeScalars.map { $0.value })")
         }
     }
 

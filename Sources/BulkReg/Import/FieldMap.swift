@@ -106,19 +106,24 @@ public struct FieldMap: Sendable, Equatable {
             && lhs.extras.map(\.column) == rhs.extras.map(\.column)
     }
 
-    /// Lowercased, accents folded, with spaces, `_`, `-`, `.` and quotes removed:
+    /// Lowercased, accents dropped, with spaces, `_`, `-`, `.` and quotes removed:
     /// `E-mail Address` → `emailaddress`, `Prénom` → `prenom`.
+    ///
+    /// Lowercase first, then canonical decomposition (NFD) with every nonspacing mark dropped:
+    /// the result is lowercase, decomposed and free of them, so normalizing it again changes
+    /// nothing (`scripts/fuzz` checks it). Foundation's `folding(options:)` was not idempotent:
+    /// it kept U+036D after Cherokee U+13A0 but dropped it after the lowercase U+AB70.
     public static func normalize(_ header: String) -> String {
-        var out = ""
-        out.reserveCapacity(header.utf8.count)
-        let folded = header.folding(options: [.diacriticInsensitive, .caseInsensitive], locale: nil)
-        for scalar in folded.unicodeScalars {
+        var out = String.UnicodeScalarView()
+        for scalar in header.lowercased().decomposedStringWithCanonicalMapping.unicodeScalars {
             switch scalar {
             case " ", "_", "-", ".", "\t", "'", "\"", "\u{FEFF}", "\u{A0}": continue
-            default: out.unicodeScalars.append(scalar)
+            default: break
             }
+            // Accents are nonspacing marks; spacing vowel signs (Devanagari and others) stay.
+            if scalar.properties.generalCategory != .nonspacingMark { out.append(scalar) }
         }
-        return out.lowercased()
+        return String(out)
     }
 
     /// Builds the map from a header row and `--map FIELD=HEADER` overrides.
