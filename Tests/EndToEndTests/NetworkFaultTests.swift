@@ -150,22 +150,34 @@ final class PipeCollector: Sendable {
     var text: String { data.withLock { String(decoding: $0, as: UTF8.self) } }
 }
 
-/// A loopback TCP port nobody listens on right now.
-func freeLoopbackPort() throws -> Int {
+/// A TCP socket bound to an ephemeral loopback port (listening if asked), and that port.
+func loopbackSocket(listening: Bool) throws -> (fd: Int32, port: Int) {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
+    var yes: Int32 = 1
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
     address.sin_port = 0
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) {
+    let ok = withUnsafeMutablePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { p -> Bool in
-            bind(fd, p, length) == 0 && getsockname(fd, p, &length) == 0
+            bind(fd, p, length) == 0 && (!listening || listen(fd, 16) == 0) && getsockname(fd, p, &length) == 0
         }
     }
-    guard bound else { throw SimulatorError(description: "no free port: errno \(errno)") }
-    return Int(UInt16(bigEndian: address.sin_port))
+    guard ok else {
+        let code = errno
+        close(fd)
+        throw SimulatorError(description: "cannot bind a loopback port: errno \(code)")
+    }
+    return (fd, Int(UInt16(bigEndian: address.sin_port)))
+}
+
+/// A loopback TCP port nobody listens on right now.
+func freeLoopbackPort() throws -> Int {
+    let (fd, port) = try loopbackSocket(listening: false)
+    close(fd)
+    return port
 }
 
 /// Whether something accepts connections on the loopback port.
@@ -203,25 +215,9 @@ final class HugeAnswerServer: Sendable {
     private let fd: Int32
 
     init(bodyBytes: Int) throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var yes: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let ok = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { p -> Bool in
-                bind(fd, p, length) == 0 && listen(fd, 16) == 0 && getsockname(fd, p, &length) == 0
-            }
-        }
-        guard ok else {
-            close(fd)
-            throw SimulatorError(description: "cannot listen: errno \(errno)")
-        }
+        let (fd, port) = try loopbackSocket(listening: true)
         self.fd = fd
-        self.port = Int(UInt16(bigEndian: address.sin_port))
+        self.port = port
         let listener = Thread { [self] in
             while true {
                 let client = accept(fd, nil, nil)

@@ -16,12 +16,7 @@ struct StorageFaultTests {
             "-c", "trap '' XFSZ; ulimit -f 1024; exec \"$0\" import \"$1\" --webinar 5 --schedule 34 --db \"$2\"",
             bulkregBinary.path, file, ws.db,
         ]
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let o = await finish(process, out, err)
+        let o = try await runToEnd(process)
         #expect(o.status == 2, "\(o.stdout) \(o.stderr)")
         #expect(o.stderr.contains(ws.db))
         #expect(o.stderr.contains("disk"), "\(o.stderr)")
@@ -131,12 +126,7 @@ struct StorageFaultTests {
                 process.arguments = command
             }
             process.environment = ["PATH": "/usr/bin:/bin", "HOME": ws.path, "WEBINARJAM_API_KEY": "k3y-for-the-read-only-test"]
-            let out = Pipe()
-            let err = Pipe()
-            process.standardOutput = out
-            process.standardError = err
-            try process.run()
-            let o = await finish(process, out, err)
+            let o = try await runToEnd(process)
             #expect(o.status == 2, "\(command[0]): \(o.status) \(o.stderr)")
             #expect(o.stderr.hasPrefix("bulkreg: \(db)"), "\(command[0]): \(o.stderr)")
             #expect(o.stderr.contains("read-only") || o.stderr.contains("Permission denied"), "\(command[0]): \(o.stderr)")

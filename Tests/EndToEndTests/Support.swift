@@ -48,6 +48,11 @@ func launch(_ args: [String], env: [String: String] = [:], cwd: String? = nil) t
     for (k, v) in env { environment[k] = v }
     process.environment = environment
     if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+    return try start(process)
+}
+
+/// Starts a configured process with its stdout and stderr on pipes and no stdin.
+func start(_ process: Process) throws -> (Process, Pipe, Pipe) {
     let out = Pipe()
     let err = Pipe()
     process.standardOutput = out
@@ -55,6 +60,12 @@ func launch(_ args: [String], env: [String: String] = [:], cwd: String? = nil) t
     process.standardInput = FileHandle.nullDevice
     try process.run()
     return (process, out, err)
+}
+
+/// Runs a configured process to the end.
+func runToEnd(_ process: Process) async throws -> Outcome {
+    let (process, out, err) = try start(process)
+    return await finish(process, out, err)
 }
 
 /// Runs `bulkreg ARGS` to the end.
