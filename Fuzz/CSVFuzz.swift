@@ -12,7 +12,8 @@
 // 2. the result (records, lines, errors) does not depend on the chunk size;
 // 3. structural invariants: lines ≥ 1 and increasing, caps respected, no NUL in values;
 // 4. the UTF-8 validator agrees with the standard library;
-// 5. writer → reader round trips reproduce the records exactly (and excel-safe only adds `'`);
+// 5. writer → reader round trips reproduce the records exactly, whichever way a record is
+//    written (array, collection, field by field), and excel-safe only adds `'`;
 // 6. read as Windows-1252 or Mac Roman, any input decodes (no invalid-text error), chunk-size
 //    independently;
 // 7. the header mapper (BulkReg's FieldMap, compiled in) on the first record, with a `--map`
@@ -88,8 +89,19 @@ private func roundTrip(_ records: [[String]], selector: UInt8) {
     let lineEnding: CSVLineEnding = selector & 4 == 0 ? .crlf : .lf
     let writer = CSVWriter(options: CSVWriterOptions(delimiter: delimiter, lineEnding: lineEnding, bufferSize: 64))
     do {
-        for r in records {
-            if selector & 8 == 0 { try writer.write(record: r) } else { try writer.write(record: r[...]) }
+        // Each of the three ways to write a record: array, generic collection, field by field.
+        for (i, r) in records.enumerated() {
+            switch (i + Int((selector >> 3) & 1)) % 3 {
+            case 0: try writer.write(record: r)
+            case 1: try writer.write(record: r[...])
+            default:
+                for (k, field) in r.enumerated() {
+                    if k % 2 == 0 { try writer.writeField(field) } else {
+                        try Array(field.utf8).withUnsafeBytes { try writer.writeField(utf8: $0) }
+                    }
+                }
+                try writer.endRecord()
+            }
         }
     } catch {
         fatalError("in-memory write failed: \(error)")

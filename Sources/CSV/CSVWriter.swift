@@ -59,7 +59,9 @@ public struct CSVWriterOptions: Sendable, Hashable {
 /// `.io(errno:)`; after one, every later call throws it again. `deinit` flushes on a best-effort
 /// basis and ignores errors: call ``flush()`` or ``close()`` to see them. Not thread-safe.
 public final class CSVWriter {
-    private var core: WriterCore
+    /// The state lives behind a pointer the writer owns: a class's stored `var` would cost a
+    /// dynamic exclusivity check on every call, which a field-by-field export makes millions of.
+    private let core: UnsafeMutablePointer<WriterCore>
 
     /// Writes to an open file descriptor.
     /// - Parameters:
@@ -67,13 +69,15 @@ public final class CSVWriter {
     ///   - closeOnDeinit: Whether ``close()`` / `deinit` close the descriptor (default `false`).
     ///   - options: Delimiter, line ending, excel-safe mode, buffer size.
     public init(fileDescriptor: Int32, closeOnDeinit: Bool = false, options: CSVWriterOptions = CSVWriterOptions()) {
-        core = WriterCore(fd: fileDescriptor, ownsFD: closeOnDeinit, memory: false, options: options)
+        core = .allocate(capacity: 1)
+        core.initialize(to: WriterCore(fd: fileDescriptor, ownsFD: closeOnDeinit, memory: false, options: options))
     }
 
     /// Writes to memory; read the result with ``memoryOutput``.
     /// - Parameter options: Delimiter, line ending, excel-safe mode, buffer size.
     public init(options: CSVWriterOptions = CSVWriterOptions()) {
-        core = WriterCore(fd: -1, ownsFD: false, memory: true, options: options)
+        core = .allocate(capacity: 1)
+        core.initialize(to: WriterCore(fd: -1, ownsFD: false, memory: true, options: options))
     }
 
     /// Creates (or truncates) a file with mode 0644 and writes to it; the writer owns the
@@ -96,53 +100,82 @@ public final class CSVWriter {
     }
 
     deinit {
-        if core.failure == nil { try? core.flush() }
-        core.release()
+        if core.pointee.failure == nil { try? core.pointee.flush() }
+        core.pointee.release()
+        core.deinitialize(count: 1)
+        core.deallocate()
     }
 
     /// For in-memory writers: everything written so far (flushes the buffer first).
     /// Empty for descriptor-backed writers.
     public var memoryOutput: [UInt8] {
-        guard core.memory != nil else { return [] }
-        try? core.flush()
-        return core.memory ?? []
+        guard core.pointee.memory != nil else { return [] }
+        try? core.pointee.flush()
+        return core.pointee.memory ?? []
     }
 
     /// Writes one record followed by the line ending.
     /// - Parameter record: The field values.
     /// - Throws: `.io(errno:)` when a buffer flush fails.
     public func write(record: some Collection<String>) throws(CSVError) {
-        try core.begin()
+        try core.pointee.begin()
         if record.count == 1, let only = record.first, only.isEmpty {
-            try core.writeEmptyOnlyField()
+            try core.pointee.writeEmptyOnlyField()
         } else {
             var first = true
             for field in record {
-                if !first { try core.putDelimiter() }
+                if !first { try core.pointee.putDelimiter() }
                 first = false
-                try core.writeField(field)
+                try core.pointee.writeField(field)
             }
         }
-        try core.writeLineEnding()
+        try core.pointee.writeLineEnding()
     }
 
     /// Writes one record followed by the line ending (fast path for arrays).
     /// - Parameter record: The field values.
     /// - Throws: `.io(errno:)` when a buffer flush fails.
     public func write(record: [String]) throws(CSVError) {
-        try core.write(record)
+        try core.pointee.write(record)
+    }
+
+    /// Writes the next field of the current record from its UTF-8 bytes, quoted as needed
+    /// (for callers that hold values as bytes, such as rows stored in a database: no `String`
+    /// per field). End the record with ``endRecord()``; do not call ``write(record:)`` between
+    /// the fields of one record.
+    /// - Parameter utf8: The field's bytes (valid UTF-8; written as they are).
+    /// - Throws: `.io(errno:)` when a buffer flush fails.
+    public func writeField(utf8: UnsafeRawBufferPointer) throws(CSVError) {
+        try core.pointee.beginField(empty: utf8.isEmpty)
+        guard let base = utf8.baseAddress, utf8.count > 0 else { return }
+        try core.pointee.writeFieldBytes(base.assumingMemoryBound(to: UInt8.self), utf8.count)
+    }
+
+    /// Writes the next field of the current record (see ``writeField(utf8:)``).
+    /// - Parameter value: The field's value.
+    /// - Throws: `.io(errno:)` when a buffer flush fails.
+    public func writeField(_ value: String) throws(CSVError) {
+        try core.pointee.beginField(empty: value.isEmpty)
+        try core.pointee.writeField(value)
+    }
+
+    /// Ends the record begun by ``writeField(utf8:)`` / ``writeField(_:)``: writes the line
+    /// ending (a record of one empty field is written `""`, so that it is not a blank line).
+    /// - Throws: `.io(errno:)` when a buffer flush fails.
+    public func endRecord() throws(CSVError) {
+        try core.pointee.endRecord()
     }
 
     /// Writes the buffered bytes to the descriptor.
     /// - Throws: `.io(errno:)` (e.g. `EPIPE`, `ENOSPC`).
     public func flush() throws(CSVError) {
-        try core.flush()
+        try core.pointee.flush()
     }
 
     /// Flushes, then closes the descriptor if the writer owns it. Later writes throw `EBADF`.
     /// - Throws: `.io(errno:)` from the flush or from `close(2)`.
     public func close() throws(CSVError) {
-        try core.close()
+        try core.pointee.close()
     }
 }
 
@@ -159,6 +192,10 @@ struct WriterCore {
     let needsQuote: UnsafeMutablePointer<Bool>
     var failure: CSVError?
     var memory: [UInt8]?
+    /// Field-by-field records: fields written so far, and whether the first one was empty
+    /// (a record of one empty field is written `""`).
+    var fieldsInRecord = 0
+    var firstFieldEmpty = false
 
     init(fd: Int32, ownsFD: Bool, memory: Bool, options: CSVWriterOptions) {
         self.fd = fd
@@ -226,6 +263,20 @@ struct WriterCore {
                 try writeField(record[i])
             }
         }
+        try writeLineEnding()
+    }
+
+    @inline(__always)
+    mutating func beginField(empty: Bool) throws(CSVError) {
+        if let failure { throw failure }
+        if fieldsInRecord > 0 { try putDelimiter() } else { firstFieldEmpty = empty }
+        fieldsInRecord &+= 1
+    }
+
+    mutating func endRecord() throws(CSVError) {
+        if let failure { throw failure }
+        if fieldsInRecord == 1 && firstFieldEmpty { try writeEmptyOnlyField() }
+        fieldsInRecord = 0
         try writeLineEnding()
     }
 
@@ -320,31 +371,44 @@ struct WriterCore {
     }
 
     @inline(__always)
-    mutating func writeField(_ field: borrowing String) throws(CSVError) {
+    mutating func writeField(_ field: String) throws(CSVError) {
         let n = field.utf8.count
         if n == 0 { return }
-        // Worst case: every byte a quote (doubled) + 2 quotes + the excel-safe apostrophe.
-        let worst = 2 * n + 3
+        try putEncoded(worst: 2 * n + 3) { [needsQuote, excelSafe] dst in
+            WriterCore.encode(field, into: dst, needsQuote: needsQuote, excelSafe: excelSafe)
+        }
+    }
+
+    /// `writeField` for a field given as bytes (`n` > 0).
+    @inline(__always)
+    mutating func writeFieldBytes(_ src: UnsafePointer<UInt8>, _ n: Int) throws(CSVError) {
+        try putEncoded(worst: 2 * n + 3) { [needsQuote, excelSafe] dst in
+            WriterCore.encodeBytes(src, n, into: dst, needsQuote: needsQuote, excelSafe: excelSafe)
+        }
+    }
+
+    /// Runs `encode` on the buffer when `worst` bytes (every byte a doubled quote, 2 quotes and
+    /// the excel-safe apostrophe) fit after a flush; a field larger than the whole buffer is
+    /// encoded into a temporary array and copied in pieces.
+    @inline(__always)
+    mutating func putEncoded(worst: Int, _ encode: (UnsafeMutablePointer<UInt8>) -> Int) throws(CSVError) {
         if count + worst > capacity {
             try flush()
             if worst > capacity {
-                // Huge field: encode into a temporary array, then copy in pieces.
                 var tmp = [UInt8](repeating: 0, count: worst)
-                let m = tmp.withUnsafeMutableBufferPointer { dst in
-                    WriterCore.encode(field, into: dst.baseAddress!, needsQuote: needsQuote, excelSafe: excelSafe)
-                }
+                let m = tmp.withUnsafeMutableBufferPointer { encode($0.baseAddress!) }
                 try tmp.withUnsafeBufferPointer { (b) throws(CSVError) in try putBytes(b.baseAddress!, m) }
                 return
             }
         }
-        count += WriterCore.encode(field, into: buffer + count, needsQuote: needsQuote, excelSafe: excelSafe)
+        count += encode(buffer + count)
     }
 
     /// Encodes one field (quoted / escaped / excel-safe as needed) into `dst`, which must have
     /// room for `2 * utf8.count + 3` bytes. Returns the number of bytes written.
     @inline(__always)
     static func encode(
-        _ field: borrowing String,
+        _ field: String,
         into dst: UnsafeMutablePointer<UInt8>,
         needsQuote: UnsafeMutablePointer<Bool>,
         excelSafe: Bool

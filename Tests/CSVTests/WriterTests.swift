@@ -67,6 +67,52 @@ struct WriterTests {
         #expect(try written([["x", big, "y"]], small) == (try written([["x", big, "y"]])))
     }
 
+    @Test("field by field (bytes or strings) writes exactly what write(record:) writes")
+    func fieldByField() throws {
+        let big = String(repeating: "ab\"c,", count: 1000)
+        let records: [[String]] = [
+            [""], ["", ""], ["a"], ["=1", "x,y", "q\"q", "line\nbreak", "\u{FEFF}bom", "é😀", ""],
+            ["x", big, "y"], [big], ["", big], ["@cmd"], ["-"],
+        ]
+        for options in [
+            CSVWriterOptions(), CSVWriterOptions(delimiter: .semicolon, lineEnding: .lf, excelSafe: true, bufferSize: 64),
+            CSVWriterOptions(delimiter: .tab, bufferSize: 64),
+        ] {
+            let expected = try written(records, options)
+            let bytes = CSVWriter(options: options)
+            let strings = CSVWriter(options: options)
+            for (n, r) in records.enumerated() {
+                for field in r {
+                    try Array(field.utf8).withUnsafeBytes { try bytes.writeField(utf8: $0) }
+                    // Alternate the two overloads within one writer too.
+                    if n % 2 == 0 { try strings.writeField(field) } else {
+                        try Array(field.utf8).withUnsafeBytes { try strings.writeField(utf8: $0) }
+                    }
+                }
+                try bytes.endRecord()
+                try strings.endRecord()
+            }
+            #expect(String(decoding: bytes.memoryOutput, as: UTF8.self) == expected)
+            #expect(String(decoding: strings.memoryOutput, as: UTF8.self) == expected)
+        }
+        // Found by scripts/fuzz (fixtures/fuzz/crash-caeb4a1e-field-by-field-flush.csv): a first
+        // field that flushed the buffer and refilled it to the same length was taken for an
+        // empty one (an extra `""`). 22 bytes buffered, then a 22-byte field (worst case 47)
+        // flushes a 64-byte buffer and leaves 22 bytes again.
+        let flushing = CSVWriter(options: CSVWriterOptions(bufferSize: 64))
+        try flushing.write(record: [String(repeating: "a", count: 20)])
+        try flushing.writeField(String(repeating: "b", count: 22))
+        try flushing.endRecord()
+        #expect(String(decoding: flushing.memoryOutput, as: UTF8.self)
+            == String(repeating: "a", count: 20) + "\r\n" + String(repeating: "b", count: 22) + "\r\n")
+        // A record with no fields is an empty line, like write(record: []).
+        let w = CSVWriter(options: CSVWriterOptions(lineEnding: .lf))
+        try w.endRecord()
+        try w.writeField(utf8: UnsafeRawBufferPointer(start: nil, count: 0))
+        try w.endRecord()
+        #expect(String(decoding: w.memoryOutput, as: UTF8.self) == "\n\"\"\n")
+    }
+
     @Test("writes to a file path and to a descriptor")
     func fileOutput() throws {
         let path = temporaryPath("out.csv")

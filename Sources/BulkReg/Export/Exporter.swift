@@ -63,27 +63,35 @@ public enum Exporter {
                 """
             let query = try connection.prepare(sql)
             if let state = options.state { try query.bind(1, state.rawValue) }
-            var out: [String] = []
-            out.reserveCapacity(layout.header.count + resultColumns.count)
+            // Fields go from SQLite's buffers to the writer as bytes: no String per value.
+            var spans: [UnsafeRawBufferPointer] = []
+            let empty = UnsafeRawBufferPointer(start: nil, count: 0)
+            var lastImport = Int.min
+            var sources: [Int] = []
             while try query.step() {
-                out.removeAll(keepingCapacity: true)
                 let importID = query.int(0)
-                let original = query.withBlob(1) { RowCodec.decode($0) }
-                layout.place(original, importID: importID, into: &out)
-                let state = query.text(2) ?? ""
-                var error = query.text(3) ?? ""
-                if query.text(10) == "registrants" && error.isEmpty {
-                    error = "registered earlier (found via registrants); thank-you URL not known"
+                if importID != lastImport {
+                    sources = layout.sources(importID: importID)
+                    lastImport = importID
                 }
-                out.append(state)
-                out.append(query.optionalInt(5).map(String.init) ?? "")
-                out.append(query.text(6) ?? "")
-                out.append(query.text(7) ?? "")
-                out.append(query.text(8) ?? "")
-                out.append(error)
-                out.append(String(query.int(4)))
-                out.append(query.optionalDouble(9).map(WallClock.iso8601) ?? "")
-                try writer.write(record: out)
+                try query.withBlob(1) { row in
+                    spans.removeAll(keepingCapacity: true)
+                    RowCodec.forEachField(row) { spans.append($0) }
+                    for source in sources {
+                        try writer.writeField(utf8: source >= 0 && source < spans.count ? spans[source] : empty)
+                    }
+                }
+                try query.withBlob(2) { try writer.writeField(utf8: $0) }  // state
+                try writer.writeField(query.optionalInt(5).map(String.init) ?? "")  // user_id
+                for column: Int32 in 6...8 { try query.withBlob(column) { try writer.writeField(utf8: $0) } }  // URLs
+                if query.withBlob(3, { $0.isEmpty }) && query.text(10) == "registrants" {
+                    try writer.writeField("registered earlier (found via registrants); thank-you URL not known")
+                } else {
+                    try query.withBlob(3) { try writer.writeField(utf8: $0) }  // error
+                }
+                try writer.writeField(String(query.int(4)))  // attempts
+                try writer.writeField(query.optionalDouble(9).map(WallClock.iso8601) ?? "")
+                try writer.endRecord()
                 count += 1
             }
             try writer.flush()
@@ -147,12 +155,11 @@ struct ColumnLayout {
         }
     }
 
-    func place(_ values: [String], importID: Int, into out: inout [String]) {
-        let base = out.count
-        out.append(contentsOf: repeatElement("", count: header.count))
-        guard let map = positions[importID] else { return }
-        for (i, value) in values.enumerated() where i < map.count {
-            out[base + map[i]] = value
-        }
+    /// For each column of `header`, the index of the field of import `importID`'s rows that
+    /// fills it, or -1.
+    func sources(importID: Int) -> [Int] {
+        var out = Array(repeating: -1, count: header.count)
+        for (field, position) in (positions[importID] ?? []).enumerated() { out[position] = field }
+        return out
     }
 }

@@ -27,6 +27,16 @@ public enum RowCodec {
     /// Decodes bytes written by `encode`; a truncated blob yields the fields read so far.
     public static func decode(_ bytes: UnsafeRawBufferPointer) -> [String] {
         var fields: [String] = []
+        forEachField(bytes) { fields.append(String(decoding: $0, as: UTF8.self)) }
+        return fields
+    }
+
+    /// Calls `body` with each field's bytes (slices of `bytes`, no copy), in order; a truncated
+    /// blob yields the fields read so far.
+    @inline(__always)
+    public static func forEachField(
+        _ bytes: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) throws -> Void
+    ) rethrows {
         var i = 0
         let n = bytes.count
         while i < n {
@@ -40,10 +50,9 @@ public enum RowCodec {
                 shift += 7
             }
             let end = min(i + count, n)
-            fields.append(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[i..<end]), as: UTF8.self))
+            try body(UnsafeRawBufferPointer(rebasing: bytes[i..<end]))
             i = end
         }
-        return fields
     }
 
     /// Decodes an array (tests, small blobs).
