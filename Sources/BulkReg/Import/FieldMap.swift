@@ -109,21 +109,25 @@ public struct FieldMap: Sendable, Equatable {
     /// Lowercased, accents dropped, with spaces, `_`, `-`, `.` and quotes removed:
     /// `E-mail Address` → `emailaddress`, `Prénom` → `prenom`.
     ///
-    /// Lowercase first, then canonical decomposition (NFD) with every nonspacing mark dropped:
-    /// the result is lowercase, decomposed and free of them, so normalizing it again changes
-    /// nothing (`scripts/fuzz` checks it). Foundation's `folding(options:)` was not idempotent:
-    /// it kept U+036D after Cherokee U+13A0 but dropped it after the lowercase U+AB70.
+    /// Lowercase, canonical decomposition (NFD), the combining diacritical marks dropped (the
+    /// accents of Latin, Greek and Cyrillic letters; not Japanese sound marks or Indic vowel
+    /// signs, which make other letters), then NFD again (dropping a mark can leave the others
+    /// out of canonical order). The result is lowercase, decomposed, ordered and accent-free,
+    /// so normalizing it again changes nothing (`scripts/fuzz` checks it). Foundation's
+    /// `folding(options:)` was not idempotent: it kept U+036D after Cherokee U+13A0 but
+    /// dropped it after the lowercase U+AB70.
     public static func normalize(_ header: String) -> String {
         var out = String.UnicodeScalarView()
         for scalar in header.lowercased().decomposedStringWithCanonicalMapping.unicodeScalars {
             switch scalar {
             case " ", "_", "-", ".", "\t", "'", "\"", "\u{FEFF}", "\u{A0}": continue
-            default: break
+            case "\u{0300}"..."\u{036F}", "\u{1AB0}"..."\u{1AFF}", "\u{1DC0}"..."\u{1DFF}", "\u{20D0}"..."\u{20FF}",
+                "\u{FE20}"..."\u{FE2F}":
+                continue  // the combining diacritical marks blocks
+            default: out.append(scalar)
             }
-            // Accents are nonspacing marks; spacing vowel signs (Devanagari and others) stay.
-            if scalar.properties.generalCategory != .nonspacingMark { out.append(scalar) }
         }
-        return String(out)
+        return String(out).decomposedStringWithCanonicalMapping
     }
 
     /// Builds the map from a header row and `--map FIELD=HEADER` overrides.
