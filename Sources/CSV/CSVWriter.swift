@@ -118,18 +118,7 @@ public final class CSVWriter {
     /// - Parameter record: The field values.
     /// - Throws: `.io(errno:)` when a buffer flush fails.
     public func write(record: some Collection<String>) throws(CSVError) {
-        try core.pointee.begin()
-        if record.count == 1, let only = record.first, only.isEmpty {
-            try core.pointee.writeEmptyOnlyField()
-        } else {
-            var first = true
-            for field in record {
-                if !first { try core.pointee.putDelimiter() }
-                first = false
-                try core.pointee.writeField(field)
-            }
-        }
-        try core.pointee.writeLineEnding()
+        try core.pointee.writeRecord(record)
     }
 
     /// Writes one record followed by the line ending (fast path for arrays).
@@ -192,7 +181,7 @@ struct WriterCore {
     let needsQuote: UnsafeMutablePointer<Bool>
     var failure: CSVError?
     var memory: [UInt8]?
-    /// Field-by-field records: fields written so far, and whether the first one was empty
+    /// The record being written field by field: fields so far, and whether the first was empty
     /// (a record of one empty field is written `""`).
     var fieldsInRecord = 0
     var firstFieldEmpty = false
@@ -220,11 +209,6 @@ struct WriterCore {
         fd = -1
         buffer.deallocate()
         needsQuote.deallocate()
-    }
-
-    @inline(__always)
-    func begin() throws(CSVError) {
-        if let failure { throw failure }
     }
 
     mutating func write(_ record: [String]) throws(CSVError) {
@@ -255,15 +239,16 @@ struct WriterCore {
             try writeLineEnding()
             return
         }
-        if n == 1 && record[0].isEmpty {
-            try writeEmptyOnlyField()
-        } else {
-            for i in 0..<n {
-                if i != 0 { try putDelimiter() }
-                try writeField(record[i])
-            }
+        try writeRecord(record)
+    }
+
+    /// One record, field by field: the general path (flushes as it goes).
+    mutating func writeRecord(_ record: some Sequence<String>) throws(CSVError) {
+        for field in record {
+            try beginField(empty: field.isEmpty)
+            try writeField(field)
         }
-        try writeLineEnding()
+        try endRecord()
     }
 
     @inline(__always)

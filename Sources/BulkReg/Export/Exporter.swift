@@ -84,10 +84,12 @@ public enum Exporter {
                 try query.withBlob(2) { try writer.writeField(utf8: $0) }  // state
                 try writer.writeField(query.optionalInt(5).map(String.init) ?? "")  // user_id
                 for column: Int32 in 6...8 { try query.withBlob(column) { try writer.writeField(utf8: $0) } }  // URLs
-                if query.withBlob(3, { $0.isEmpty }) && query.text(10) == "registrants" {
-                    try writer.writeField("registered earlier (found via registrants); thank-you URL not known")
-                } else {
-                    try query.withBlob(3) { try writer.writeField(utf8: $0) }  // error
+                try query.withBlob(3) { error in
+                    if error.isEmpty && query.text(10) == "registrants" {
+                        try writer.writeField("registered earlier (found via registrants); thank-you URL not known")
+                    } else {
+                        try writer.writeField(utf8: error)
+                    }
                 }
                 try writer.writeField(String(query.int(4)))  // attempts
                 try writer.writeField(query.optionalDouble(9).map(WallClock.iso8601) ?? "")
