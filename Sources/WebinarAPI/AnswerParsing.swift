@@ -73,8 +73,10 @@ enum AnswerParser {
         }
     }
 
-    static func register(status: Int, body: [UInt8], secret: String?) -> Result<RegisteredUser, APIFailure> {
-        classify(status: status, body: body, secret: secret) { object in
+    static func register(
+        status: Int, body: [UInt8], secret: String?, sentFields: [String] = []
+    ) -> Result<RegisteredUser, APIFailure> {
+        classify(status: status, body: body, secret: secret, sentFields: sentFields) { object in
             guard let user = object["user"] as? [String: Any],
                 let userID = LenientJSON.int(user["user_id"]),
                 let live = LenientJSON.string(user["live_room_url"])
@@ -125,15 +127,21 @@ enum AnswerParser {
                         lastName: LenientJSON.string(row["last_name"]),
                         scheduleID: LenientJSON.int(row["schedule_id"]) ?? LenientJSON.int(row["schedule"]),
                         signupDate: LenientJSON.string(row["signup_date"]),
+                        date: LenientJSON.string(row["date"]) ?? LenientJSON.string(row["session_date"])
+                            ?? LenientJSON.string(row["event_date"]),
                         liveRoomURL: LenientJSON.string(links["live_room"])
                             ?? LenientJSON.string(row["live_room_url"]),
                         replayRoomURL: LenientJSON.string(links["replay_room"])
                             ?? LenientJSON.string(row["replay_room_url"])
                     ))
             }
+            let next: Bool? =
+                pageObject.keys.contains("next_page_url")
+                ? LenientJSON.string(pageObject["next_page_url"]) != nil : nil
             return RegistrantsPage(
                 currentPage: LenientJSON.int(pageObject["current_page"]) ?? 1,
                 lastPage: LenientJSON.int(pageObject["last_page"]),
+                hasNextPage: next,
                 registrants: registrants
             )
         }
@@ -142,28 +150,77 @@ enum AnswerParser {
     // MARK: Classification
 
     /// The common part: status codes, error envelopes, then `decode` on a success envelope.
+    ///
+    /// Every answer is judged by what it proves (SPEC "Errors"), in this order:
+    ///
+    /// | answer | class |
+    /// | --- | --- |
+    /// | 429, or any envelope whose message says too many requests / rate limit | `.rateLimited` |
+    /// | `errors.api_key`, or 401 | `.unauthorized` |
+    /// | 408, 425 (the vendor says it did not take the request) | `.busy` |
+    /// | 5xx, 52x CDN pages, 3xx, a 2xx body that is not JSON or not decodable | `.transient` (may have reached) |
+    /// | an error envelope (4xx JSON, or `"status":"error"`) with an `errors` object keyed by a field | `.rejected` |
+    /// | an error envelope whose message is trouble ("try again later", "temporarily unavailable", "database error") or empty | `.busy` |
+    /// | an error envelope whose message names the lead, webinar, schedule, date or a sent field | `.rejected` |
+    /// | any other error answer (a 4xx HTML page, a message naming nothing) | `.unexplained` |
+    ///
+    /// - Parameter sentFields: the form fields of the request (custom question labels included),
+    ///   so a message naming one of them counts as naming the request.
     static func classify<T>(
-        status: Int, body: [UInt8], secret: String?, decode: ([String: Any]) -> T?
+        status: Int, body: [UInt8], secret: String?, sentFields: [String] = [], decode: ([String: Any]) -> T?
     ) -> Result<T, APIFailure> {
         if status == 429 { return .failure(.rateLimited) }
         let object = LenientJSON.object(body)
+        let message = object.flatMap(ErrorMessage.extract)
+        func clean(_ text: String) -> String { ErrorMessage.clean(text, secret: secret) }
 
         if let object, let errors = object["errors"] as? [String: Any], let keyError = errors["api_key"] {
             let text = ErrorMessage.flatten(keyError) ?? "invalid API key"
-            return .failure(.unauthorized(message: ErrorMessage.clean(text, secret: secret)))
+            return .failure(.unauthorized(message: clean(text)))
         }
-        if status == 401 || status == 403 {
-            let text = object.flatMap(ErrorMessage.extract) ?? ErrorMessage.bodySnippet(body) ?? "HTTP \(status)"
-            return .failure(.unauthorized(message: ErrorMessage.clean(text, secret: secret)))
+        if let message, Evidence.saysRateLimited(message) { return .failure(.rateLimited) }
+        if object == nil, let snippet = ErrorMessage.bodySnippet(body), Evidence.saysRateLimited(snippet),
+            status >= 400 || snippet.count < 200
+        {
+            return .failure(.rateLimited)
+        }
+        if status == 401 {
+            return .failure(.unauthorized(message: clean(message ?? ErrorMessage.bodySnippet(body) ?? "HTTP 401")))
+        }
+        if status == 408 || status == 425 {
+            let detail = message ?? Evidence.pageTitle(body)
+            return .failure(.busy(httpStatus: status, message: clean("HTTP \(status) from the API" + (detail.map { ": \($0)" } ?? ""))))
         }
         if (500...599).contains(status) {
-            let detail = object.flatMap(ErrorMessage.extract) ?? ErrorMessage.bodySnippet(body)
+            let detail = message ?? Evidence.pageTitle(body)
             let reason = "HTTP \(status) from the API" + (detail.map { ": \($0)" } ?? "")
-            return .failure(.transient(reason: ErrorMessage.clean(reason, secret: secret), mayHaveReachedVendor: true))
+            return .failure(.transient(reason: clean(reason), mayHaveReachedVendor: true))
+        }
+        let isErrorEnvelope: Bool = {
+            guard let object else { return false }
+            if (400...499).contains(status) { return true }
+            let field = LenientJSON.string(object["status"])?.lowercased()
+            return field == "error" || field == "fail" || field == "failure"
+                || (field != "success" && message != nil)
+        }()
+        if isErrorEnvelope, let object {
+            if let field = Evidence.fieldNamed(in: object) {
+                return .failure(.rejected(httpStatus: status, message: clean(message ?? "\(field): invalid")))
+            }
+            guard let message, !message.isEmpty else {
+                return .failure(
+                    .busy(httpStatus: status, message: "the API answered \"status\":\"error\" without a message (HTTP \(status))"))
+            }
+            if Evidence.saysTrouble(message) { return .failure(.busy(httpStatus: status, message: clean(message))) }
+            if Evidence.namesRequest(message, sentFields: sentFields) {
+                return .failure(.rejected(httpStatus: status, message: clean(message)))
+            }
+            return .failure(.unexplained(httpStatus: status, message: clean(message)))
         }
         if (400...499).contains(status) {
-            let text = object.flatMap(ErrorMessage.extract) ?? ErrorMessage.bodySnippet(body) ?? "HTTP \(status)"
-            return .failure(.rejected(httpStatus: status, message: ErrorMessage.clean(text, secret: secret)))
+            // Not JSON: a proxy's or firewall's page, not the application's word on the request.
+            let text = Evidence.pageTitle(body) ?? ErrorMessage.bodySnippet(body) ?? "HTTP \(status)"
+            return .failure(.unexplained(httpStatus: status, message: clean(text == "HTTP \(status)" ? text : "\(text) (HTTP \(status))")))
         }
         guard (200...299).contains(status) else {
             return .failure(
@@ -172,19 +229,9 @@ enum AnswerParser {
         guard let object else {
             let snippet = ErrorMessage.bodySnippet(body).map { ": \($0)" } ?? ": empty body"
             return .failure(
-                .transient(
-                    reason: ErrorMessage.clean("unreadable answer (HTTP \(status), not JSON)\(snippet)", secret: secret),
-                    mayHaveReachedVendor: true))
+                .transient(reason: clean("unreadable answer (HTTP \(status), not JSON)\(snippet)"), mayHaveReachedVendor: true))
         }
-        let statusField = LenientJSON.string(object["status"])?.lowercased()
-        if statusField == "error" || statusField == "fail" || statusField == "failure" {
-            let text = ErrorMessage.extract(object) ?? "the API answered \"status\":\"error\" without a message"
-            return .failure(.rejected(httpStatus: status, message: ErrorMessage.clean(text, secret: secret)))
-        }
-        guard statusField == "success" else {
-            if let text = ErrorMessage.extract(object) {
-                return .failure(.rejected(httpStatus: status, message: ErrorMessage.clean(text, secret: secret)))
-            }
+        guard LenientJSON.string(object["status"])?.lowercased() == "success" else {
             return .failure(
                 .transient(
                     reason: "unexpected answer (HTTP \(status)) without \"status\":\"success\"",
@@ -197,6 +244,87 @@ enum AnswerParser {
                     mayHaveReachedVendor: true))
         }
         return .success(value)
+    }
+}
+
+/// What an error answer's words prove. Pure text rules, table-tested.
+enum Evidence {
+    /// The request fields the vendor's documents and help articles name; an `errors` object
+    /// keyed by one of them (or by any field the request carried) is about the request.
+    static let knownFields: Set<String> = [
+        "webinar_id", "first_name", "last_name", "email", "schedule", "schedule_id", "phone", "phone_country_code",
+        "ip_address", "timezone", "timezone_id", "date", "country", "state", "twilio_consent", "page", "search",
+    ]
+
+    /// Words that say the vendor could not do it now, whoever asked.
+    static let troubleWords = [
+        "try again", "temporarily", "unavailable", "database error", "internal error", "server error",
+        "maintenance", "timed out", "timeout", "overloaded", "busy", "at this time", "later", "something went wrong",
+        "unexpected error", "service error", "gateway",
+    ]
+
+    /// Words that say what is wrong with the lead, the webinar, the schedule or the date.
+    static let subjectWords = [
+        "email", "e-mail", "e mail", "first name", "last name", "name", "phone", "country code", "ip address",
+        "timezone", "time zone", "date", "schedule", "session", "webinar", "event", "registrant", "attendee",
+        "lead", "already registered", "consent", "country", "state",
+    ]
+
+    static func saysRateLimited(_ text: String) -> Bool {
+        let t = text.lowercased()
+        return t.contains("too many requests") || t.contains("rate limit") || t.contains("rate-limit")
+            || t.contains("too many calls") || t.contains("throttl") || t.contains("too many attempts")
+    }
+
+    static func saysTrouble(_ text: String) -> Bool {
+        let t = " " + words(text) + " "
+        return troubleWords.contains { t.contains(" " + words($0) + " ") }
+    }
+
+    static func namesRequest(_ text: String, sentFields: [String]) -> Bool {
+        let t = " " + words(text) + " "
+        if subjectWords.contains(where: { t.contains(" " + words($0) + " ") }) { return true }
+        for field in sentFields where field != "api_key" {
+            let name = words(field.hasSuffix("[]") ? String(field.dropLast(2)) : field)
+            if name.count >= 4, t.contains(" " + name + " ") { return true }
+        }
+        return false
+    }
+
+    /// The first key of an `errors` object that names a request field (`api_key` aside).
+    static func fieldNamed(in object: [String: Any]) -> String? {
+        guard let errors = object["errors"] as? [String: Any] else { return nil }
+        let keys = errors.keys.filter { $0 != "api_key" }.sorted()
+        return keys.first { key in
+            let base = key.split(separator: ".").first.map(String.init) ?? key
+            return knownFields.contains(base.lowercased()) || !["general", "error", "message", "system"].contains(base.lowercased())
+        }
+    }
+
+    /// An HTML page's `<title>` (proxy and CDN pages), trimmed.
+    static func pageTitle(_ body: [UInt8]) -> String? {
+        let text = String(decoding: body.prefix(4096), as: UTF8.self)
+        guard let open = text.range(of: "<title>", options: .caseInsensitive),
+            let close = text.range(of: "</title>", options: .caseInsensitive, range: open.upperBound..<text.endIndex)
+        else { return nil }
+        let title = text[open.upperBound..<close.lowerBound].trimmingCharacters(in: .whitespacesAndNewlines)
+        return title.isEmpty ? nil : String(title.prefix(120))
+    }
+
+    /// Lowercased, letters and digits only, single spaces: `First_Name:` → `first name`.
+    static func words(_ text: String) -> String {
+        var out = ""
+        var space = true
+        for scalar in text.lowercased().unicodeScalars {
+            if CharacterSet.alphanumerics.contains(scalar) {
+                out.unicodeScalars.append(scalar)
+                space = false
+            } else if !space {
+                out.append(" ")
+                space = true
+            }
+        }
+        return out.trimmingCharacters(in: .whitespaces)
     }
 }
 

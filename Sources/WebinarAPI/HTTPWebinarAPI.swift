@@ -51,6 +51,8 @@ public struct HTTPWebinarAPI: WebinarAPI, CustomStringConvertible, CustomDebugSt
     ///   - httpClient: a shared client (its TLS settings are used as they are; certificate
     ///     verification is never turned off here). When nil, one is created and must be
     ///     released with ``shutdown()``.
+    ///   - maxConnections: the owned client's connection pool (one connection per call in
+    ///     flight: the runner passes its most calls in flight).
     ///   - logger: receives one debug line per call (method, platform, status, duration),
     ///     never the key nor personal data.
     /// - Throws: ``BaseURLError`` for an unacceptable base URL.
@@ -61,6 +63,7 @@ public struct HTTPWebinarAPI: WebinarAPI, CustomStringConvertible, CustomDebugSt
         requestTimeout: Duration = HTTPWebinarAPI.defaultRequestTimeout,
         maxResponseBodyBytes: Int = HTTPWebinarAPI.defaultMaxResponseBodyBytes,
         httpClient: HTTPClient? = nil,
+        maxConnections: Int = 64,
         logger: Logger = Logger(label: "bulkreg.api")
     ) throws(BaseURLError) {
         self.baseURL = try Self.validateBaseURL(baseURL)
@@ -81,7 +84,7 @@ public struct HTTPWebinarAPI: WebinarAPI, CustomStringConvertible, CustomDebugSt
             // A refused connection fails the call at once (the runner retries with backoff)
             // instead of being retried silently until the deadline.
             configuration.connectionPool.retryConnectionEstablishment = false
-            configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 64
+            configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(1, maxConnections)
             self.client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
             self.ownsClient = true
         }
@@ -126,9 +129,11 @@ public struct HTTPWebinarAPI: WebinarAPI, CustomStringConvertible, CustomDebugSt
 
     /// `register`: one person; see ``formFields(for:)`` for what is sent.
     public func register(_ request: RegistrationRequest) async -> Result<RegisteredUser, APIFailure> {
-        await call(platform: request.platform, method: "register", fields: Self.formFields(for: request)) {
+        let fields = Self.formFields(for: request)
+        let names = fields.map(\.0)
+        return await call(platform: request.platform, method: "register", fields: fields) {
             status, body, secret in
-            AnswerParser.register(status: status, body: body, secret: secret)
+            AnswerParser.register(status: status, body: body, secret: secret, sentFields: names)
         }
     }
 
@@ -244,6 +249,9 @@ public struct HTTPWebinarAPI: WebinarAPI, CustomStringConvertible, CustomDebugSt
         case .failure(.rateLimited): return "rate-limited"
         case .failure(.unauthorized): return "unauthorized"
         case .failure(.rejected): return "rejected"
+        case .failure(.unexplained): return "unexplained"
+        case .failure(.busy): return "busy"
+        case .failure(.timedOut): return "timed-out"
         case .failure(.transient): return "transient"
         }
     }
@@ -275,7 +283,20 @@ public struct HTTPWebinarAPI: WebinarAPI, CustomStringConvertible, CustomDebugSt
     /// asks `registrants` before sending again.
     static func failure(forTransportError error: any Error, secret: String?) -> APIFailure {
         let (reason, reached) = describeTransportError(error)
+        if reached, isTimeout(error) {
+            return .timedOut(reason: ErrorMessage.clean(reason, secret: secret))
+        }
         return .transient(reason: ErrorMessage.clean(reason, secret: secret), mayHaveReachedVendor: reached)
+    }
+
+    /// A deadline passed after the request may have been written (not a connect timeout).
+    private static func isTimeout(_ error: any Error) -> Bool {
+        if error is CallDeadlineExceeded { return true }
+        if let error = error as? HTTPClientError {
+            return error == .readTimeout || error == .deadlineExceeded || error == .writeTimeout
+        }
+        if let error = error as? IOError { return error.errnoCode == ETIMEDOUT }
+        return false
     }
 
     private static func describeTransportError(_ error: any Error) -> (String, Bool) {
@@ -341,10 +362,18 @@ public struct HTTPWebinarAPI: WebinarAPI, CustomStringConvertible, CustomDebugSt
             return ("cannot connect: \(text)", false)
         }
         if typeName.contains("NIOSSL") || typeName.contains("BoringSSL") {
+            // Only a failed handshake proves the request never left: the request is written
+            // after it. Anything later (an unclean close, a bad record) may follow the write.
+            if text.contains("handshakeFailed") || text.contains("unableToValidateCertificate")
+                || text.contains("noCertificateToValidate") || text.contains("failedToLoadCertificate")
+                || text.contains("cannotMatchULabel") || text.contains("invalidSNIName")
+            {
+                return ("TLS handshake failure: \(text)", false)
+            }
             if text.contains("uncleanShutdown") {
                 return ("TLS connection closed uncleanly", true)
             }
-            return ("TLS handshake failure: \(text)", false)
+            return ("TLS error: \(text)", true)
         }
         if typeName.contains("SocketAddressError") || typeName.contains("NIOResolver")
             || typeName.contains("GetaddrinfoError")
@@ -357,7 +386,9 @@ public struct HTTPWebinarAPI: WebinarAPI, CustomStringConvertible, CustomDebugSt
     private static func describe(errno code: Int32, text: String) -> (String, Bool) {
         switch code {
         case ECONNREFUSED: return ("connection refused", false)
-        case ENETUNREACH, EHOSTUNREACH: return ("network unreachable", false)
+        // A bare errno comes from an open connection (connect failures arrive wrapped in
+        // NIOConnectionError): the request may already have been written.
+        case ENETUNREACH, EHOSTUNREACH: return ("network unreachable on an open connection", true)
         case EADDRNOTAVAIL: return ("address not available", false)
         case ECONNRESET: return ("connection reset by peer", true)
         case EPIPE: return ("broken pipe (connection closed while sending)", true)

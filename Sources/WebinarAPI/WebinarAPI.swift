@@ -10,19 +10,54 @@ public enum Platform: String, Sendable, CaseIterable, Codable, Hashable {
     case everwebinar
 }
 
-/// Why a call did not produce a value; each case maps to one runner action.
+/// Why a call did not produce a value, judged by what the answer proves (see
+/// `AnswerParser.classify` for the table); the runner's outcome policy maps each case, per
+/// kind of call, to one action.
 public enum APIFailure: Error, Sendable, Equatable {
-    /// HTTP 429 "Too many requests": wait at least 1 s and retry; not an attempt.
+    /// HTTP 429, or an answer whose message says too many requests / rate limit, in any
+    /// envelope: wait at least 1 s and retry; not an attempt.
     case rateLimited
     /// The `api_key` errors (400 key missing, 401 key invalid): stop the whole run.
     case unauthorized(message: String)
-    /// A 4xx or `"status":"error"` about the request itself (the lead, the webinar, the
-    /// schedule): permanent for this job. `httpStatus` is 200 for `"status":"error"` on 200.
+    /// The request itself is at fault: an error answer whose `errors` object is keyed by a
+    /// field, or whose message names the lead, the webinar, the schedule, the date or a field
+    /// that was sent. Permanent for this job. `httpStatus` is 200 for `"status":"error"` on 200.
     case rejected(httpStatus: Int, message: String)
-    /// 5xx, timeout, reset, refused, unreadable body: retry with backoff.
-    /// `mayHaveReachedVendor` is false only when the request certainly did not reach the
-    /// vendor (connection refused, DNS failure, TLS handshake failure, …).
+    /// An error answer that names nothing of the request and is not known trouble: the
+    /// vendor's trouble until the same words come back three times in a row.
+    case unexplained(httpStatus: Int, message: String)
+    /// The vendor answered that it could not take the request now (408, 425, a
+    /// `"status":"error"` saying "try again later", "temporarily unavailable", "database
+    /// error", or no message): nothing was done; retry with backoff, no check needed.
+    case busy(httpStatus: Int, message: String)
+    /// No complete answer within the request timeout: the vendor may still be working on it.
+    case timedOut(reason: String)
+    /// 5xx, CDN pages, resets, unreadable bodies, transport errors: retry with backoff.
+    /// `mayHaveReachedVendor` is false only when the request certainly did not leave
+    /// (connection refused, DNS failure, TLS handshake failure before the request was written).
     case transient(reason: String, mayHaveReachedVendor: Bool)
+
+    /// Whether the vendor may have acted on the request (so it must be checked before it is
+    /// sent again).
+    public var mayHaveActed: Bool {
+        switch self {
+        case .rateLimited, .unauthorized, .rejected, .unexplained, .busy: return false
+        case .timedOut: return true
+        case .transient(_, let reached): return reached
+        }
+    }
+
+    /// The words to show: the vendor's message or the transport's reason.
+    public var text: String {
+        switch self {
+        case .rateLimited: return "429 Too many requests"
+        case .unauthorized(let m): return m
+        case .rejected(let status, let m), .unexplained(let status, let m):
+            return status == 200 ? m : "\(m) (HTTP \(status))"
+        case .busy(_, let m): return m
+        case .timedOut(let r), .transient(let r, _): return r
+        }
+    }
 }
 
 /// One `register` call's input. Optional fields are sent only when non-nil and non-empty.
@@ -181,14 +216,18 @@ public struct Registrant: Sendable, Equatable, Codable {
     public var lastName: String?
     public var scheduleID: Int?
     public var signupDate: String?
+    /// The session date (`2025-01-01 09:00`), when the row carries one (EverWebinar rows are
+    /// not known to; `date`, `session_date` or `event_date` are read).
+    public var date: String?
     public var liveRoomURL: String?
     public var replayRoomURL: String?
 
     public init(
         id: Int? = nil, leadID: Int? = nil, email: String, firstName: String? = nil,
-        lastName: String? = nil, scheduleID: Int? = nil, signupDate: String? = nil,
+        lastName: String? = nil, scheduleID: Int? = nil, signupDate: String? = nil, date: String? = nil,
         liveRoomURL: String? = nil, replayRoomURL: String? = nil
     ) {
+        self.date = date
         self.id = id
         self.leadID = leadID
         self.email = email
@@ -205,11 +244,15 @@ public struct Registrant: Sendable, Equatable, Codable {
 public struct RegistrantsPage: Sendable, Equatable, Codable {
     public var currentPage: Int
     public var lastPage: Int?
+    /// From `next_page_url`: true when it names a page, false when it is present and null,
+    /// nil when the answer has no such field.
+    public var hasNextPage: Bool?
     public var registrants: [Registrant]
 
-    public init(currentPage: Int, lastPage: Int? = nil, registrants: [Registrant]) {
+    public init(currentPage: Int, lastPage: Int? = nil, hasNextPage: Bool? = nil, registrants: [Registrant]) {
         self.currentPage = currentPage
         self.lastPage = lastPage
+        self.hasNextPage = hasNextPage
         self.registrants = registrants
     }
 }

@@ -31,7 +31,8 @@ func apiError(_ failure: APIFailure, doing what: String) -> BulkRegError {
     case .unauthorized(let message): return BulkRegError(.auth, "\(what): the API key was refused: \(message)")
     case .rejected(let status, let message): return BulkRegError(.usage, "\(what): \(message) (HTTP \(status))")
     case .rateLimited: return BulkRegError(.unexpected, "\(what): 429 Too many requests (another tool is using the key?); try again in a second")
-    case .transient(let reason, _): return BulkRegError(.unexpected, "\(what): \(reason)")
+    case .unexplained, .busy, .timedOut, .transient:
+        return BulkRegError(.unexpected, "\(what): \(failure.text) (the vendor's trouble: try again in a moment)")
     }
 }
 

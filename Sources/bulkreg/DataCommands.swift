@@ -193,21 +193,40 @@ struct RetryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "retry",
         abstract: "Put permanently failed jobs back in the queue (then run again).",
-        discussion: "Example: bulkreg retry && bulkreg run")
+        discussion: """
+            A job whose last call may have reached the vendor is never sent again blind: it goes back as
+            `uncertain`, and the next run checks with the vendor's registrants first. `--job N --force` sends
+            one such job without that check (it may register the person twice).
+
+            Example: bulkreg retry && bulkreg run
+            """)
 
     @OptionGroup var database: DatabaseOptions
 
     @Option(name: .long, help: "Only this job (its id is in the export's error and in status).")
     var job: Int?
 
+    @Flag(name: .long, help: "With --job: send an uncertain (possibly registered) job again without checking first.")
+    var force = false
+
+    func validate() throws {
+        if force && job == nil { throw ValidationError("--force needs --job N: it is a decision about one lead") }
+    }
+
     func run() async throws {
-        let lock = try RunLock(databasePath: database.path)
         let store = try JobStore(path: database.path)
-        let n = try await store.retryFailed(job: job, now: WallClock.now())
-        withExtendedLifetime(lock) {}
-        if let job, n == 0 {
-            throw BulkRegError(.usage, "job \(job) is not failed (or does not exist); nothing requeued")
+        let result = try await store.retry(job: job, force: force, now: WallClock.now())
+        if result.forced > 0 {
+            Terminal.error(
+                "job \(job ?? 0) will be sent again without checking whether its last call registered the person: "
+                    + "if it did, the person is registered twice")
         }
-        print("\(n) job\(n == 1 ? "" : "s") back in the queue; run `bulkreg run` to register them.")
+        var parts: [String] = []
+        let queued = result.queued + result.forced
+        parts.append("\(queued) job\(queued == 1 ? "" : "s") back in the queue")
+        if result.toCheck > 0 {
+            parts.append("\(result.toCheck) to be checked with the vendor first (their last call may have registered them)")
+        }
+        print(parts.joined(separator: "; ") + "; run `bulkreg run` to register them.")
     }
 }

@@ -27,7 +27,7 @@ struct RunCommand: AsyncParsableCommand {
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var api: APIOptions
 
-    @Option(name: .long, help: "Concurrent calls (default: enough to hold --rate at 2 s latency).")
+    @Option(name: .long, help: "Most calls in flight (default: as many as the latency needs to hold --rate, up to rate × --request-timeout).")
     var workers: Int?
 
     @Option(name: .long, help: "Call starts per second, across all workers (0 = no limit; for benchmarks against the simulator).")
@@ -39,6 +39,12 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Milliseconds added to the 1-second window against network jitter (throughput = rate / (1 s + margin)). Raise it if the vendor answers 429 on an unshared key.")
     var rateMarginMs: Int = 5
 
+    @Option(name: .long, help: "Seconds: when only checks of uncertain jobs are left and the vendor keeps failing them this long, the run ends (exit 3); the next run checks them first.")
+    var checkPatience: Double = 600
+
+    @Option(name: .long, help: "Seconds: the least time after a possibly-sent call before the vendor's registrants are believed (the settle time is max(2 × --request-timeout, 3 × p99 latency, this)).")
+    var settleMinimum: Double = 60
+
     @Flag(name: .long, help: "No progress line; only the final summary.")
     var quiet = false
 
@@ -47,6 +53,8 @@ struct RunCommand: AsyncParsableCommand {
         if rate < 0 || rate > 10_000 { throw ValidationError("--rate must be between 0 and 10000") }
         if maxAttempts < 1 { throw ValidationError("--max-attempts must be at least 1") }
         if !(0...500).contains(rateMarginMs) { throw ValidationError("--rate-margin-ms must be between 0 and 500") }
+        if !(checkPatience >= 1) { throw ValidationError("--check-patience must be at least 1 second") }
+        if !(settleMinimum >= 0) { throw ValidationError("--settle-minimum must not be negative") }
     }
 
     func run() async throws {
@@ -57,25 +65,25 @@ struct RunCommand: AsyncParsableCommand {
         let lock = try RunLock(databasePath: path)
         defer { withExtendedLifetime(lock) {} }
         let store = try JobStore(path: path)
+        var configuration = RunConfiguration(
+            workers: workers, rate: rate, maxAttempts: maxAttempts, requestTimeout: .seconds(api.requestTimeout))
+        configuration.margin = .milliseconds(rateMarginMs)
+        configuration.previousCallAt = lock.previousCallAt
+        configuration.callStarted = { lock.recordCall(at: $0) }
+        configuration.checkPatience = .seconds(checkPatience)
+        configuration.settleMinimum = .seconds(settleMinimum)
         let client: HTTPWebinarAPI
         do {
             client = try HTTPWebinarAPI(
                 baseURL: api.baseURL, apiKey: key, connectTimeout: .seconds(api.connectTimeout),
-                requestTimeout: .seconds(api.requestTimeout), logger: api.logger("bulkreg.api"))
+                requestTimeout: .seconds(api.requestTimeout), maxConnections: configuration.maxInFlight,
+                logger: api.logger("bulkreg.api"))
         } catch {
             throw BulkRegError(.usage, "--api-base: \(error)")
         }
         let progress = RunProgress()
         let runner = Runner(
-            api: client, store: store, clock: ContinuousClock(),
-            configuration: {
-                var c = RunConfiguration(
-                    workers: workers, rate: rate, maxAttempts: maxAttempts, requestTimeout: .seconds(api.requestTimeout))
-                c.margin = .milliseconds(rateMarginMs)
-                c.previousCallAt = lock.previousCallAt
-                c.callStarted = { lock.recordCall(at: $0) }
-                return c
-            }(),
+            api: client, store: store, clock: ContinuousClock(), configuration: configuration,
             progress: progress, logger: api.logger("bulkreg.run"))
         let service = RunnerService(runner: runner)
         let logger = api.logger("bulkreg")
@@ -123,11 +131,19 @@ struct RunCommand: AsyncParsableCommand {
         case .success(.stopped)?, nil:
             let signal = firstSignal.withLock { $0 }
             throw ExitCode(signal == .sigterm ? 143 : 130)
-        case .success(.drained)?:
+        case .success(.drained)?, .success(.checksPending)?:
+            var incomplete = false
+            if let uncertain = counts[.uncertain], uncertain > 0 {
+                FileHandleStderr.write(
+                    "\(uncertain) lead\(uncertain == 1 ? "" : "s") could not be checked yet (uncertain: the last call may have "
+                        + "registered them); the next `bulkreg run` checks them first. `bulkreg status` says why.\n")
+                incomplete = true
+            }
             if (counts[.failed] ?? 0) > 0 {
                 FileHandleStderr.write("some leads failed permanently: see `bulkreg export - --state failed`, then `bulkreg retry`\n")
-                throw ExitCode(3)
+                incomplete = true
             }
+            if incomplete { throw ExitCode(3) }
         }
     }
 }
@@ -136,6 +152,7 @@ enum RunSummary {
     static func render(snapshot: RunProgress.Snapshot, counts: [JobState: Int]) -> String {
         var parts = ["run: \(snapshot.done) registered", "\(snapshot.failed) failed"]
         if snapshot.verified > 0 { parts.append("\(snapshot.verified) found already registered via registrants") }
+        if snapshot.undecided > 0 { parts.append("\(snapshot.undecided) left uncertain (the vendor's rows could not settle them)") }
         parts.append("\(snapshot.retries) retries")
         parts.append("\(snapshot.rateLimited) × 429")
         let left = (counts[.queued] ?? 0) + (counts[.uncertain] ?? 0) + (counts[.inFlight] ?? 0)
@@ -185,15 +202,18 @@ final class ProgressReporter: Sendable {
             var line = "\(s.done + s.failed)/\(s.total) done · \(Self.format(rate)) calls/s"
             if let eta, s.unreachable == nil { line += " · ETA \(StatusReport.duration(eta))" }
             line += " · failed \(s.failed) · 429s \(s.rateLimited) · retries \(s.retries)"
-            if let unreachable = s.unreachable {
-                // "API unreachable for 2m05s (connection refused), next try in 30s"
-                let wall = WallClock.now()
-                line += " · API unreachable"
+            let wall = WallClock.now()
+            if let pause = s.unreachable {
+                // "API unreachable (connection refused) for 2m05s, next try in 30s"
+                line += " · \(pause.prefix(110))"
                 if let since = s.unreachableSince { line += " for \(StatusReport.duration(max(0, wall - since)))" }
-                line += " (\(unreachable.prefix(90)))"
                 if let next = s.nextProbeAt { line += ", next try in \(StatusReport.duration(max(0, next - wall)))" }
             } else if changed {
-                line += " · API reachable again"
+                line += " · API answering again"
+            }
+            if s.checksWaiting > 0 {
+                line += " · \(s.checksWaiting) uncertain waiting for their check"
+                if let next = s.nextCheckAt { line += " (next in \(StatusReport.duration(max(0, next - wall))))" }
             }
             if tty {
                 FileHandleStderr.write("\r\u{1B}[K" + line)

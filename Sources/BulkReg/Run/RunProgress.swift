@@ -13,7 +13,15 @@ public final class RunProgress: Sendable {
         public var calls = 0
         public var verified = 0
         public var inFlight = 0
-        /// Set while the API cannot be reached (connection refused, DNS): shown on the line.
+        /// Checks found rows they could not settle (ambiguous, no live-room URL): those jobs
+        /// stay uncertain.
+        public var undecided = 0
+        /// Uncertain jobs waiting for their check (the settle rule), and when the next is due
+        /// (wall clock).
+        public var checksWaiting = 0
+        public var nextCheckAt: Double?
+        /// Set while the run is paused (the API unreachable, slower than the request timeout, or
+        /// in trouble): the words for the progress line.
         public var unreachable: String?
         /// When the outage began, and when the run next tries the API (wall clock, seconds).
         public var unreachableSince: Double?

@@ -1,81 +1,44 @@
 import Logging
-import Synchronization
 import Pacing
+import Synchronization
 import WebinarAPI
 
-/// How `bulkreg run` behaves.
-public struct RunConfiguration: Sendable {
-    /// Concurrent workers; nil picks enough to hold the rate at the observed latency.
-    public var workers: Int?
-    /// Call starts per second across all workers; 0 turns the limiter off.
-    public var rate: Int
-    /// Register attempts (transient failures) before a job fails for good.
-    public var maxAttempts: Int
-    /// The client's request timeout: after this, a call that may have reached the vendor can
-    /// no longer be in progress there, and may be verified with `registrants`.
-    public var requestTimeout: Duration
-    /// Backoff between attempts.
-    public var backoff: Backoff
-    /// Seed for jitter (tests pass a fixed one).
-    public var seed: UInt64
-    /// How far ahead of its slot a register call commits its intent (see `Runner`).
-    public var sendLead: Duration = .milliseconds(250)
-    /// Called with the wall-clock time of every API call's start (the run lock records it).
-    public var callStarted: (@Sendable (Double) -> Void)?
-    /// Wall-clock time of the latest call of a previous run on this database, if recent: no
-    /// call starts before it is a window (plus margin) old.
-    public var previousCallAt: Double?
-    /// Safety margin added to the 1-second window, against network jitter: sustained
-    /// throughput is rate / (1 s + margin). 5 ms → 19.9 calls/s.
-    public var margin: Duration = .milliseconds(5)
-
-    public init(
-        workers: Int? = nil, rate: Int = 20, maxAttempts: Int = 6, requestTimeout: Duration = .seconds(30),
-        backoff: Backoff = Backoff(), seed: UInt64 = UInt64.random(in: 1...UInt64.max)
-    ) {
-        self.workers = workers
-        self.rate = rate
-        self.maxAttempts = maxAttempts
-        self.requestTimeout = requestTimeout
-        self.backoff = backoff
-        self.seed = seed
-    }
-
-    /// Workers to start with: enough in flight for `rate` at 2 s of latency, at least 4.
-    var initialWorkers: Int {
-        if let workers { return max(1, workers) }
-        return rate == 0 ? 64 : max(4, rate * 2 + 4)
-    }
-}
-
-/// How a run ended.
-public enum RunOutcome: Sendable, Equatable {
-    /// Nothing left in the queue.
-    case drained(RunProgress.Snapshot)
-    /// Stopped on request (signal) with work left.
-    case stopped(RunProgress.Snapshot)
-}
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Drains the queue: FIFO workers sharing one limiter, every state change committed before
-/// it counts, every uncertain call verified before it is repeated.
+/// it counts, every call that may have reached the vendor checked before it is repeated.
+///
+/// The runner decides nothing itself: each answer goes through `OutcomePolicy` (what the call
+/// was, what the answer proves, the job's history → one action) and `RunHealth` (trouble
+/// across many calls → a run-wide pause); the runner executes the action, and hands the job
+/// back to the scheduler exactly once (`Disposition`).
 public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
     let api: any WebinarAPI
     let store: JobStore
-    let limiter: RateLimiter<C>
     let clock: C
     let configuration: RunConfiguration
     let progress: RunProgress
     let logger: Logger
     let wallClock: @Sendable () -> Double
     let scheduler: Scheduler<C>
-    let preflight = PreflightCache()
-    let warmUp = WarmUp()
-    /// Set while the API cannot be reached (the scheduler holds the run's pause).
-    let outage = Mutex(false)
-    /// Failed `registrants` checks per uncertain job, in this run.
-    let verifyFailures = Mutex<[Int: Int]>([:])
+    let gate: CallGate<C>
+    let inFlight: ConcurrencyGate
+    let targets = TargetChecks()
+    let passes: RegistrantsPasses<C>
     let random: LockedRandom
-    private let stopState = Mutex<(stopping: Bool, failure: BulkRegError?)>((false, nil))
+    private let health = Mutex(RunHealth())
+    private let pause = Mutex<RunHealth.Pause?>(nil)
+    /// Per job, in this run: the words of its last error answers (the 3-repeats rule).
+    private let histories = Mutex<[Int: CallHistory]>([:])
+    /// Per uncertain job: failed checks in a row; and since when checks keep failing.
+    private let checkFailures = Mutex<[Int: Int]>([:])
+    private let checkTroubleSince = Mutex<C.Instant?>(nil)
+    private let leaseToken = Mutex<Int64>(0)
+    private let stopState = Mutex<(stopping: Bool, failure: BulkRegError?, checksPending: Bool)>((false, nil, false))
 
     public init(
         api: any WebinarAPI, store: JobStore, clock: C, configuration: RunConfiguration,
@@ -89,11 +52,17 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
         self.progress = progress
         self.logger = logger
         self.wallClock = wallClock
-        self.limiter = RateLimiter(
+        let limiter = RateLimiter(
             clock: clock,
             configuration: RateLimiterConfiguration(
                 rate: configuration.rate > 0 ? configuration.rate : nil, margin: configuration.margin),
             random: SplitMix64(seed: configuration.seed ^ 0x5DEE_CE66))
+        self.gate = CallGate(
+            limiter: limiter, clock: clock, sendLead: configuration.sendLead, margin: configuration.margin,
+            callStarted: configuration.callStarted, wallClock: wallClock)
+        self.inFlight = ConcurrencyGate(
+            limit: InFlightTarget.target(rate: configuration.rate, p95: nil, cap: configuration.maxInFlight))
+        self.passes = RegistrantsPasses(clock: clock)
         self.random = LockedRandom(seed: configuration.seed)
         self.scheduler = Scheduler(clock: clock) { after, limit in
             try await store.queuedPage(after: after, limit: limit)
@@ -107,7 +76,13 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
     }
 
     /// The shared limiter's counters (starts, 429 pauses, effective rate).
-    public var limiterStatistics: RateLimiter<C>.Statistics { limiter.statistics }
+    public var limiterStatistics: RateLimiter<C>.Statistics { gate.limiter.statistics }
+
+    /// The most calls allowed in flight right now (follows the latency).
+    public var inFlightLimit: Int { inFlight.limit }
+
+    /// Calls that took a fresh slot because what came before the send ended after their slot.
+    public var freshSlots: Int { gate.freshSlots }
 
     var isStopping: Bool { stopState.withLock { $0.stopping } }
 
@@ -119,23 +94,40 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
         Task { await scheduler.stop() }
     }
 
+    /// The settle time now: max(2 × request timeout, 3 × p99 latency, the minimum).
+    var settleTime: Duration {
+        SettleRule.settleTime(
+            requestTimeout: configuration.requestTimeout, p99: gate.latency.quantile(0.99),
+            minimum: configuration.settleMinimum)
+    }
+
     /// Runs until the queue is drained or a stop is requested.
     ///
-    /// - Throws: `BulkRegError(.auth)` when the key is refused (the jobs stay queued), and
-    ///   `.storage` when the database fails.
+    /// - Throws: `BulkRegError(.auth)` when the key is refused (the jobs stay queued),
+    ///   `.storage` when the database fails or another runner holds its lease.
     public func run() async throws -> RunOutcome {
         let now = wallClock()
+        let owner = configuration.leaseOwner ?? (getpid(), LeaseProcess.hostName)
+        let token = try await store.acquireLease(pid: owner.pid, host: owner.host, now: now)
+        leaseToken.withLock { $0 = token }
+        defer {
+            let store = self.store
+            Task { try? await store.releaseLease(token) }
+        }
+        let heartbeat = Task { await self.heartbeat(token) }
+        defer { heartbeat.cancel() }
+
         _ = try await store.recoverInFlight(now: now)
         let openJobs = try await store.openJobs()
         progress.update { $0.total = openJobs }
-        await preflight.load(try await store.checkedTargets())
+        await targets.load(try await store.checkedTargets())
         let uncertain = try await store.uncertainJobs()
-        let timeout = configuration.requestTimeout
+        let settle = settleTime
         let clockNow = clock.now
+        // Jobs a previous run left uncertain: checked a settle time after their send, clamped so
+        // that a wall clock stepped back between runs delays a check by one settle time at most.
         await scheduler.addUncertain(uncertain) { job in
-            let sent = job.sentAt ?? now
-            let wait = max(0, sent + timeout.seconds - now)
-            return clockNow.advanced(by: .seconds(wait))
+            clockNow.advanced(by: SettleRule.wait(sentAt: job.sentAt, now: now, settle: settle))
         }
 
         if let previous = configuration.previousCallAt, configuration.rate > 0 {
@@ -144,88 +136,158 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
             let wait = previous + 1 + configuration.margin.seconds - wallClock()
             if wait > 0 { try await clock.sleep(for: .seconds(min(wait, 2))) }
         }
-        await withTaskGroup(of: Void.self) { group in
-            for _ in 0..<configuration.initialWorkers {
+        await withDiscardingTaskGroup { group in
+            for _ in 0..<configuration.maxInFlight {
                 group.addTask { await self.work() }
             }
         }
-        if let failure = stopState.withLock({ $0.failure }) { throw failure }
+        heartbeat.cancel()
+        try await store.releaseLease(token)
+        let state = stopState.withLock { $0 }
+        if let failure = state.failure { throw failure }
         if let error = await scheduler.loadError {
             throw error as? BulkRegError ?? BulkRegError(.storage, "\(error)")
         }
         let snapshot = progress.snapshot
         let left = try await store.counts()
         let open = (left[.queued] ?? 0) + (left[.uncertain] ?? 0) + (left[.inFlight] ?? 0)
-        return open == 0 ? .drained(snapshot) : .stopped(snapshot)
+        if open == 0 { return .drained(snapshot) }
+        if state.stopping && !state.checksPending { return .stopped(snapshot) }
+        return .checksPending(snapshot)
     }
 
-    // MARK: worker
-
-    private func work() async {
-        while let work = await scheduler.next() {
+    private func heartbeat(_ token: Int64) async {
+        while !Task.isCancelled {
+            do { try await clock.sleep(for: configuration.heartbeatEvery) } catch { return }
+            guard !Task.isCancelled else { return }
             do {
-                try await handle(work)
-            } catch let error as BulkRegError {
-                abort(error)
-                await scheduler.finished()
-            } catch is CancellationError {
-                await scheduler.finished()
-                return
+                if try await !store.heartbeat(lease: token, now: wallClock()) {
+                    abort(
+                        BulkRegError(
+                            .storage,
+                            "another bulkreg took this database's runner lease: this run stops sending (nothing is sent twice)."
+                        ))
+                    return
+                }
             } catch {
-                abort(BulkRegError(.unexpected, "\(error)"))
-                await scheduler.finished()
+                abort(error as? BulkRegError ?? BulkRegError(.storage, "\(error)"))
+                return
             }
         }
     }
 
-    private func handle(_ work: Scheduler<C>.Work) async throws {
-        var job = work.job
-        let claimed = job
-        // Preflight: is the webinar/schedule/date real? Checked once per target per database.
-        switch await preflight.check(job.target, perform: { await self.checkTarget(claimed) }) {
+    // MARK: worker
+
+    /// What happens to a job a worker was handed: executed in one place, exactly once.
+    enum Disposition {
+        case finished
+        case later(Scheduler<C>.Work, readyAt: C.Instant)
+        case unreachable(Scheduler<C>.Work, reason: String)
+        case stop(String)
+    }
+
+    private func work() async {
+        while await inFlight.enter() {
+            guard let work = await scheduler.next() else {
+                inFlight.leave()
+                inFlight.close()
+                return
+            }
+            let disposition: Disposition
+            do {
+                disposition = try await handle(work)
+            } catch let error as BulkRegError {
+                abort(error)
+                disposition = .finished
+            } catch is CancellationError {
+                disposition = .finished
+            } catch {
+                abort(BulkRegError(.unexpected, "\(error)"))
+                disposition = .finished
+            }
+            await execute(disposition, handedOut: work)
+            inFlight.leave()
+            inFlight.setLimit(
+                InFlightTarget.target(
+                    rate: configuration.rate, p95: gate.latency.quantile(0.95), cap: configuration.maxInFlight))
+        }
+    }
+
+    private func execute(_ disposition: Disposition, handedOut: Scheduler<C>.Work) async {
+        switch disposition {
+        case .finished:
+            await scheduler.finished(handedOut)
+        case .later(let next, let readyAt):
+            await scheduler.later(next, readyAt: readyAt, handedOut: handedOut)
+        case .unreachable(let next, let reason):
+            let since = wallClock()
+            let backoff = configuration.backoff
+            let random = self.random
+            let until = await scheduler.unreachable(next) { level in
+                random.withGenerator { backoff.delay(forAttempt: min(level, 16), random: &$0) }
+            }
+            let wait = max(0, clock.now.duration(to: until).seconds)
+            pause.withLock { $0 = .unreachable(reason) }
+            progress.update {
+                $0.retries += 1
+                $0.unreachable = RunHealth.Pause.unreachable(reason).message
+                if $0.unreachableSince == nil { $0.unreachableSince = since }
+                $0.nextProbeAt = self.wallClock() + wait
+            }
+        case .stop(let message):
+            abort(BulkRegError(.auth, message))
+            await scheduler.finished(handedOut)
+        }
+        if handedOut.isCheck || { if case .later(.verify, _) = disposition { return true } else { return false } }() {
+            let waiting = await scheduler.waitingChecks
+            let nowWall = wallClock()
+            let next = waiting.next.map { nowWall + max(0, clock.now.duration(to: $0).seconds) }
+            progress.update {
+                $0.checksWaiting = waiting.count
+                $0.nextCheckAt = next
+            }
+        }
+    }
+
+    private func handle(_ work: Scheduler<C>.Work) async throws -> Disposition {
+        switch work {
+        case .register(let job): return try await register(job)
+        case .verify(let job, let confirming): return try await check(job, confirming: confirming, handedOut: work)
+        }
+    }
+
+    // MARK: register
+
+    private func register(_ claimed: Job) async throws -> Disposition {
+        var job = claimed
+        // Is the webinar/schedule/date real? Checked once per target per database.
+        switch await targets.check(job.target, perform: { history in await self.checkTarget(claimed, history: history) }) {
         case .ok:
             break
         case .missing(let message):
             try await store.commit(.failed(job: job.id, attempts: job.attempts, message: message, at: wallClock()))
             progress.update { $0.failed += 1 }
-            await scheduler.finished()
-            return
-        case .unauthorized(let message):
-            await scheduler.later(work, readyAt: clock.now)
-            throw BulkRegError(.auth, "the API key was refused: \(message). Nothing was registered with it; fix the key and run again.")
-        case .transient(let reason):
-            try await transient(work, reason: "checking the webinar: \(reason)", mayHaveReached: false, sentAt: nil)
-            return
+            return .finished
+        case .cancelled:
+            return .finished
+        case .later(let action):
+            return try await postpone(.register(job), action: action)
         }
-        if case .verify = work {
-            switch try await verify(job) {
-            case .registered:
-                await scheduler.finished()
-                return
-            case .retryLater:
-                return
-            case .notRegistered:
-                if job.attempts >= configuration.maxAttempts {
-                    try await fail(job, "gave up after \(job.attempts) attempts: \(job.lastError ?? "no answer")")
-                    return
-                }
-            }
-        }
+        guard !isStopping else { return .finished }
+
         // The intent to send is durable before the call starts: after a crash this job is
-        // `in_flight`, and is verified with `registrants` before it is ever sent again. The slot
-        // is reserved `sendLead` ahead, so the commit's fsync never bunches calls up; only the
-        // few jobs within `sendLead` of their slot are in flight at any moment.
-        var sentAt = 0.0
-        let answer = try await paced(prepare: {
-            try await self.store.commit(.sending(job: job.id, at: self.wallClock()))
-            if self.isStopping {
-                try await self.store.commit(
-                    .requeued(job: job.id, attempts: job.attempts, notBefore: nil, lastError: job.lastError, at: self.wallClock()))
-                return false
-            }
-            return true
-        }) {
-            sentAt = self.wallClock()
+        // `in_flight`, and is checked with `registrants` before it is ever sent again. The
+        // claim is guarded by the job's state and this run's lease, so no second runner can
+        // ever send the same job.
+        let token = leaseToken.withLock { $0 }
+        let claimLost = Mutex(false)
+        let sent = Mutex<(instant: C.Instant?, wall: Double)>((nil, 0))
+        let answer = try await gate.call(prepare: {
+            let took = try await self.store.commit(.sending(job: job.id, at: self.wallClock(), lease: token))
+            if !took { claimLost.withLock { $0 = true } }
+            return took
+        }) { started in
+            sent.withLock { $0 = (started, self.wallClock()) }
             self.progress.update {
                 $0.calls += 1
                 $0.inFlight += 1
@@ -233,357 +295,377 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
             return await self.api.register(job.request)
         }
         guard let result = answer else {
-            // Claimed but never sent: it is back in the queue.
-            await scheduler.finished()
-            return
+            if claimLost.withLock({ $0 }) {
+                logger.warning("job \(job.id): not sent: it is no longer queued for this run (another runner, or a state change)")
+            }
+            return .finished
         }
         progress.update { $0.inFlight -= 1 }
-        if Self.reachedAPI(result) { await reached() }
-        switch result {
-        case .success(let user):
-            try await store.commit(
-                .done(job: job.id, attempts: job.attempts + 1, user: user, source: .register, at: wallClock()))
+        let failure = result.failure
+        if case .timedOut = failure { gate.record(latency: configuration.requestTimeout.seconds) }
+        await noteHealth(failure)
+        let history = histories.withLock { $0[job.id] } ?? CallHistory(attempts: job.attempts, maxAttempts: configuration.maxAttempts)
+        let action = OutcomePolicy.decide(.register, failure, history: CallHistory(
+            attempts: job.attempts, maxAttempts: configuration.maxAttempts, lastWords: history.lastWords,
+            repeats: history.repeats))
+        log(.register, job: job.id, failure: failure, action: action, attempt: job.attempts + 1)
+        let now = wallClock()
+        switch action {
+        case .proceed:
+            guard case .success(let user) = result else { return .finished }
+            try await store.commit(.done(job: job.id, attempts: job.attempts + 1, user: user, source: .register, at: now))
             progress.update { $0.done += 1 }
-            await scheduler.finished()
-        case .failure(.rateLimited):
-            _ = limiter.rateLimited()
-            progress.update { $0.rateLimited += 1 }
-            try await store.commit(
-                .requeued(job: job.id, attempts: job.attempts, notBefore: nil, lastError: "429 Too many requests", at: wallClock()))
-            await scheduler.later(.register(job), readyAt: clock.now)
-        case .failure(.unauthorized(let message)):
-            try await store.commit(
-                .requeued(job: job.id, attempts: job.attempts, notBefore: nil, lastError: nil, at: wallClock()))
-            await scheduler.later(.register(job), readyAt: clock.now)
-            throw BulkRegError(.auth, "the API key was refused: \(message). The remaining jobs stay queued; fix the key and run again.")
-        case .failure(.rejected(let status, let message)):
+            histories.withLock { _ = $0.removeValue(forKey: job.id) }
+            return .finished
+        case .fail(let message):
+            try await store.commit(.failed(job: job.id, attempts: job.attempts + 1, message: message, at: now))
+            progress.update { $0.failed += 1 }
+            histories.withLock { _ = $0.removeValue(forKey: job.id) }
+            return .finished
+        case .uncertain(let reason):
             job.attempts += 1
-            try await fail(job, status == 200 ? message : "\(message) (HTTP \(status))")
-        case .failure(.transient(let reason, let mayHaveReached)):
-            if mayHaveReached { job.attempts += 1 }
-            try await transient(.register(job), reason: reason, mayHaveReached: mayHaveReached, sentAt: sentAt)
+            job.lastError = reason
+            let at = sent.withLock { $0 }
+            try await store.commit(.uncertain(job: job.id, attempts: job.attempts, sentAt: at.wall, lastError: reason, at: now))
+            progress.update { $0.retries += 1 }
+            let from = at.instant ?? clock.now
+            return .later(.verify(job, confirming: false), readyAt: from.advanced(by: settleTime))
+        case .retry(_, _, let spends, _):
+            if spends { job.attempts += 1 }
+            histories.withLock { $0[job.id] = history.after(words: failure?.text) }
+            return try await postpone(.register(job), action: action)
+        case .rateLimited, .unreachable, .stop:
+            return try await postpone(.register(job), action: action)
         }
     }
 
-    private func fail(_ job: Job, _ message: String) async throws {
-        try await store.commit(.failed(job: job.id, attempts: job.attempts, message: message, at: wallClock()))
-        progress.update { $0.failed += 1 }
-        await scheduler.finished()
-    }
-
-    /// Retry later, or give up; a call that may have reached the vendor is verified first.
-    private func transient(_ work: Scheduler<C>.Work, reason: String, mayHaveReached: Bool, sentAt: Double?) async throws {
+    /// A job that goes back without being done: its state is committed (queued, with the
+    /// reason), then the disposition says when it comes back.
+    private func postpone(_ work: Scheduler<C>.Work, action: OutcomeAction) async throws -> Disposition {
         let job = work.job
         let now = wallClock()
-        if mayHaveReached, let sentAt {
-            // Ask `registrants` once the call can no longer be in progress at the vendor.
-            let wait = max(0, sentAt + configuration.requestTimeout.seconds - now)
-            try await store.commit(.uncertain(job: job.id, attempts: job.attempts, sentAt: sentAt, lastError: reason, at: now))
+        func requeue(_ reason: String?) async throws {
+            guard case .register = work else { return }
+            try await store.commit(
+                .requeued(job: job.id, attempts: job.attempts, notBefore: nil, lastError: reason, at: now))
+        }
+        switch action {
+        case .retry(let level, let minimum, _, let reason):
+            try await requeue(reason)
             progress.update { $0.retries += 1 }
-            var uncertain = job
-            uncertain.lastError = reason
-            await scheduler.later(.verify(uncertain), readyAt: clock.now.advanced(by: .seconds(wait)))
-            return
-        }
-        if case .register = work {
-            try await store.commit(.requeued(job: job.id, attempts: job.attempts, notBefore: nil, lastError: reason, at: now))
-        }
-        await unreachable(work, reason: reason)
-    }
-
-    /// The call never reached the vendor (refused, DNS, TLS, connect timeout): the API is
-    /// unreachable, not the lead at fault. No attempt is spent; the whole run pauses, for
-    /// longer after each failed probe (up to the backoff's cap), and resumes by itself when a
-    /// probe reaches the API. The progress line says so meanwhile. The job's state is
-    /// already committed (queued, or still uncertain for a verification).
-    private func unreachable(_ work: Scheduler<C>.Work, reason: String) async {
-        let since = wallClock()
-        outage.withLock { $0 = true }
-        let backoff = configuration.backoff
-        let random = self.random
-        let until = await scheduler.unreachable(work) { level in
-            random.withGenerator { backoff.delay(forAttempt: min(level, 16), random: &$0) }
-        }
-        let wait = max(0, (clock.now.duration(to: until)).seconds)
-        progress.update {
-            $0.retries += 1
-            $0.unreachable = reason
-            if $0.unreachableSince == nil { $0.unreachableSince = since }
-            $0.nextProbeAt = self.wallClock() + wait
+            let delay = max(minimum, random.withGenerator { configuration.backoff.delay(forAttempt: level, random: &$0) })
+            return .later(work, readyAt: clock.now.advanced(by: delay))
+        case .rateLimited:
+            gate.limiter.rateLimited()
+            progress.update { $0.rateLimited += 1 }
+            try await requeue("429 Too many requests")
+            return .later(work, readyAt: clock.now)
+        case .unreachable(let reason):
+            try await requeue(reason)
+            return .unreachable(work, reason: reason)
+        case .stop(let message):
+            try await requeue(nil)
+            return .stop(message)
+        case .proceed, .fail, .uncertain:
+            return .later(work, readyAt: clock.now)
         }
     }
 
-    /// The API answered: an outage, if any, is over.
-    private func reached() async {
-        guard outage.withLock({ was -> Bool in
-            defer { was = false }
-            return was
-        }) else { return }
-        progress.update {
-            $0.unreachable = nil
-            $0.unreachableSince = nil
-            $0.nextProbeAt = nil
-        }
-        await scheduler.reachable()
-    }
+    // MARK: health
 
-    /// Whether a call's outcome shows the API is reachable (anything but a call that
-    /// certainly never got there).
-    static func reachedAPI<T>(_ result: Result<T, APIFailure>) -> Bool {
-        if case .failure(.transient(_, false)) = result { return false }
-        return true
-    }
-
-    private enum Verification { case registered, notRegistered, retryLater }
-
-    /// Asks `registrants` whether an uncertain job's person is registered.
-    private func verify(_ job: Job) async throws -> Verification {
-        var page = 1
-        while true {
-            let query = RegistrantsQuery(
-                platform: job.request.platform, webinarID: job.request.webinarID, scheduleID: job.request.schedule,
-                search: job.request.email, page: page)
-            let answer = try await paced(prepare: { !self.isStopping }) {
-                self.progress.update { $0.calls += 1 }
-                return await self.api.registrants(query)
+    /// Feeds an answer to the run's health: a pause for trouble that repeats across calls,
+    /// the end of any pause on an answer that proves the API well.
+    private func noteHealth(_ failure: APIFailure?) async {
+        let verdict = health.withLock { $0.record(failure) }
+        switch verdict {
+        case .unchanged:
+            break
+        case .healthy:
+            guard pause.withLock({ value -> Bool in
+                defer { value = nil }
+                return value != nil
+            }) else { return }
+            progress.update {
+                $0.unreachable = nil
+                $0.unreachableSince = nil
+                $0.nextProbeAt = nil
             }
-            guard let answer else {
-                await scheduler.finished()
-                return .retryLater
+            await scheduler.reachable()
+        case .pause(let kind):
+            if case .unreachable = kind { return }  // the job's disposition pauses the run
+            pause.withLock { $0 = kind }
+            let since = wallClock()
+            let backoff = configuration.backoff
+            let random = self.random
+            let until = await scheduler.pauseRun { level in
+                random.withGenerator { backoff.delay(forAttempt: min(level, 16), random: &$0) }
             }
-            if Self.reachedAPI(answer) { await reached() }
-            switch answer {
-            case .success(let answer):
-                verifyFailures.withLock { _ = $0.removeValue(forKey: job.id) }
-                let email = job.request.email.lowercased()
-                if let found = answer.registrants.first(where: {
-                    $0.email.lowercased() == email && ($0.scheduleID == nil || $0.scheduleID == job.request.schedule)
-                }) {
-                    let user = RegisteredUser(
-                        userID: found.leadID ?? found.id ?? 0, webinarID: job.request.webinarID, email: found.email,
-                        schedule: found.scheduleID, liveRoomURL: found.liveRoomURL ?? "",
-                        replayRoomURL: found.replayRoomURL, thankYouURL: nil)
-                    try await store.commit(
-                        .done(job: job.id, attempts: job.attempts, user: user, source: .registrants, at: wallClock()))
-                    progress.update {
-                        $0.done += 1
-                        $0.verified += 1
-                    }
-                    return .registered
-                }
-                if let last = answer.lastPage, page < last, page < 20 {
-                    page += 1
-                    continue
-                }
-                return .notRegistered
-            case .failure(.rateLimited):
-                _ = limiter.rateLimited()
-                progress.update { $0.rateLimited += 1 }
-                continue
-            case .failure(.unauthorized(let message)):
-                await scheduler.later(.verify(job), readyAt: clock.now)
-                throw BulkRegError(.auth, "the API key was refused: \(message). The remaining jobs stay queued; fix the key and run again.")
-            case .failure(.rejected(let status, let message)):
-                try await fail(
-                    job,
-                    "could not check whether the earlier call registered this lead (registrants answered HTTP \(status): \(message)); "
-                        + "run `bulkreg retry --job \(job.id)` to register it anyway")
-                return .retryLater
-            case .failure(.transient(let reason, false)):
-                // Never reached the API: the outage pause, no attempt spent; still uncertain.
-                await unreachable(.verify(job), reason: "checking the registrants: \(reason)")
-                return .retryLater
-            case .failure(.transient(let reason, true)):
-                // The check itself failed at the vendor (5xx, timeout, an oversized answer):
-                // tried up to max-attempts times, with backoff, then the job fails with the
-                // reason (it stays unknown whether the earlier call registered the lead).
-                let failures = verifyFailures.withLock { counts -> Int in
-                    counts[job.id, default: 0] += 1
-                    return counts[job.id]!
-                }
-                if failures >= configuration.maxAttempts {
-                    verifyFailures.withLock { _ = $0.removeValue(forKey: job.id) }
-                    try await fail(
-                        job,
-                        "could not check whether the earlier call registered this lead: \(reason); "
-                            + "run `bulkreg retry --job \(job.id)` to try again")
-                    return .retryLater
-                }
-                let delay = random.withGenerator { configuration.backoff.delay(forAttempt: failures, random: &$0) }
-                progress.update { $0.retries += 1 }
-                await scheduler.later(.verify(job), readyAt: clock.now.advanced(by: delay))
-                return .retryLater
+            let wait = max(0, clock.now.duration(to: until).seconds)
+            logger.info("run paused: \(kind.message)")
+            progress.update {
+                $0.unreachable = kind.message
+                if $0.unreachableSince == nil { $0.unreachableSince = since }
+                $0.nextProbeAt = self.wallClock() + wait
             }
         }
     }
 
-    /// Every call to the vendor goes through here: the shared limiter, then the call.
-    ///
-    /// The process's first call goes alone (the warm-up): it pays for connection set-up and
-    /// lazy initialisation, so it reaches the vendor later than it was granted; its start is
-    /// moved to when it answered, so the vendor never sees 21 calls in one of its windows.
-    /// - Parameters:
-    ///   - prepare: runs once the slot is reserved, before the call; false cancels the call.
-    /// - Returns: the call's answer, or nil when `prepare` cancelled it.
-    private func paced<T: Sendable>(
-        prepare: () async throws -> Bool, _ call: () async -> T
-    ) async throws -> T? {
-        let warming = await warmUp.enter()
-        do {
-            let slot = try await limiter.acquire(lead: warming ? .zero : configuration.sendLead)
-            guard try await prepare() else {
-                if warming { await warmUp.done() }
-                return nil
-            }
-            try await clock.sleep(until: slot, tolerance: nil)
-            // Woken late (a busy machine): the window must count the real start.
-            let started = clock.now
-            if started > slot { limiter.delayStart(slot, to: started) }
-            configuration.callStarted?(wallClock())
-            let result = await call()
-            if warming {
-                limiter.delayStart(slot, to: clock.now)
-                await warmUp.done()
-            }
-            return result
-        } catch {
-            if warming { await warmUp.done() }
-            throw error
+    private func log(_ kind: CallKind, job: Int, failure: APIFailure?, action: OutcomeAction, attempt: Int) {
+        logger.debug(
+            "decision",
+            metadata: [
+                "call": "\(kind.rawValue)", "job": "\(job)", "class": "\(Self.label(failure))",
+                "action": "\(Self.label(action))", "attempt": "\(attempt)",
+            ])
+    }
+
+    static func label(_ failure: APIFailure?) -> String {
+        switch failure {
+        case nil: return "success"
+        case .rateLimited?: return "rate-limited"
+        case .unauthorized?: return "key-refused"
+        case .rejected?: return "request-at-fault"
+        case .unexplained?: return "unexplained"
+        case .busy?: return "vendor-busy"
+        case .timedOut?: return "timeout"
+        case .transient(_, true)?: return "vendor-trouble"
+        case .transient(_, false)?: return "unreachable"
         }
     }
 
-    /// Calls `webinar` to check a target exists (and, for EverWebinar, that its date is a session).
-    private func checkTarget(_ job: Job) async -> PreflightCache.Result {
+    static func label(_ action: OutcomeAction) -> String {
+        switch action {
+        case .proceed: return "proceed"
+        case .fail: return "fail"
+        case .retry(let level, _, let spends, _): return "retry(level \(level)\(spends ? ", attempt spent" : ""))"
+        case .rateLimited: return "rate-limited-pause"
+        case .uncertain: return "uncertain"
+        case .unreachable: return "outage-pause"
+        case .stop: return "stop-run"
+        }
+    }
+
+    // MARK: webinar check
+
+    /// One `webinar` call for a target, judged by the policy with the target's history.
+    private func checkTarget(_ job: Job, history: CallHistory) async -> (TargetChecks.Verdict, CallHistory) {
         let target = job.target
         let answer: Result<WebinarDetail, APIFailure>?
         do {
-            answer = try await paced(prepare: { true }) {
+            answer = try await gate.call(prepare: { !self.isStopping }) { _ in
                 self.progress.update { $0.calls += 1 }
                 return await self.api.webinar(
                     platform: target.platform, webinarID: target.webinarID, timezone: job.request.timezone)
             }
         } catch {
-            return .transient("cancelled")
+            return (.cancelled, history)
         }
-        if Self.reachedAPI(answer!) { await reached() }
-        switch answer! {
-        case .success(let webinar):
-            let schedules = webinar.schedules.filter { $0.schedule == target.schedule }
-            var result: PreflightCache.Result = .ok
-            var message: String?
-            if schedules.isEmpty {
-                let known = webinar.schedules.map { String($0.schedule) }.joined(separator: ", ")
-                message = "\(target): no such schedule (the webinar's schedules are: \(known.isEmpty ? "none" : known))"
-                result = .missing(message!)
-            } else if target.platform == .everwebinar, !target.date.isEmpty,
-                !schedules.contains(where: { $0.date == target.date })
-            {
-                let dates = schedules.compactMap(\.date).joined(separator: ", ")
-                message = "\(target): the date is not a session of this schedule (sessions: \(dates))"
-                result = .missing(message!)
+        guard let answer else { return (.cancelled, history) }
+        let failure = answer.failure
+        await noteHealth(failure)
+        let action = OutcomePolicy.decide(.webinarCheck, failure, history: history)
+        log(.webinarCheck, job: job.id, failure: failure, action: action, attempt: history.attempts + 1)
+        var next = history.after(words: failure?.text)
+        switch action {
+        case .proceed:
+            guard case .success(let webinar) = answer else { return (.cancelled, history) }
+            let message = TargetVerdict.judge(target, webinar: webinar)
+            _ = try? await store.commit(.target(target, ok: message == nil, message: message, at: wallClock()))
+            return (message.map { .missing($0) } ?? .ok, CallHistory())
+        case .fail(let words):
+            let message = "\(target): the webinar check failed: \(words)"
+            _ = try? await store.commit(.target(target, ok: false, message: message, at: wallClock()))
+            return (.missing(message), next)
+        case .retry:
+            next.attempts += 1
+            return (.later(action), next)
+        case .rateLimited, .unreachable, .stop, .uncertain:
+            return (.later(action), next)
+        }
+    }
+
+    // MARK: registrants check
+
+    private func check(_ job: Job, confirming: Bool, handedOut: Scheduler<C>.Work) async throws -> Disposition {
+        guard !isStopping else { return .finished }
+        let key = RegistrantsPasses<C>.Key(
+            platform: job.request.platform, webinarID: job.request.webinarID, schedule: job.request.schedule)
+        let outcome = await passes.outcome(email: job.request.email, key: key, notBefore: clock.now) { wanted in
+            await self.readRegistrants(key, wanted: wanted)
+        }
+        let now = wallClock()
+        switch outcome {
+        case .stopped:
+            return .finished
+        case .failed(let failure):
+            let failures = checkFailures.withLock { counts -> Int in
+                counts[job.id, default: 0] += 1
+                return counts[job.id]!
             }
-            if case .ok = result { message = nil }
-            let ok: Bool = { if case .ok = result { return true } else { return false } }()
-            try? await store.commit(.target(target, ok: ok, message: message, at: wallClock()))
-            return result
-        case .failure(.rateLimited):
-            _ = limiter.rateLimited()
-            progress.update { $0.rateLimited += 1 }
-            return .transient("429 Too many requests")
-        case .failure(.unauthorized(let message)):
-            return .unauthorized(message)
-        case .failure(.rejected(let status, let message)):
-            let text = "\(target): the webinar check failed: \(message) (HTTP \(status))"
-            try? await store.commit(.target(target, ok: false, message: text, at: wallClock()))
-            return .missing(text)
-        case .failure(.transient(let reason, _)):
-            return .transient(reason)
+            let action = OutcomePolicy.decide(
+                .registrantsCheck, failure, history: CallHistory(attempts: failures - 1, maxAttempts: configuration.maxAttempts))
+            log(.registrantsCheck, job: job.id, failure: failure, action: action, attempt: failures)
+            switch action {
+            case .stop(let message): return .stop(message)
+            case .unreachable(let reason): return .unreachable(handedOut, reason: "checking the registrants: \(reason)")
+            default: break
+            }
+            let since = checkTroubleSince.withLock { value -> C.Instant in
+                if value == nil { value = clock.now }
+                return value!
+            }
+            if since.duration(to: clock.now) >= configuration.checkPatience, await scheduler.onlyChecksLeft {
+                // Nothing else to do and the vendor still cannot answer: end the run; these jobs
+                // stay uncertain and the next run checks them first.
+                stopState.withLock {
+                    $0.checksPending = true
+                    $0.stopping = true
+                }
+                await scheduler.stop()
+                return .finished
+            }
+            progress.update { $0.retries += 1 }
+            var delay = random.withGenerator { configuration.backoff.delay(forAttempt: failures, random: &$0) }
+            delay = min(delay, .seconds(60))
+            return .later(handedOut, readyAt: clock.now.advanced(by: delay))
+        case .rows(let rows):
+            checkFailures.withLock { _ = $0.removeValue(forKey: job.id) }
+            checkTroubleSince.withLock { $0 = nil }
+            let siblings: [Int]
+            if job.request.platform == .everwebinar, !(job.request.date ?? "").isEmpty {
+                siblings = try await store.siblings(of: job).filter { $0 != job.id }
+            } else {
+                siblings = []
+            }
+            let match = RegistrantMatch.decide(job.request, rows: rows[job.request.email.lowercased()] ?? [], siblings: siblings)
+            logger.debug(
+                "check", metadata: ["job": "\(job.id)", "match": "\(Self.label(match))", "confirming": "\(confirming)"])
+            switch match {
+            case .found(let found):
+                let user = RegisteredUser(
+                    userID: found.leadID ?? found.id ?? 0, webinarID: job.request.webinarID, email: found.email,
+                    schedule: found.scheduleID, date: found.date, liveRoomURL: found.liveRoomURL ?? "",
+                    replayRoomURL: found.replayRoomURL, thankYouURL: nil)
+                try await store.commit(.done(job: job.id, attempts: job.attempts, user: user, source: .registrants, at: now))
+                progress.update {
+                    $0.done += 1
+                    $0.verified += 1
+                }
+                return .finished
+            case .ambiguous(let reason):
+                try await store.noteUncertain(job: job.id, reason: reason, at: now)
+                progress.update { $0.undecided += 1 }
+                return .finished
+            case .noURL:
+                try await store.noteUncertain(
+                    job: job.id,
+                    reason: "the vendor lists this person without a live-room URL: registered, but its links are unknown",
+                    at: now)
+                progress.update { $0.undecided += 1 }
+                return .finished
+            case .notFound:
+                if !confirming {
+                    // Believed only when a second check, a settle time later, agrees.
+                    return .later(.verify(job, confirming: true), readyAt: clock.now.advanced(by: settleTime))
+                }
+                if job.attempts >= configuration.maxAttempts {
+                    try await store.commit(
+                        .failed(
+                            job: job.id, attempts: job.attempts,
+                            message: "gave up after \(job.attempts) attempts: \(job.lastError ?? "no answer") "
+                                + "(the vendor confirms the person is not registered)",
+                            at: now))
+                    progress.update { $0.failed += 1 }
+                    return .finished
+                }
+                return .later(.register(job), readyAt: clock.now)
+            }
+        }
+    }
+
+    static func label(_ match: RegistrantMatch) -> String {
+        switch match {
+        case .found: return "found"
+        case .notFound: return "not-found"
+        case .ambiguous: return "ambiguous"
+        case .noURL: return "found-without-url"
+        }
+    }
+
+    /// Reads every page of a target's registrants (no page cap: `last_page`, `next_page_url`,
+    /// or an empty page ends it), keeping only the rows of `wanted` emails. A single wanted
+    /// email is first looked up with `search` (a found row proves the registration; a search
+    /// the vendor may ignore or match differently never proves an absence).
+    private func readRegistrants(_ key: RegistrantsPasses<C>.Key, wanted: Set<String>) async
+        -> RegistrantsPasses<C>.Outcome
+    {
+        if wanted.count == 1, let email = wanted.first {
+            switch await readPages(key, wanted: wanted, search: email) {
+            case .rows(let rows) where !(rows[email] ?? []).isEmpty:
+                return .rows(rows)
+            case .stopped:
+                return .stopped
+            default:
+                break
+            }
+        }
+        return await readPages(key, wanted: wanted, search: nil)
+    }
+
+    private func readPages(_ key: RegistrantsPasses<C>.Key, wanted: Set<String>, search: String?) async
+        -> RegistrantsPasses<C>.Outcome
+    {
+        var rows: [String: [Registrant]] = [:]
+        var page = 1
+        var previous: [Registrant]?
+        while true {
+            let query = RegistrantsQuery(
+                platform: key.platform, webinarID: key.webinarID, scheduleID: key.schedule, search: search, page: page)
+            let answer: Result<RegistrantsPage, APIFailure>?
+            do {
+                answer = try await gate.call(prepare: { !self.isStopping }) { _ in
+                    self.progress.update { $0.calls += 1 }
+                    return await self.api.registrants(query)
+                }
+            } catch {
+                return .stopped
+            }
+            guard let answer else { return .stopped }
+            if case .failure(.timedOut) = answer { gate.record(latency: configuration.requestTimeout.seconds) }
+            await noteHealth(answer.failure)
+            switch answer {
+            case .failure(.rateLimited):
+                gate.limiter.rateLimited()
+                progress.update { $0.rateLimited += 1 }
+                continue
+            case .failure(let failure):
+                return .failed(failure)
+            case .success(let result):
+                for row in result.registrants {
+                    let email = row.email.lowercased()
+                    if wanted.contains(email) { rows[email, default: []].append(row) }
+                }
+                let more: Bool
+                if let last = result.lastPage {
+                    more = page < last
+                } else if let next = result.hasNextPage {
+                    more = next
+                } else {
+                    // Neither: go on until an empty page, or one that repeats the last (a
+                    // vendor that ignores `page`).
+                    more = !result.registrants.isEmpty && result.registrants != previous
+                }
+                guard more else { return .rows(rows) }
+                previous = result.registrants
+                page += 1
+            }
         }
     }
 }
 
-extension Duration {
-    /// The duration in seconds, as a Double.
-    public var seconds: Double {
-        let (s, attoseconds) = components
-        return Double(s) + Double(attoseconds) / 1e18
-    }
-
-    /// A duration of `value` seconds.
-    public static func seconds(_ value: Double) -> Duration {
-        .nanoseconds(Int64((value * 1e9).rounded()))
-    }
-}
-
-/// One check per target per database, shared by all workers: the first worker to need it
-/// calls `webinar`, the others wait for its answer.
-actor PreflightCache {
-    enum Result: Sendable {
-        case ok
-        case missing(String)
-        case unauthorized(String)
-        case transient(String)
-    }
-
-    private var known: [Target: Result] = [:]
-    private var running: [Target: Task<Result, Never>] = [:]
-
-    func load(_ checked: [Target: (ok: Bool, message: String?)]) {
-        for (target, value) in checked {
-            known[target] = value.ok ? .ok : .missing(value.message ?? "\(target): not found")
-        }
-    }
-
-    func check(_ target: Target, perform: @escaping @Sendable () async -> Result) async -> Result {
-        if let result = known[target] { return result }
-        if let task = running[target] { return await task.value }
-        let task = Task { await perform() }
-        running[target] = task
-        let result = await task.value
-        running[target] = nil
-        switch result {
-        case .ok, .missing: known[target] = result
-        case .unauthorized, .transient: break
-        }
-        return result
-    }
-}
-
-/// A seeded generator shared by the workers.
-final class LockedRandom: Sendable {
-    private let state: Mutex<SplitMix64>
-
-    init(seed: UInt64) { state = Mutex(SplitMix64(seed: seed)) }
-
-    func withGenerator<T>(_ body: (inout SplitMix64) -> T) -> T {
-        state.withLock { body(&$0) }
-    }
-}
-
-/// Lets the process's first call go alone; everyone else waits until it has answered.
-actor WarmUp {
-    private var state: State = .cold
-    private var waiters: [CheckedContinuation<Void, Never>] = []
-
-    private enum State { case cold, warming, warm }
-
-    /// True for the caller that makes the warm-up call; others return once it is done.
-    func enter() async -> Bool {
-        switch state {
-        case .warm: return false
-        case .cold:
-            state = .warming
-            return true
-        case .warming:
-            await withCheckedContinuation { waiters.append($0) }
-            return false
-        }
-    }
-
-    func done() {
-        state = .warm
-        let all = waiters
-        waiters.removeAll()
-        for w in all { w.resume() }
+extension Result {
+    var failure: Failure? {
+        if case .failure(let failure) = self { return failure }
+        return nil
     }
 }

@@ -9,13 +9,19 @@ actor Scheduler<C: Clock> where C.Duration == Duration {
     enum Work: Sendable {
         /// Send the register call.
         case register(Job)
-        /// An earlier call may have reached the vendor: ask `registrants` first.
-        case verify(Job)
+        /// An earlier call may have reached the vendor: ask `registrants` first (`confirming`:
+        /// a first check found nothing; this one, a settle time later, confirms it).
+        case verify(Job, confirming: Bool)
 
         var job: Job {
             switch self {
-            case .register(let job), .verify(let job): return job
+            case .register(let job), .verify(let job, _): return job
             }
+        }
+
+        var isCheck: Bool {
+            if case .verify = self { return true }
+            return false
         }
     }
 
@@ -35,6 +41,7 @@ actor Scheduler<C: Clock> where C.Duration == Duration {
     private var delayed: [Delayed] = []
     private var waiters: [CheckedContinuation<Work?, Never>] = []
     private var active = 0
+    private var activeRegisters = 0
     private var stopping = false
     private var timerDeadline: C.Instant?
     private(set) var loadError: (any Error)?
@@ -57,7 +64,7 @@ actor Scheduler<C: Clock> where C.Duration == Duration {
 
     /// Adds jobs that must be verified before being sent again (from a previous run).
     func addUncertain(_ jobs: [Job], readyAt: (Job) -> C.Instant) {
-        for job in jobs { delayed.append(Delayed(work: .verify(job), readyAt: readyAt(job))) }
+        for job in jobs { delayed.append(Delayed(work: .verify(job, confirming: false), readyAt: readyAt(job))) }
         dispatch()
     }
 
@@ -70,19 +77,50 @@ actor Scheduler<C: Clock> where C.Duration == Duration {
         }
     }
 
-    /// The worker is finished with a job for good.
-    func finished() {
-        active -= 1
+    /// The worker is finished with a job for good (`work` is what it was handed).
+    func finished(_ work: Work) {
+        release(work)
         probeOut = false
         dispatch()
     }
 
-    /// The worker gives a job back, to be handed out again at `readyAt`.
-    func later(_ work: Work, readyAt: C.Instant) {
-        active -= 1
+    /// The worker gives a job back, to be handed out again at `readyAt` as `next`.
+    /// `handedOut` is what the worker was given.
+    func later(_ next: Work, readyAt: C.Instant, handedOut: Work) {
+        release(handedOut)
         probeOut = false
-        delayed.append(Delayed(work: work, readyAt: readyAt))
+        delayed.append(Delayed(work: next, readyAt: readyAt))
         dispatch()
+    }
+
+    private func release(_ work: Work) {
+        active -= 1
+        if !work.isCheck { activeRegisters -= 1 }
+    }
+
+    /// Pauses the whole run (the vendor keeps timing out or answering trouble), like an
+    /// outage: call it before handing the job back. Returns the instant the pause ends.
+    @discardableResult
+    func pauseRun(pause: @Sendable (Int) -> Duration) -> C.Instant {
+        let now = clock.now
+        if outageUntil == nil || probeOut {
+            outageLevel += 1
+            outageUntil = now.advanced(by: pause(outageLevel))
+            probeOut = false
+        }
+        return outageUntil ?? now
+    }
+
+    /// True when nothing is left but checks of uncertain jobs (none queued, none being sent).
+    var onlyChecksLeft: Bool {
+        exhausted && !loading && freshHead == fresh.count && activeRegisters == 0
+            && delayed.allSatisfy { $0.work.isCheck }
+    }
+
+    /// Checks waiting for their time, and the earliest.
+    var waitingChecks: (count: Int, next: C.Instant?) {
+        let checks = delayed.filter { $0.work.isCheck }
+        return (checks.count, checks.map(\.readyAt).min())
     }
 
     /// The worker's call did not reach the API (refused, DNS, TLS, connect timeout): the job
@@ -91,7 +129,7 @@ actor Scheduler<C: Clock> where C.Duration == Duration {
     /// already in flight do not. Returns the instant the pause ends.
     @discardableResult
     func unreachable(_ work: Work, pause: @Sendable (Int) -> Duration) -> C.Instant {
-        active -= 1
+        release(work)
         let now = clock.now
         if outageUntil == nil || probeOut {
             outageLevel += 1
@@ -118,12 +156,6 @@ actor Scheduler<C: Clock> where C.Duration == Duration {
         dispatch()
     }
 
-    /// Jobs handed out and not yet finished or given back.
-    var inProgress: Int { active }
-
-    /// Jobs waiting for a retry or a verification.
-    var waitingForRetry: Int { delayed.count }
-
     // MARK: -
 
     private func dispatch() {
@@ -138,6 +170,7 @@ actor Scheduler<C: Clock> where C.Duration == Duration {
         if let until = outageUntil { allowed = now < until || probeOut ? 0 : 1 }
         while allowed > 0, !waiters.isEmpty, let work = take(now: now) {
             active += 1
+            if !work.isCheck { activeRegisters += 1 }
             allowed -= 1
             if outageUntil != nil { probeOut = true }
             waiters.removeFirst().resume(returning: work)

@@ -75,11 +75,17 @@ public enum Database {
         switch error.code.primary {
         case .notADatabase: hint = "is not a bulkreg database (not a SQLite file, or encrypted)"
         case .corrupt: hint = "is corrupted (\(error.message)); restore it from a backup or use another --db"
-        case .full: hint = "the disk is full: free some space and run the command again (nothing was half-written)"
+        case .full:
+            hint =
+                "the disk is full: free some space and run the command again (nothing was half-written; the database "
+                + "is intact: do not restore an older copy, it would send registered leads again)"
         case .readOnly: hint = "is read-only (file or directory permissions, or a read-only filesystem)"
         case .busy, .locked: hint = "is locked by another process (another bulkreg?); try again when it has finished"
         case .cannotOpen: hint = "cannot be opened (\(error.message)): check the path and its permissions"
-        case .ioError: hint = "I/O error (\(error.message)): is the disk full or failing?"
+        case .ioError:
+            hint =
+                "the disk failed (I/O error: \(error.message)); the database is probably intact. Check the disk, then run "
+                + "the command again; do not restore an older copy: it would send registered leads again"
         case .permission: hint = "permission denied"
         default: return BulkRegError(.storage, "\(path): database error: \(error)")
         }

@@ -10,8 +10,10 @@ import WebinarAPI
 public actor JobStore {
     /// A state change to commit.
     public enum Change: Sendable {
-        /// About to send a register call: the send time must be on disk first.
-        case sending(job: Int, at: Double)
+        /// About to send a register call: the send time must be on disk first. Takes effect
+        /// only while the job is queued or uncertain and `lease` is the database's runner
+        /// lease; `commit` returns false otherwise (the call must not be sent).
+        case sending(job: Int, at: Double, lease: Int64)
         /// Registered: the result and `done` in one transaction.
         case done(job: Int, attempts: Int, user: RegisteredUser, source: ResultSource, at: Double)
         /// Permanently failed with the API's (or our) message.
@@ -34,7 +36,7 @@ public actor JobStore {
     public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
     private let connection: Connection
     private let path: String
-    private var pending: [(Change, CheckedContinuation<Void, any Error>?)] = []
+    private var pending: [(Change, CheckedContinuation<Bool, any Error>?)] = []
     private let maps: ImportMaps
     private var flushScheduled = false
 
@@ -44,6 +46,16 @@ public actor JobStore {
         self.executor = DatabaseExecutor()
         self.connection = try Database.open(path, mode: .existing)
         self.maps = ImportMaps(connection: connection)
+    }
+
+    /// Marks uncertain jobs whose check cannot settle in this run (ambiguous rows, no live-room
+    /// URL): they stay uncertain with the reason, for `status` and `show`.
+    public func noteUncertain(job: Int, reason: String, at: Double) throws {
+        try wrap {
+            try connection.cached("UPDATE jobs SET error = ?, updated_at = ? WHERE id = ? AND state = 'uncertain'").run([
+                .text(reason), .double(at), .int(Int64(job)),
+            ])
+        }
     }
 
     /// Turns jobs left `in_flight` by a dead process into `uncertain`.
@@ -115,39 +127,190 @@ public actor JobStore {
         }
     }
 
-    /// Commits `change`; returns once it is durable.
-    public func commit(_ change: Change) async throws {
+    /// Commits `change`; returns once it is durable. False only for a `.sending` that did not
+    /// take effect (the job is no longer claimable, or the lease is gone).
+    @discardableResult
+    public func commit(_ change: Change) async throws -> Bool {
         try await withCheckedThrowingContinuation { continuation in
             pending.append((change, continuation))
             scheduleFlush()
         }
     }
 
-    /// Commits several changes in one transaction.
-    public func commit(_ changes: [Change]) async throws {
-        guard let last = changes.last else { return }
-        for change in changes.dropLast() { pending.append((change, nil)) }
-        try await commit(last)
+    // MARK: Lease
+
+    /// The runner's lease: one runner per database, held in the database itself.
+    ///
+    /// Taken in a write transaction; refused while another live process holds it with a fresh
+    /// heartbeat, whatever path or lock file it used. A dead holder's lease (its pid gone, or
+    /// its heartbeat older than `staleAfter`) is taken over. Returns the new lease's token,
+    /// which guards every claim (`Change.sending`).
+    public func acquireLease(pid: Int32, host: String, now: Double, staleAfter: Double = 30) throws -> Int64 {
+        try wrap {
+            try connection.transaction(.immediate) {
+                let q = try connection.cached("SELECT pid, host, started_at, heartbeat_at FROM runner_lease WHERE id = 1")
+                defer { q.reset() }
+                if try q.step() {
+                    let holder = Int32(q.int(0))
+                    let holderHost = q.text(1) ?? ""
+                    let started = q.double(2)
+                    let heartbeat = q.double(3)
+                    let fresh = now - heartbeat < staleAfter && heartbeat - now < staleAfter
+                    let alive = holderHost != host || LeaseProcess.isAlive(holder)
+                    if holder != pid || holderHost != host, fresh, alive {
+                        throw BulkRegError(
+                            .storage,
+                            "\(path): another bulkreg is running on this database (pid \(holder)"
+                                + (holderHost == host ? "" : " on \(holderHost)")
+                                + ", since \(WallClock.iso8601(started))). Wait for it to finish or stop it; one runner per database.")
+                    }
+                }
+                q.reset()
+                let token = Int64.random(in: 1...Int64.max)
+                try connection.cached(
+                    "INSERT OR REPLACE INTO runner_lease (id, token, pid, host, started_at, heartbeat_at) VALUES (1, ?, ?, ?, ?, ?)"
+                ).run([.int(token), .int(Int64(pid)), .text(host), .double(now), .double(now)])
+                return token
+            }
+        }
     }
 
-    /// Puts failed jobs (all, or one) back in the queue; returns how many.
-    public func retryFailed(job: Int?, now: Double) throws -> Int {
+    /// Refreshes the lease's heartbeat; false when the lease is no longer ours.
+    @discardableResult
+    public func heartbeat(lease: Int64, now: Double) throws -> Bool {
         try wrap {
-            try connection.transaction {
-                if let job {
-                    try connection.cached(
-                        "UPDATE jobs SET state = 'queued', attempts = 0, not_before = NULL, updated_at = ? WHERE id = ? AND state IN ('failed', 'uncertain')"
-                    ).run([.double(now), .int(Int64(job))])
-                } else {
-                    try connection.cached(
-                        "UPDATE jobs SET state = 'queued', attempts = 0, not_before = NULL, updated_at = ? WHERE state = 'failed'"
-                    ).run([.double(now)])
+            try connection.cached("UPDATE runner_lease SET heartbeat_at = ? WHERE id = 1 AND token = ?").run([
+                .double(now), .int(lease),
+            ])
+            return connection.changes == 1
+        }
+    }
+
+    /// Gives the lease up (the end of a run).
+    public func releaseLease(_ lease: Int64) throws {
+        try wrap { try connection.cached("DELETE FROM runner_lease WHERE id = 1 AND token = ?").run([.int(lease)]) }
+    }
+
+    /// The live lease's holder, if a runner holds one (for commands that must not change jobs
+    /// under a running runner).
+    public func leaseHolder(now: Double, staleAfter: Double = 30) throws -> (pid: Int32, host: String)? {
+        try Self.leaseHolder(connection, now: now, staleAfter: staleAfter)
+    }
+
+    static func leaseHolder(_ connection: Connection, now: Double, staleAfter: Double = 30) throws(SQLiteError) -> (
+        pid: Int32, host: String
+    )? {
+        let q = try connection.cached("SELECT pid, host, heartbeat_at FROM runner_lease WHERE id = 1")
+        defer { q.reset() }
+        guard try q.step() else { return nil }
+        let pid = Int32(q.int(0))
+        let host = q.text(1) ?? ""
+        let fresh = now - q.double(2) < staleAfter
+        guard fresh, host != LeaseProcess.hostName || LeaseProcess.isAlive(pid) else { return nil }
+        return (pid, host)
+    }
+
+    // MARK: Retry
+
+    /// What `retry` did.
+    public struct RetryResult: Sendable, Equatable {
+        /// Back in the queue.
+        public var queued = 0
+        /// Their last call may have reached the vendor: checked with `registrants` first.
+        public var toCheck = 0
+        /// Sent again without a check (`--force` on an uncertain job).
+        public var forced = 0
+    }
+
+    /// Puts failed jobs (all, or one) back in the queue. A job whose last call may have
+    /// reached the vendor is never re-queued blind: it becomes `uncertain` (checked first),
+    /// unless `force` is given for one job.
+    public func retry(job: Int?, force: Bool, now: Double) throws -> RetryResult {
+        try wrap {
+            try connection.transaction(.immediate) {
+                if let holder = try Self.leaseHolder(connection, now: now) {
+                    throw BulkRegError(
+                        .usage,
+                        "\(path): a run is in progress (pid \(holder.pid)); retry when it has finished.")
                 }
-                let n = connection.changes
+                var result = RetryResult()
+                let back = """
+                    UPDATE jobs SET state = CASE WHEN maybe_sent = 1 THEN 'uncertain' ELSE 'queued' END,
+                        attempts = CASE WHEN maybe_sent = 1 THEN attempts ELSE 0 END, not_before = NULL, updated_at = ?
+                    """
+                if let job {
+                    let q = try connection.cached("SELECT state, maybe_sent FROM jobs WHERE id = ?")
+                    try q.bind([.int(Int64(job))])
+                    let found = try q.step()
+                    let state = found ? JobState(rawValue: q.text(0) ?? "") : nil
+                    let maybeSent = found && q.int(1) != 0
+                    q.reset()
+                    switch state {
+                    case .failed?:
+                        if force && maybeSent {
+                            try connection.cached(
+                                "UPDATE jobs SET state = 'queued', maybe_sent = 0, attempts = 0, updated_at = ? WHERE id = ?"
+                            ).run([.double(now), .int(Int64(job))])
+                            result.forced = 1
+                        } else {
+                            try connection.cached(back + " WHERE id = ?").run([.double(now), .int(Int64(job))])
+                            if maybeSent { result.toCheck = 1 } else { result.queued = 1 }
+                        }
+                    case .uncertain?:
+                        guard force else {
+                            throw BulkRegError(
+                                .usage,
+                                "job \(job) is uncertain: its last call may have registered the person, so the next "
+                                    + "`bulkreg run` checks with the vendor before sending it again. "
+                                    + "`bulkreg retry --job \(job) --force` sends it without checking, which may register "
+                                    + "the person twice.")
+                        }
+                        try connection.cached(
+                            "UPDATE jobs SET state = 'queued', maybe_sent = 0, attempts = 0, updated_at = ? WHERE id = ?"
+                        ).run([.double(now), .int(Int64(job))])
+                        result.forced = 1
+                    default:
+                        throw BulkRegError(.usage, "job \(job) is not failed or uncertain (or does not exist); nothing requeued")
+                    }
+                } else {
+                    result.toCheck = Int(
+                        try connection.scalarInt("SELECT count(*) FROM jobs WHERE state = 'failed' AND maybe_sent = 1") ?? 0)
+                    try connection.cached(back + " WHERE state = 'failed'").run([.double(now)])
+                    result.queued = connection.changes - result.toCheck
+                }
                 // A failed preflight is re-checked on the next run.
                 try connection.execute("UPDATE targets SET checked_ok = NULL, check_message = NULL WHERE checked_ok = 0")
-                return n
+                return result
             }
+        }
+    }
+
+    /// Other jobs of the same person for the same webinar and schedule on another (EverWebinar)
+    /// session date, that may be registered: the check cannot tell them apart from `job` when
+    /// the vendor's rows carry no date.
+    public func siblings(of job: Job) throws -> [Int] {
+        try wrap {
+            let target = job.target
+            let dates = try connection.cached(
+                "SELECT date FROM targets WHERE platform = ? AND webinar_id = ? AND schedule = ? AND date != ?")
+            try dates.bind([
+                .text(target.platform.rawValue), .int(Int64(target.webinarID)), .int(Int64(target.schedule)),
+                .text(target.date),
+            ])
+            var others: [String] = []
+            while try dates.step() { others.append(dates.text(0) ?? "") }
+            dates.reset()
+            var out: [Int] = []
+            let find = try connection.cached(
+                "SELECT id FROM jobs WHERE person = ? AND state IN ('done', 'uncertain', 'in_flight')")
+            for date in others {
+                var sibling = target
+                sibling.date = date
+                try find.bind([.int(PersonKey.of(sibling, email: job.request.email))])
+                while try find.step() { out.append(find.int(0)) }
+                find.reset()
+            }
+            return out
         }
     }
 
@@ -163,10 +326,10 @@ public actor JobStore {
         pending.removeAll(keepingCapacity: true)
         guard !batch.isEmpty else { return }
         do {
-            try connection.transaction {
-                for (change, _) in batch { try apply(change) }
+            let applied = try connection.transaction {
+                try batch.map { try apply($0.0) }
             }
-            for (_, continuation) in batch { continuation?.resume() }
+            for ((_, continuation), took) in zip(batch, applied) { continuation?.resume(returning: took) }
         } catch {
             let failure: any Error =
                 (error as? SQLiteError).map { Database.storageError($0, path: path) } ?? error
@@ -174,12 +337,17 @@ public actor JobStore {
         }
     }
 
-    private func apply(_ change: Change) throws {
+    private func apply(_ change: Change) throws -> Bool {
         switch change {
-        case .sending(let job, let at):
+        case .sending(let job, let at, let lease):
             try connection.cached(
-                "UPDATE jobs SET state = 'in_flight', sent_at = ?, updated_at = ? WHERE id = ?"
-            ).run([.double(at), .double(at), .int(Int64(job))])
+                """
+                UPDATE jobs SET state = 'in_flight', maybe_sent = 1, sent_at = ?, updated_at = ?
+                WHERE id = ? AND state IN ('queued', 'uncertain')
+                    AND (SELECT token FROM runner_lease WHERE id = 1) = ?
+                """
+            ).run([.double(at), .double(at), .int(Int64(job)), .int(lease)])
+            return connection.changes == 1
         case .done(let job, let attempts, let user, let source, let at):
             try connection.cached(
                 """
@@ -197,11 +365,11 @@ public actor JobStore {
             ).run([.int(Int64(attempts)), .double(at), .int(Int64(job))])
         case .failed(let job, let attempts, let message, let at):
             try connection.cached(
-                "UPDATE jobs SET state = 'failed', attempts = ?, error = ?, not_before = NULL, updated_at = ? WHERE id = ?"
+                "UPDATE jobs SET state = 'failed', maybe_sent = 0, attempts = ?, error = ?, not_before = NULL, updated_at = ? WHERE id = ?"
             ).run([.int(Int64(attempts)), .text(message), .double(at), .int(Int64(job))])
         case .requeued(let job, let attempts, let notBefore, let lastError, let at):
             try connection.cached(
-                "UPDATE jobs SET state = 'queued', attempts = ?, not_before = ?, error = ?, updated_at = ? WHERE id = ?"
+                "UPDATE jobs SET state = 'queued', maybe_sent = 0, attempts = ?, not_before = ?, error = ?, updated_at = ? WHERE id = ?"
             ).run([.int(Int64(attempts)), .double(notBefore), .text(lastError), .double(at), .int(Int64(job))])
         case .uncertain(let job, let attempts, let sentAt, let lastError, let at):
             try connection.cached(
@@ -218,6 +386,7 @@ public actor JobStore {
                 .int(Int64(target.webinarID)), .int(Int64(target.schedule)), .text(target.date),
             ])
         }
+        return true
     }
 
     static let columns = "id, line, import_id, row, attempts, sent_at, not_before, state, error"

@@ -6,7 +6,7 @@ import SQLite
 /// at one version or the next, never in between.
 enum Schema {
     /// The version this build writes.
-    static let currentVersion = 1
+    static let currentVersion = 2
 
     /// Migration `i` takes the schema from version `i` to `i + 1`.
     static let migrations: [String] = [
@@ -79,7 +79,24 @@ enum Schema {
             registered_at REAL NOT NULL
         );
         CREATE INDEX results_time ON results(registered_at);
+        """,
+        // 2: `maybe_sent` (the job's last call may have reached the vendor: it is checked before
+        // it is ever sent again, whatever `retry` or `import` do to it) and the runner's lease
+        // (one runner per database, held in the database itself: no lock file or path trick
+        // gets a second runner past it).
         """
+        ALTER TABLE jobs ADD COLUMN maybe_sent INTEGER NOT NULL DEFAULT 0;
+        UPDATE jobs SET maybe_sent = 1
+            WHERE state IN ('uncertain', 'in_flight') OR (state = 'failed' AND error LIKE 'could not check%');
+        CREATE TABLE runner_lease (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            token INTEGER NOT NULL,
+            pid INTEGER NOT NULL,
+            host TEXT NOT NULL,
+            started_at REAL NOT NULL,
+            heartbeat_at REAL NOT NULL
+        );
+        """,
     ]
 
     /// Refuses a database written by a newer bulkreg, before anything is written to it.

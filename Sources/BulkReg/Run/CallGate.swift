@@ -1,0 +1,131 @@
+import Pacing
+import Synchronization
+
+/// Every call to the vendor goes through here: the shared limiter, a fresh slot, the call,
+/// and the latency it took.
+///
+/// A call is sent only on its own slot. The slot is reserved `sendLead` ahead so the intent's
+/// commit (an fsync) never bunches calls up; if the commit, or anything else before the send,
+/// ends after the slot by more than the limiter's margin, the call takes a new slot instead
+/// of going late on the old one (a late start on an old slot would put more than `rate`
+/// starts into one second at the vendor). A start late by less than the margin is re-stamped
+/// at its real instant, which keeps the window's invariant.
+///
+/// The process's first call goes alone (the warm-up): it pays for connection set-up and lazy
+/// initialisation, so it reaches the vendor later than it was granted; its start is moved to
+/// when it answered, so the vendor never sees 21 calls in one of its windows.
+final class CallGate<C: Clock>: Sendable where C.Duration == Duration {
+    let limiter: RateLimiter<C>
+    private let clock: C
+    private let sendLead: Duration
+    private let margin: Duration
+    private let warmUp = WarmUp()
+    private let callStarted: (@Sendable (Double) -> Void)?
+    private let wallClock: @Sendable () -> Double
+    private let latencies = Mutex(LatencyWindow())
+    private let lateStarts = Mutex(0)
+
+    init(
+        limiter: RateLimiter<C>, clock: C, sendLead: Duration, margin: Duration,
+        callStarted: (@Sendable (Double) -> Void)?, wallClock: @escaping @Sendable () -> Double
+    ) {
+        self.limiter = limiter
+        self.clock = clock
+        self.sendLead = sendLead
+        self.margin = margin
+        self.callStarted = callStarted
+        self.wallClock = wallClock
+    }
+
+    /// The recent latencies.
+    var latency: LatencyWindow { latencies.withLock { $0 } }
+
+    /// Calls that took a fresh slot because their preparation ended after their slot.
+    var freshSlots: Int { lateStarts.withLock { $0 } }
+
+    /// Records a call's latency measured elsewhere (a timed-out call: its timeout).
+    func record(latency seconds: Double) {
+        latencies.withLock { $0.record(seconds) }
+    }
+
+    /// Runs `call` on a slot of its own.
+    /// - Parameters:
+    ///   - prepare: runs once the slot is reserved, before the call; false cancels the call.
+    ///   - call: receives the monotonic instant it starts at.
+    /// - Returns: the call's answer, or nil when `prepare` cancelled it.
+    func call<T: Sendable>(
+        prepare: () async throws -> Bool, _ call: (C.Instant) async -> T
+    ) async throws -> T? {
+        let warming = await warmUp.enter()
+        do {
+            var slot = try await limiter.acquire(lead: warming ? .zero : sendLead)
+            guard try await prepare() else {
+                if warming { await warmUp.done() }
+                return nil
+            }
+            while true {
+                try await clock.sleep(until: slot, tolerance: nil)
+                let now = clock.now
+                if now <= slot.advanced(by: margin) {
+                    if now > slot { limiter.delayStart(slot, to: now) }
+                    break
+                }
+                // Late for its slot (a stalled commit, a busy machine): a new slot, not the old one.
+                lateStarts.withLock { $0 += 1 }
+                slot = try await limiter.acquire(lead: .zero)
+            }
+            let started = clock.now
+            callStarted?(wallClock())
+            let result = await call(started)
+            let ended = clock.now
+            latencies.withLock { $0.record(started.duration(to: ended).seconds) }
+            if warming {
+                limiter.delayStart(slot, to: ended)
+                await warmUp.done()
+            }
+            return result
+        } catch {
+            if warming { await warmUp.done() }
+            throw error
+        }
+    }
+}
+
+/// Lets the process's first call go alone; everyone else waits until it has answered.
+actor WarmUp {
+    private var state: State = .cold
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    private enum State { case cold, warming, warm }
+
+    /// True for the caller that makes the warm-up call; others return once it is done.
+    func enter() async -> Bool {
+        switch state {
+        case .warm: return false
+        case .cold:
+            state = .warming
+            return true
+        case .warming:
+            await withCheckedContinuation { waiters.append($0) }
+            return false
+        }
+    }
+
+    func done() {
+        state = .warm
+        let all = waiters
+        waiters.removeAll()
+        for w in all { w.resume() }
+    }
+}
+
+/// A seeded generator shared by the workers.
+final class LockedRandom: Sendable {
+    private let state: Mutex<SplitMix64>
+
+    init(seed: UInt64) { state = Mutex(SplitMix64(seed: seed)) }
+
+    func withGenerator<T>(_ body: (inout SplitMix64) -> T) -> T {
+        state.withLock { body(&$0) }
+    }
+}
