@@ -184,6 +184,9 @@ enum AnswerParser {
         {
             return .failure(.rateLimited)
         }
+        if let message, status == 401 || status == 403 || isErrorBody(object), Evidence.namesKey(message) {
+            return .failure(.unauthorized(message: clean(message)))
+        }
         if status == 401 {
             return .failure(.unauthorized(message: clean(message ?? ErrorMessage.bodySnippet(body) ?? "HTTP 401")))
         }
@@ -192,7 +195,7 @@ enum AnswerParser {
             return .failure(.busy(httpStatus: status, message: clean("HTTP \(status) from the API" + (detail.map { ": \($0)" } ?? ""))))
         }
         if (500...599).contains(status) {
-            let detail = message ?? Evidence.pageTitle(body)
+            let detail = message ?? Evidence.pageTitle(body) ?? ErrorMessage.bodySnippet(body)
             let reason = "HTTP \(status) from the API" + (detail.map { ": \($0)" } ?? "")
             return .failure(.transient(reason: clean(reason), mayHaveReachedVendor: true))
         }
@@ -247,6 +250,13 @@ enum AnswerParser {
     }
 }
 
+/// A JSON body whose `status` says error.
+private func isErrorBody(_ object: [String: Any]?) -> Bool {
+    guard let object else { return false }
+    let field = LenientJSON.string(object["status"])?.lowercased()
+    return field == "error" || field == "fail" || field == "failure"
+}
+
 /// What an error answer's words prove. Pure text rules, table-tested.
 enum Evidence {
     /// The request fields the vendor's documents and help articles name; an `errors` object
@@ -269,6 +279,12 @@ enum Evidence {
         "timezone", "time zone", "date", "schedule", "session", "webinar", "event", "registrant", "attendee",
         "lead", "already registered", "consent", "country", "state",
     ]
+
+    /// "Key … is suspended", "Invalid API key": the key itself, whatever the status.
+    static func namesKey(_ text: String) -> Bool {
+        let t = " " + words(text) + " "
+        return t.contains(" api key ") || t.contains(" api_key ") || t.hasPrefix(" key ")
+    }
 
     static func saysRateLimited(_ text: String) -> Bool {
         let t = text.lowercased()

@@ -167,12 +167,13 @@ struct RunnerTests {
         #expect(try await store.counts()[.done] == 1)
         let calls = api.calls.withLock { $0 }
         #expect(calls.register.count == 2)
-        #expect(calls.registrants.count >= 3 && calls.registrants.count <= 14, "\(calls.registrants.count)")
+        // One probe per pause during the outage, then the two checks of the settle rule.
+        #expect(calls.registrants.count >= 3 && calls.registrants.count <= 24, "\(calls.registrants.count)")
         let rows = try exportRows(dir)
         #expect(rows[1][rows[0].firstIndex(of: "attempts")!] == "2")
     }
 
-    @Test("an uncertain job whose checks keep failing at the vendor fails after max-attempts checks, with the reason")
+    @Test("an uncertain job whose checks keep failing stays uncertain: the run ends after --check-patience, never fails it")
     func verificationGivesUp() async throws {
         let dir = TempDir()
         try importLeads(dir, count: 1)
@@ -181,12 +182,18 @@ struct RunnerTests {
             registrants: { _ in .failure(.transient(reason: "response too large", mayHaveReachedVendor: true)) })
         let clock = ManualClock()
         let (runner, store) = try makeRunner(dir, api: api, clock: clock, workers: 2, maxAttempts: 2)
-        _ = try await drive(runner, clock: clock)
-        #expect(try await store.counts()[.failed] == 1)
+        let outcome = try await drive(runner, clock: clock)
+        guard case .checksPending = outcome else {
+            Issue.record("expected checks pending, got \(outcome)")
+            return
+        }
+        let counts = try await store.counts()
+        #expect(counts[.uncertain] == 1 && counts[.failed] == nil)
         let calls = api.calls.withLock { $0 }
-        #expect(calls.register.count == 1 && calls.registrants.count == 2)
-        let failed = try exportRows(dir, state: .failed)
-        #expect(failed[1][failed[0].firstIndex(of: "error")!].contains("could not check whether the earlier call registered this lead: response too large"))
+        #expect(calls.register.count == 1)
+        #expect(calls.registrants.count >= 5, "\(calls.registrants.count)")
+        // Checked with backoff (capped at 60 s) for the whole patience (600 s) after the settle time.
+        #expect(clock.now.offset >= .seconds(660))
     }
 
     @Test("answers that reached the vendor (5xx) are verified, then retried up to max attempts, then failed")
@@ -205,10 +212,11 @@ struct RunnerTests {
         #expect(counts[.failed] == 1)
         #expect(counts[.done] == 1)
         #expect(api.calls.withLock { $0.register.filter { $0 == "lead1@example.com" }.count } == 3)
-        // Each time, registrants was asked before sending again.
-        #expect(api.calls.withLock { $0.registrants.count } == 3)
+        // Each time, registrants was asked (a search, then the whole list) twice, a settle time
+        // apart, before sending again.
+        #expect(api.calls.withLock { $0.registrants.count } == 12)
         let rows = try exportRows(dir, state: .failed)
-        #expect(rows[1][rows[0].firstIndex(of: "error")!] == "gave up after 3 attempts: HTTP 503")
+        #expect(rows[1][rows[0].firstIndex(of: "error")!].hasPrefix("gave up after 3 attempts: HTTP 503"))
     }
 
     @Test("a call that may have reached the vendor is verified with registrants: found → done, no second register")
@@ -254,7 +262,9 @@ struct RunnerTests {
         let (runner, store) = try makeRunner(dir, api: api, clock: clock)
         _ = try await drive(runner, clock: clock)
         #expect(api.calls.withLock { $0.register.count } == 2)
-        #expect(api.calls.withLock { $0.registrants.count } == 1)
+        // Not found twice, a settle time apart (each: the search, then the whole list).
+        #expect(api.calls.withLock { $0.registrants } == ["lead1@example.com", "", "lead1@example.com", ""])
+        #expect(clock.now.offset >= .seconds(120))
         #expect(try await store.counts()[.done] == 1)
     }
 
@@ -299,11 +309,12 @@ struct RunnerTests {
         let clock = ManualClock()
         let (runner, store) = try makeRunner(dir, api: api, clock: clock, workers: 1)
         _ = try await drive(runner, clock: clock)
-        #expect(api.calls.withLock { $0.registrants } == ["lead2@example.com"])
+        #expect(api.calls.withLock { $0.registrants } == ["lead2@example.com", "", "lead2@example.com", ""])
         #expect(api.calls.withLock { $0.register }.sorted() == ["lead1@example.com", "lead2@example.com", "lead3@example.com"])
         #expect(try await store.counts()[.done] == 3)
-        // sent at 1990 (wall), now 2000, timeout 30 s → verified no earlier than 20 s in.
-        #expect(clock.now.offset >= .seconds(20))
+        // Its send time is taken as the restart (the call left no later than the crash): the
+        // first check a settle time (60 s) after it, the confirmation another settle later.
+        #expect(clock.now.offset >= .seconds(120))
     }
 
     @Test("a graceful stop finishes the calls in flight and leaves the rest queued")
@@ -333,7 +344,9 @@ struct RunnerTests {
         _ = try await drive(runner, clock: clock)
         let calls = api.calls.withLock { $0.register.count + $0.webinar.count + $0.registrants.count }
         #expect(calls == 301)
-        #expect(runner.limiterStatistics.starts == calls)
+        // A call whose intent committed after its slot took a fresh one (the old slot stays
+        // counted): starts = calls + fresh slots.
+        #expect(runner.limiterStatistics.starts == calls + runner.freshSlots)
         // 301 starts with at most 20 in any second need at least 15 windows. (How close to 20/s
         // the runner sustains is measured by PacingTests and scripts/bench: here the test's
         // driver moves manual time while workers wait for real disk writes, which the runner

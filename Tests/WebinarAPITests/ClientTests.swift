@@ -279,7 +279,7 @@ struct ClientFaultTests {
         }
     }
 
-    @Test("HTTP 200 with status error is a rejection with httpStatus 200")
+    @Test("HTTP 200 with a status error naming nothing of the request is the vendor's trouble (busy), not a rejection")
     func statusError() async throws {
         try await withClient { _, api in
             let result = await api.register(lead("a@example.com"))
@@ -289,7 +289,7 @@ struct ClientFaultTests {
             await sim.injectFaults([.statusError])
             #expect(
                 await api.register(lead("a@example.com")).failure
-                    == .rejected(httpStatus: 200, message: "The registration could not be completed at this time"))
+                    == .busy(httpStatus: 200, message: "The registration could not be completed at this time"))
         }
     }
 
@@ -332,16 +332,17 @@ struct ClientFaultTests {
         #expect(failure == .transient(reason: "connection refused", mayHaveReachedVendor: false))
     }
 
-    @Test("a client timeout against a slow answer: transient, may have reached the vendor")
+    @Test("a client timeout against a slow answer: timed out, may have reached the vendor")
     func timeout() async throws {
         let config = SimulatorConfig(faults: SimFaults(slowMs: 600), rateLimit: 1000)
         try await withClient(config, requestTimeout: .milliseconds(150)) { sim, api in
             await sim.injectFaults([.slow])
             let failure = await api.register(lead("a@example.com")).failure
-            guard case .transient(let reason, true) = failure else {
-                Issue.record("expected transient, got \(String(describing: failure))")
+            guard case .timedOut(let reason) = failure else {
+                Issue.record("expected timedOut, got \(String(describing: failure))")
                 return
             }
+            #expect(failure?.mayHaveActed == true)
             #expect(reason.contains("timeout") || reason.contains("deadline"))
         }
     }
@@ -381,7 +382,7 @@ struct ClientFaultTests {
                 switch await api.register(lead("r\(index)@example.com")) {
                 case .success: successes += 1
                 case .failure(.transient): transient += 1
-                case .failure(.rejected(200, _)): rejected += 1
+                case .failure(.busy(200, _)): rejected += 1
                 case .failure(let other): Issue.record("unexpected \(other)")
                 }
             }

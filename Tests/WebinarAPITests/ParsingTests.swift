@@ -148,7 +148,8 @@ struct ParsingTests {
             failure(200, #"{"status":"error","errors":{"api_key":"You must specify a valid API key"}}"#)
                 == .unauthorized(message: "You must specify a valid API key"))
         #expect(failure(401, "") == .unauthorized(message: "HTTP 401"))
-        #expect(failure(403, "<h1>Forbidden</h1>") == .unauthorized(message: "<h1>Forbidden</h1>"))
+        // A firewall's page is not the application refusing the key.
+        #expect(failure(403, "<h1>Forbidden</h1>") == .unexplained(httpStatus: 403, message: "<h1>Forbidden</h1> (HTTP 403)"))
         #expect(failure(422, #"{"status":"error","errors":"Bad date"}"#) == .rejected(httpStatus: 422, message: "Bad date"))
         #expect(
             failure(422, #"{"status":"error","errors":{"phone":"digits only","email":"invalid"}}"#)
@@ -158,15 +159,15 @@ struct ParsingTests {
                 == .rejected(httpStatus: 422, message: "email: a; b"))
         #expect(failure(400, #"{"error":"Invalid schedule"}"#) == .rejected(httpStatus: 400, message: "Invalid schedule"))
         #expect(
-            failure(400, #"{"error":{"code":12,"message":"Nested"}}"#) == .rejected(httpStatus: 400, message: "Nested"))
-        #expect(failure(404, "Not Found") == .rejected(httpStatus: 404, message: "Not Found"))
-        #expect(failure(409, "") == .rejected(httpStatus: 409, message: "HTTP 409"))
+            failure(400, #"{"error":{"code":12,"message":"Nested"}}"#) == .unexplained(httpStatus: 400, message: "Nested"))
+        #expect(failure(404, "Not Found") == .unexplained(httpStatus: 404, message: "Not Found (HTTP 404)"))
+        #expect(failure(409, "") == .unexplained(httpStatus: 409, message: "HTTP 409"))
         #expect(
             failure(200, #"{"status":"error","message":"Webinar is full"}"#)
                 == .rejected(httpStatus: 200, message: "Webinar is full"))
         #expect(
             failure(200, #"{"status":"error"}"#)
-                == .rejected(httpStatus: 200, message: "the API answered \"status\":\"error\" without a message"))
+                == .busy(httpStatus: 200, message: "the API answered \"status\":\"error\" without a message (HTTP 200)"))
         #expect(
             failure(503, #"{"status":"error","message":"Down"}"#)
                 == .transient(reason: "HTTP 503 from the API: Down", mayHaveReachedVendor: true))
@@ -189,8 +190,8 @@ struct ParsingTests {
     func longMessage() {
         let long = String(repeating: "x", count: 2000)
         let failure = AnswerParser.webinars(status: 422, body: bytes(#"{"message":"\#(long)"}"#), secret: nil).failure
-        guard case .rejected(_, let message) = failure else {
-            Issue.record("expected rejected")
+        guard case .unexplained(_, let message) = failure else {
+            Issue.record("expected unexplained")
             return
         }
         #expect(message.count == AnswerParser.maxMessageLength + 1)
@@ -292,7 +293,7 @@ struct TransportTests {
             .bodyLengthMismatch,
         ])
     func reached(error: HTTPClientError) {
-        guard case .transient(_, true) = HTTPWebinarAPI.failure(forTransportError: error, secret: nil) else {
+        guard HTTPWebinarAPI.failure(forTransportError: error, secret: nil).mayHaveActed else {
             Issue.record("\(error) should be possibly reached")
             return
         }

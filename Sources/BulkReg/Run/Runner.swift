@@ -156,9 +156,11 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
         return .checksPending(snapshot)
     }
 
+    /// Keeps the lease fresh. Real time, not the injected clock: liveness is a fact about this
+    /// process, and a test's manual clock must not be moved by it.
     private func heartbeat(_ token: Int64) async {
         while !Task.isCancelled {
-            do { try await clock.sleep(for: configuration.heartbeatEvery) } catch { return }
+            do { try await Task.sleep(for: configuration.heartbeatEvery) } catch { return }
             guard !Task.isCancelled else { return }
             do {
                 if try await !store.heartbeat(lease: token, now: wallClock()) {

@@ -186,9 +186,13 @@ actor Scheduler<C: Clock> where C.Duration == Duration {
             return
         }
         if let until = outageUntil {
-            // Paused: wake at its end. Probe out: its outcome dispatches again.
-            if now < until { armTimer(until) }
-            return
+            // Paused: wake at its end. Probe out: its outcome dispatches again. Pause over and
+            // nothing ready yet: wake when the earliest job is.
+            if now < until {
+                armTimer(until)
+                return
+            }
+            if probeOut { return }
         }
         if let earliest = delayed.map(\.readyAt).min() {
             armTimer(earliest)
