@@ -5,6 +5,12 @@ import NIOHTTP1
 import Testing
 import WebinarSim
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A raw answer from the simulator.
 struct RawAnswer {
     var status: Int
@@ -116,4 +122,40 @@ func formEncode(_ text: String) -> String {
         }
     }
     return out
+}
+
+/// Sends `request` (raw HTTP/1.1) to 127.0.0.1:`port` over a plain socket, then closes the
+/// socket at once without reading: a client that gives up and closes the connection.
+func sendThenClose(port: Int, request: String) throws {
+    #if canImport(Glibc)
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    #else
+    let fd = socket(AF_INET, SOCK_STREAM, 0)
+    #endif
+    guard fd >= 0 else { throw SimulatorError(description: "socket() failed") }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+        }
+    }
+    guard connected == 0 else { throw SimulatorError(description: "connect() failed") }
+    let bytes = Array(request.utf8)
+    var sent = 0
+    while sent < bytes.count {
+        let written = bytes[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+        guard written > 0 else { throw SimulatorError(description: "send() failed") }
+        sent += written
+    }
+}
+
+/// A raw form POST to `path` (with `Connection: keep-alive`), as `sendThenClose` sends it.
+func rawFormPost(_ path: String, _ fields: [(String, String)]) -> String {
+    let body = fields.map { "\(formEncode($0.0))=\(formEncode($0.1))" }.joined(separator: "&")
+    return "POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+        + "Content-Length: \(body.utf8.count)\r\n\r\n\(body)"
 }

@@ -248,16 +248,19 @@ struct SlowStoringTests {
     @Test("slow: stored when the delay ends although the client gave up and closed the connection")
     func slowStoresAfterClientLeft() async throws {
         let clock = ContinuousClock()
-        let start = clock.now
-        let config = SimulatorConfig(faults: SimFaults(slowRate: 1, slowMs: 1_500))
+        let config = SimulatorConfig(faults: SimFaults(slowRate: 1, slowMs: 2_000))
         try await withSimulator(config) { sim, client in
-            await #expect(throws: HTTPClientError.deadlineExceeded) {
-                _ = try await client.register(email: "ann@example.com", timeout: .milliseconds(300))
-            }
-            // The client is gone; the call has not been stored early, nor lost.
-            #expect(clock.now - start < .milliseconds(1_200))
+            let call = Task { try await client.register(email: "ann@example.com", timeout: .seconds(30)) }
+            // Give up (cancel: the client closes the connection) once the simulator has the call.
+            let seen = try await poll(clock, within: .seconds(10)) { await sim.stats().faultsInjected["slow"] == 1 }
+            call.cancel()
+            let result = await call.result
+            #expect(throws: (any Error).self) { try result.get() }
+            // The client is gone; the call has not been stored early...
             #expect(await sim.registrations().isEmpty)
-            try await Task.sleep(until: start + .milliseconds(2_300))
+            // ...nor lost: it is stored when its delay ends.
+            let stored = try await poll(clock, within: .seconds(10)) { await !sim.registrations().isEmpty }
+            #expect(stored - seen >= .milliseconds(1_000))
             #expect(await sim.registrations().map(\.email) == ["ann@example.com"])
             let stats = await sim.stats()
             #expect(stats.successfulRegisterCalls == 1)
@@ -266,6 +269,41 @@ struct SlowStoringTests {
             await sim.setFaultsOrFail(SimFaults())
             do { let answer = try await client.register(email: "bob@example.com"); #expect(answer.status == 200) }
         }
+    }
+
+    @Test("slow: stored when the delay ends although the client closed its socket right after sending")
+    func slowStoresAfterSocketClosed() async throws {
+        let clock = ContinuousClock()
+        let config = SimulatorConfig(faults: SimFaults(slowRate: 1, slowMs: 2_000))
+        try await withSimulator(config) { sim, client in
+            let request = rawFormPost(
+                "/webinarjam/register",
+                [
+                    ("api_key", SimClient.key), ("webinar_id", "5"), ("first_name", "Ann"), ("email", "ann@example.com"),
+                    ("schedule", "34"),
+                ])
+            try sendThenClose(port: sim.port, request: request)
+            let seen = try await poll(clock, within: .seconds(10)) { await sim.stats().faultsInjected["slow"] == 1 }
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(await sim.registrations().isEmpty)
+            let stored = try await poll(clock, within: .seconds(10)) { await !sim.registrations().isEmpty }
+            #expect(stored - seen >= .milliseconds(1_000))
+            #expect(await sim.stats().successfulRegisterCalls == 1)
+            do { let answer = try await client.post("/webinarjam/webinars"); #expect(answer.status == 200) }
+        }
+    }
+
+    /// Waits (polling every 10 ms) until `condition` holds; returns when it did, or throws
+    /// after `limit`.
+    private func poll(
+        _ clock: ContinuousClock, within limit: Duration, _ condition: () async -> Bool
+    ) async throws -> ContinuousClock.Instant {
+        let deadline = clock.now + limit
+        while clock.now < deadline {
+            if await condition() { return clock.now }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw SimulatorError(description: "condition not met within \(limit)")
     }
 
     @Test("slow applies to the fault methods: a slow registrants call still answers")
