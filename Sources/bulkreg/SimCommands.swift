@@ -11,12 +11,12 @@ struct SimCommand: AsyncParsableCommand {
         commandName: "sim",
         abstract: "Run the built-in simulator of the vendor API on 127.0.0.1.",
         discussion: """
-            Prints the URL it listens on; point bulkreg at it with --api-base (any key of 8+ characters is
-            accepted). Statistics: GET /__sim/stats; registrations: GET /__sim/registrations; fault settings:
-            GET /__sim/config, and POST /__sim/config with a JSON object of them (camelCase, e.g.
+            Prints the URL it listens on; point bulkreg at it with --api-base (any key of 8+ characters is \
+            accepted). Statistics: GET /__sim/stats; registrations: GET /__sim/registrations; fault settings: \
+            GET /__sim/config, and POST /__sim/config with a JSON object of them (camelCase, e.g. \
             {"proxyPageRate":1,"proxyPageStatuses":[504]}) to replace them while it runs; POST /__sim/reset.
 
-            The rate options are shares of the calls of --fault-methods (register by default), drawn from the
+            The rate options are shares of the calls of --fault-methods (register by default), drawn from the \
             seeded generator; together they must not exceed 1.
 
             Example: bulkreg sim --port 0 --latency-ms 100-400 --error-rate 0.05 --duplicates new-user
