@@ -9,7 +9,8 @@ import ServiceLifecycle
 ///
 /// - `GET /__sim/stats`: ``SimulatorStats`` as JSON (snake_case keys).
 /// - `GET /__sim/registrations`: `{"registrations": [SimRegistration…]}`.
-/// - `POST /__sim/reset`: forget registrations, counters, rate windows and queued faults.
+/// - `POST /__sim/reset`: forget registrations, counters, rate windows and queued faults (the
+///   fault settings in force are kept; the registrants downtime and webinar-not-found counts restart).
 /// - `POST /__sim/faults` with `{"faults": ["resetAfterStore", …]}`: the next fault-eligible
 ///   calls get these faults, in order, before any random draw.
 /// - `GET /__sim/config`: the fault settings in force, as ``SimFaults`` JSON (camelCase keys).
