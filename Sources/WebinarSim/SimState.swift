@@ -19,7 +19,7 @@ struct SimAnswer: Error, Sendable {
     }
 }
 
-/// What the HTTP layer must do for one API call after ``SimState/begin(platform:method:fields:)``.
+/// What the HTTP layer must do for one API call after ``SimState/begin(platform:method:fields:url:)``.
 enum SimPlan: Sendable {
     /// Answer at once (404, key errors, 429, body problems).
     case answer(SimAnswer)
@@ -34,26 +34,56 @@ struct SimTicket: Sendable {
     var fields: [String: String]
     var fault: SimFault?
     var delayMs: Int
+    /// The URL of the call without its query (for `next_page_url`).
+    var url: String = ""
+    /// The drawn variant of the fault: the trouble message of ``SimFault/vendorTrouble``,
+    /// the status of ``SimFault/proxyPage``.
+    var variant: Int = 0
+    /// A `registrants` call inside ``SimFaults/registrantsDownS``: answered a 503 page.
+    var registrantsDown = false
+    /// ``SimFaults/oversizedBodyBytes`` when the call was accepted.
+    var oversizedBodyBytes: Int = 0
+}
+
+/// A registration's identity for the duplicate policy: platform, webinar, schedule, email
+/// (lower-cased) and, for EverWebinar, the session (its date in the webinar's own zone), since
+/// one EverWebinar schedule runs many sessions and a person may attend two of them.
+struct SimTarget: Hashable, Sendable {
+    var platform: SimPlatform
+    var webinarID: Int
+    var schedule: Int
+    var session: String
+    var email: String
 }
 
 /// The simulator's whole state: account, registrations, limiter, statistics, generator.
 actor SimState {
     private let config: SimulatorConfig
+    /// The fault settings in force (``SimulatorConfig/faults`` until replaced).
+    private var faults: SimFaults
+    /// When the fault settings took effect (start, reset or replacement), for
+    /// ``SimFaults/registrantsDownS``.
+    private var faultsSince: Duration
+    /// `webinar` calls that reached the application, per `platform/webinar_id`, since the
+    /// fault settings took effect (for ``SimFaults/webinarNotFoundFirst``).
+    private var webinarCalls: [String: Int] = [:]
     private var random: SeededRandom
     private var stats: SimulatorStats
     private var allStarts: SlidingWindow
     private var acceptedStarts: SlidingWindow
     private var limiters: [String: SlidingWindow] = [:]
     private var registrations: [SimRegistration] = []
-    /// Index into `registrations` of the latest registration per `platform/webinar/schedule/email`.
-    private var latestByTarget: [String: Int] = [:]
-    private var successfulCallsByTarget: [String: Int] = [:]
+    /// Index into `registrations` of the latest registration per target.
+    private var latestByTarget: [SimTarget: Int] = [:]
+    private var successfulCallsByTarget: [SimTarget: Int] = [:]
     private var usedTokens: Set<String> = []
     private var nextUserID: Int
     private var scriptedFaults: [SimFault] = []
 
     init(config: SimulatorConfig) {
         self.config = config
+        self.faults = config.faults
+        self.faultsSince = config.now()
         self.random = SeededRandom(seed: config.seed)
         self.stats = SimulatorStats(rateLimit: config.rateLimit, rateWindowMs: Int(config.rateWindow.milliseconds))
         self.allStarts = SlidingWindow(window: config.rateWindow)
@@ -67,11 +97,7 @@ actor SimState {
         var result = stats
         result.maxCallsInWindow = allStarts.maxInWindow
         result.maxAcceptedCallsInWindow = acceptedStarts.maxInWindow
-        result.duplicates = Set(
-            successfulCallsByTarget.filter { $0.value > 1 }.keys.map { key in
-                String(key.split(separator: "/", maxSplits: 3).last ?? "")
-            }
-        ).count
+        result.duplicates = Set(successfulCallsByTarget.filter { $0.value > 1 }.keys.map(\.email)).count
         result.totalRegistrations = registrations.count
         return result
     }
@@ -87,6 +113,18 @@ actor SimState {
         latestByTarget = [:]
         successfulCallsByTarget = [:]
         scriptedFaults = []
+        webinarCalls = [:]
+        faultsSince = config.now()
+    }
+
+    func currentFaults() -> SimFaults { faults }
+
+    /// Replaces the fault settings (already validated); restarts the registrants downtime and
+    /// the webinar-not-found counts. Registrations, counters and queued faults are kept.
+    func replaceFaults(_ newFaults: SimFaults) {
+        faults = newFaults
+        webinarCalls = [:]
+        faultsSince = config.now()
     }
 
     func enqueueFaults(_ faults: [SimFault]) {
@@ -98,13 +136,19 @@ actor SimState {
     }
 
     func countFault(_ fault: SimFault) {
-        stats.faultsInjected[fault.rawValue, default: 0] += 1
+        countFault(named: fault.rawValue)
+    }
+
+    private func countFault(named name: String) {
+        stats.faultsInjected[name, default: 0] += 1
     }
 
     // MARK: Call start
 
     /// Counts the call, checks the key and the rate limit, draws latency and a fault.
-    func begin(platform platformName: String, method methodName: String, fields: [String: String]?) -> SimPlan {
+    func begin(platform platformName: String, method methodName: String, fields: [String: String]?, url: String = "")
+        -> SimPlan
+    {
         let now = config.now()
         let platform = SimPlatform(rawValue: platformName)
         let method = SimMethod(rawValue: methodName)
@@ -137,26 +181,38 @@ actor SimState {
         limiters[key] = limiter
         guard admitted else {
             stats.rateLimited += 1
-            if config.jsonRateLimitBody {
-                return .answer(.message(429, "Too many requests"))
+            switch config.rateLimitAnswer {
+            case .plain:
+                return .answer(SimAnswer(status: 429, contentType: "text/plain; charset=utf-8", body: "Too many requests"))
+            case .json: return .answer(.message(429, "Too many requests"))
+            case .json200: return .answer(.message(200, "Too many requests"))
+            case .html: return .answer(SimPages.rateLimit)
             }
-            return .answer(SimAnswer(status: 429, contentType: "text/plain; charset=utf-8", body: "Too many requests"))
         }
         acceptedStarts.record(at: now)
 
-        let latency = config.faults.latencyMs
+        let latency = faults.latencyMs
         var delay = latency.lowerBound
         if latency.upperBound > latency.lowerBound {
             delay += Int(random.next() % UInt64(latency.upperBound - latency.lowerBound + 1))
         }
+        var ticket = SimTicket(
+            platform: platform, method: method, fields: fields, fault: nil, delayMs: delay, url: url,
+            oversizedBodyBytes: faults.oversizedBodyBytes)
+        // A registrants outage comes before any other fault (and consumes no queued one).
+        if method == .registrants, faults.registrantsDownS > 0, now - faultsSince < .seconds(faults.registrantsDownS) {
+            countFault(named: "registrantsDown")
+            ticket.registrantsDown = true
+            return .proceed(ticket)
+        }
         var fault: SimFault?
-        if config.faults.methods.contains(method) {
+        if faults.methods.contains(method) {
             if !scriptedFaults.isEmpty {
                 fault = scriptedFaults.removeFirst()
             } else {
                 let draw = random.unit()
                 var cumulative = 0.0
-                for (kind, rate) in config.faults.rates where rate > 0 {
+                for (kind, rate) in faults.rates where rate > 0 {
                     cumulative += rate
                     if draw < cumulative {
                         fault = kind
@@ -167,9 +223,21 @@ actor SimState {
         }
         if let fault {
             countFault(fault)
-            if fault == .slow { delay += config.faults.slowMs }
+            switch fault {
+            case .slow:
+                ticket.delayMs += faults.slowMs
+            case .vendorTrouble:
+                ticket.variant = Int(random.next() % UInt64(SimPages.troubleVariants))
+            case .proxyPage:
+                let statuses = faults.proxyPageStatuses.isEmpty ? SimFaults.allProxyPageStatuses : faults.proxyPageStatuses
+                ticket.variant = statuses[Int(random.next() % UInt64(statuses.count))]
+                stats.proxyPagesByStatus[String(ticket.variant), default: 0] += 1
+            default:
+                break
+            }
         }
-        return .proceed(SimTicket(platform: platform, method: method, fields: fields, fault: fault, delayMs: delay))
+        ticket.fault = fault
+        return .proceed(ticket)
     }
 
     // MARK: Methods
@@ -207,6 +275,9 @@ actor SimState {
         return .json(200, .object([("status", .string("success")), ("webinars", .array(list))]))
     }
 
+    /// The answer for a webinar id the account does not have.
+    private static let webinarNotFound = SimAnswer.message(400, "Webinar not found")
+
     private func lookupWebinar(_ ticket: SimTicket, idField: String = "webinar_id") -> Result<SimWebinar, SimAnswer> {
         guard let raw = ticket.fields[idField], !raw.isEmpty else {
             return .failure(
@@ -218,7 +289,7 @@ actor SimState {
         }
         guard let webinar = config.account.webinars.first(where: { $0.platform == ticket.platform && $0.webinarID == id })
         else {
-            return .failure(.message(400, "Webinar not found"))
+            return .failure(Self.webinarNotFound)
         }
         return .success(webinar)
     }
@@ -248,6 +319,14 @@ actor SimState {
         switch lookupWebinar(ticket) {
         case .success(let found): webinar = found
         case .failure(let answer): return answer
+        }
+        if faults.webinarNotFoundFirst > 0 {
+            let key = "\(ticket.platform.rawValue)/\(webinar.webinarID)"
+            webinarCalls[key, default: 0] += 1
+            if webinarCalls[key]! <= faults.webinarNotFoundFirst {
+                countFault(named: "webinarNotFound")
+                return Self.webinarNotFound
+            }
         }
         let zone: TimeZone
         let zoneName: String
@@ -332,6 +411,15 @@ actor SimState {
                 422,
                 [("errors", .object(missing.map { ($0, .array([.string(Self.requiredMessages[$0]!)])) }))])
         }
+        // Leads refused on purpose (``SimFaults/refusals``): nothing stored.
+        if let field = faults.refusedField(for: value("email")!) {
+            countFault(named: "refusedField")
+            return .error(422, [("errors", .object([(field, .array([.string("The \(field) is invalid.")]))]))])
+        }
+        if let message = faults.refusalMessage(for: value("email")!) {
+            countFault(named: "refused")
+            return .message(200, message)
+        }
         // 2. Webinar and schedule: 400 with `message`, then with `error`.
         let webinar: SimWebinar
         switch lookupWebinar(ticket) {
@@ -387,17 +475,22 @@ actor SimState {
         }
         let dates = sessionDates(schedule, webinar: webinar, zone: zone)
         var date = dates.first ?? ""
+        var session = schedule.dates.first ?? ""
         if ticket.platform == .everwebinar, let requested = value("date") {
-            guard dates.contains(requested) else {
+            guard let index = dates.firstIndex(of: requested) else {
                 return .message(
                     422,
                     "Invalid date '\(requested)': it does not match any session of schedule \(schedule.schedule) (timezone \(zoneName))"
                 )
             }
             date = requested
+            session = schedule.dates[index]
         }
-        // 6. Duplicates.
-        let target = "\(ticket.platform.rawValue)/\(webinar.webinarID)/\(schedule.schedule)/\(email.lowercased())"
+        // 6. Duplicates: the same person in the same webinar and schedule and, for
+        // EverWebinar, the same session (two dates of one schedule are two registrations).
+        let target = SimTarget(
+            platform: ticket.platform, webinarID: webinar.webinarID, schedule: schedule.schedule,
+            session: ticket.platform == .everwebinar ? session : "", email: email.lowercased())
         let registration: SimRegistration
         if let index = latestByTarget[target] {
             switch config.duplicatePolicy {
@@ -419,7 +512,7 @@ actor SimState {
 
     private func store(
         _ ticket: SimTicket, webinar: SimWebinar, schedule: SimSchedule, date: String, zoneName: String,
-        target: String
+        target: SimTarget
     ) -> SimRegistration {
         func value(_ name: String) -> String? {
             guard let text = ticket.fields[name]?.trimmingCharacters(in: .whitespaces), !text.isEmpty else { return nil }
@@ -497,8 +590,9 @@ actor SimState {
             }
             scheduleFilter = id
         }
-        let search = ticket.fields["search"]?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
-        let page = max(1, Int(ticket.fields["page"] ?? "") ?? 1)
+        let search =
+            config.ignoreSearch ? "" : ticket.fields["search"]?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
+        let page = max(1, Int(ticket.fields["page"]?.trimmingCharacters(in: .whitespaces) ?? "") ?? 1)
         let perPage = config.registrantsPerPage
         let matching = registrations.filter { row in
             guard row.platform == ticket.platform, row.webinarID == webinar.webinarID else { return false }
@@ -510,7 +604,7 @@ actor SimState {
         let lastPage = max(1, (matching.count + perPage - 1) / perPage)
         let rows = matching.dropFirst((page - 1) * perPage).prefix(perPage).map { row -> JSONValue in
             let token = row.liveRoomURL.split(separator: "/").last.map(String.init) ?? ""
-            return .object([
+            var pairs: [(String, JSONValue)] = [
                 ("id", .int(row.registrantID)),
                 ("lead_id", .int(row.userID)),
                 ("first_name", .string(row.firstName)),
@@ -521,6 +615,9 @@ actor SimState {
                 ("schedule_id", .int(row.schedule)),
                 ("event_id", .int(row.webinarID * 1000 + row.schedule)),
                 ("signup_date", .string(row.signupDate)),
+            ]
+            if config.registrantsDates { pairs.append(("date", .string(row.date))) }
+            pairs += [
                 ("attended_live", .int(0)),
                 ("attended_replay", .int(0)),
                 ("purchased", .int(0)),
@@ -532,14 +629,26 @@ actor SimState {
                         ("unsubscribe", .string("https://event.webinarjam.com/unsubscribe/\(row.webinarID)/\(token)")),
                     ])
                 ),
-            ])
+            ]
+            return .object(pairs)
         }
+        // Laravel's length-aware paginator: the page URLs carry `?page=N` (a POST to one of
+        // them reads the page from the query when the body has none).
+        func pageURL(_ number: Int) -> JSONValue { .string("\(ticket.url)?page=\(number)") }
+        let first = (page - 1) * perPage + 1
         let pageObject: JSONValue = .object([
             ("current_page", .int(page)),
-            ("last_page", .int(lastPage)),
-            ("per_page", .int(perPage)),
-            ("total", .int(matching.count)),
             ("data", .array(Array(rows))),
+            ("first_page_url", pageURL(1)),
+            ("from", rows.isEmpty ? .null : .int(first)),
+            ("last_page", .int(lastPage)),
+            ("last_page_url", pageURL(lastPage)),
+            ("next_page_url", page < lastPage ? pageURL(page + 1) : .null),
+            ("path", .string(ticket.url)),
+            ("per_page", .int(perPage)),
+            ("prev_page_url", page > 1 ? pageURL(page - 1) : .null),
+            ("to", rows.isEmpty ? .null : .int(first + rows.count - 1)),
+            ("total", .int(matching.count)),
         ])
         return .json(200, .object([("status", .string("success")), ("registrants", pageObject)]))
     }

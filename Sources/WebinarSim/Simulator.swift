@@ -9,11 +9,25 @@ import ServiceLifecycle
 ///
 /// - `GET /__sim/stats`: ``SimulatorStats`` as JSON (snake_case keys).
 /// - `GET /__sim/registrations`: `{"registrations": [SimRegistration…]}`.
-/// - `POST /__sim/reset`: forget registrations, counters, rate windows and queued faults.
+/// - `POST /__sim/reset`: forget registrations, counters, rate windows and queued faults (the
+///   fault settings in force are kept; the registrants downtime and webinar-not-found counts restart).
 /// - `POST /__sim/faults` with `{"faults": ["resetAfterStore", …]}`: the next fault-eligible
 ///   calls get these faults, in order, before any random draw.
+/// - `GET /__sim/config`: the fault settings in force, as ``SimFaults`` JSON (camelCase keys).
+/// - `POST /__sim/config` with a ``SimFaults`` JSON body (every key optional, absent keys take
+///   their defaults, so `{}` turns every fault off): replaces the fault settings while the
+///   simulator runs, e.g. `{"proxyPageRate":1,"proxyPageStatuses":[504]}`. Answers the
+///   settings now in force; 400 with a message for an unknown key or an invalid value.
+///   Registrations, counters and queued faults are kept; the registrants downtime and the
+///   webinar-not-found counts start again.
 ///
-/// Any HTTP method but POST on an API path answers 405 (`Allow: POST`).
+/// Any HTTP method but POST on an API path answers 405 (`Allow: POST`). An API call's fields
+/// are its body's (form or JSON) over its query string's, as Laravel's `input()` merges them,
+/// so a POST to a `next_page_url` reads its `page` from the URL.
+///
+/// Once a call is accepted, its work (latency, fault, storing) runs apart from the connection:
+/// a client that gives up and closes the connection does not stop a registration from being
+/// stored when its delay ends, as a real server's worker finishes a request nobody waits for.
 public enum Simulator {
     /// Starts a simulator in the background and returns once it listens.
     /// - Throws: ``SimulatorError`` for an invalid configuration or a port that cannot be bound.
@@ -129,6 +143,16 @@ public struct RunningSimulator: Sendable {
     /// Makes the next fault-eligible calls fail with these faults, in order.
     public func injectFaults(_ faults: [SimFault]) async { await state.enqueueFaults(faults) }
 
+    /// The fault settings in force.
+    public func faults() async -> SimFaults { await state.currentFaults() }
+
+    /// Replaces the fault settings while the simulator runs (as `POST /__sim/config`).
+    /// - Throws: ``SimulatorError`` when the settings are invalid (nothing changes then).
+    public func setFaults(_ faults: SimFaults) async throws {
+        if let problem = faults.validationError() { throw SimulatorError(description: problem) }
+        await state.replaceFaults(faults)
+    }
+
     /// Forgets registrations, counters, rate windows and queued faults.
     public func reset() async { await state.reset() }
 
@@ -168,13 +192,16 @@ public struct SimulatorError: Error, CustomStringConvertible, Sendable {
     }
 }
 
-/// A one-shot value handed from the server's start-up callback to ``Simulator/start(config:logger:)``.
-private final class BoundPort: @unchecked Sendable {
-    private let lock = NSLock()
-    private var result: Result<Int, any Error>?
-    private var waiter: CheckedContinuation<Int, any Error>?
+/// The port handed from the server's start-up callback to ``Simulator/start(config:logger:)``.
+private typealias BoundPort = OneShot<Int>
 
-    func resolve(_ value: Result<Int, any Error>) {
+/// A value set once and awaited once; the first ``resolve(_:)`` wins, later ones are ignored.
+final class OneShot<Value: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var result: Result<Value, any Error>?
+    private var waiter: CheckedContinuation<Value, any Error>?
+
+    func resolve(_ value: Result<Value, any Error>) {
         lock.lock()
         guard result == nil else {
             lock.unlock()
@@ -187,7 +214,7 @@ private final class BoundPort: @unchecked Sendable {
         waiter?.resume(with: value)
     }
 
-    func value() async throws -> Int {
+    func value() async throws -> Value {
         try await withCheckedThrowingContinuation { continuation in
             lock.lock()
             if let result {
@@ -215,6 +242,29 @@ struct SimRequestContext: RequestContext {
 /// Thrown after the connection was closed on purpose (the write of a response then fails).
 struct ConnectionClosedOnPurpose: Error {}
 
+/// What the HTTP layer writes for an accepted call once its work is done.
+enum SimOutcome: Sendable {
+    /// Write this answer.
+    case answer(SimAnswer)
+    /// Close the connection without answering.
+    case close
+    /// Write this answer padded to `bytes`.
+    case oversized(SimAnswer, bytes: Int)
+}
+
+/// Runs `work` in an unstructured task, so it completes even if the caller is cancelled (a
+/// server may cancel a handler whose connection went away, or at shutdown). The caller waits
+/// for the result, or stops waiting with `CancellationError` as soon as it is cancelled.
+func runIndependently<T: Sendable>(_ work: @escaping @Sendable () async -> T) async throws -> T {
+    let result = OneShot<T>()
+    Task { result.resolve(.success(await work())) }
+    return try await withTaskCancellationHandler {
+        try await result.value()
+    } onCancel: {
+        result.resolve(.failure(CancellationError()))
+    }
+}
+
 /// The HTTP face of ``SimState``.
 struct SimResponder: HTTPResponder {
     typealias Context = SimRequestContext
@@ -238,36 +288,64 @@ struct SimResponder: HTTPResponder {
             response.headers[.allow] = "POST"
             return response
         }
-        let fields = try await Self.readFields(request)
-        switch await state.begin(platform: components[0], method: components[1], fields: fields) {
+        var fields = try await Self.readFields(request)
+        if fields != nil, let query = request.uri.query, !query.isEmpty {
+            fields = FormDecoding.decode(query).merging(fields!) { _, body in body }
+        }
+        let authority = request.head.authority ?? "127.0.0.1:\(config.port)"
+        let url = "http://\(authority)/\(components[0])/\(components[1])"
+        switch await state.begin(platform: components[0], method: components[1], fields: fields, url: url) {
         case .answer(let answer):
             return Self.response(answer)
         case .proceed(let ticket):
-            if ticket.delayMs > 0 {
-                try? await Task.sleep(for: .milliseconds(ticket.delayMs))
-            }
-            switch ticket.fault {
-            case .serverError:
-                return Self.serverError(ticket.delayMs)
-            case .resetBeforeStore:
-                return try await Self.close(context)
-            case .statusError:
-                return Self.response(.message(200, "The registration could not be completed at this time"))
-            default:
-                break
-            }
-            let answer = await state.execute(ticket)
-            switch ticket.fault {
-            case .resetAfterStore:
-                return try await Self.close(context)
-            case .garbageBody where answer.status == 200:
-                let truncated = String(answer.body.prefix(max(1, answer.body.count / 2)))
-                return Self.response(SimAnswer(status: 200, contentType: "application/json", body: truncated))
-            case .oversizedBody where answer.status == 200:
-                return Self.oversized(answer, bytes: config.faults.oversizedBodyBytes)
-            default:
+            let state = self.state
+            switch try await runIndependently({ await Self.perform(ticket, state: state) }) {
+            case .answer(let answer):
                 return Self.response(answer)
+            case .close:
+                return try await Self.close(context)
+            case .oversized(let answer, let bytes):
+                return Self.oversized(answer, bytes: bytes)
             }
+        }
+    }
+
+    /// The work of an accepted call: its delay, its fault, and the method itself.
+    static func perform(_ ticket: SimTicket, state: SimState) async -> SimOutcome {
+        if ticket.delayMs > 0 {
+            try? await Task.sleep(for: .milliseconds(ticket.delayMs))
+        }
+        if ticket.registrantsDown {
+            return .answer(SimPages.proxy(503))
+        }
+        switch ticket.fault {
+        case .serverError:
+            return .answer(serverError(ticket.delayMs))
+        case .resetBeforeStore:
+            return .close
+        case .statusError:
+            return .answer(.message(200, "The registration could not be completed at this time"))
+        case .vendorTrouble:
+            return .answer(SimPages.trouble(ticket.variant))
+        case .proxyPage where !SimFaults.storingProxyPageStatuses.contains(ticket.variant):
+            return .answer(SimPages.proxy(ticket.variant))
+        default:
+            break
+        }
+        let answer = await state.execute(ticket)
+        switch ticket.fault {
+        case .resetAfterStore:
+            return .close
+        case .garbageBody where answer.status == 200:
+            let truncated = String(answer.body.prefix(max(1, answer.body.count / 2)))
+            return .answer(SimAnswer(status: 200, contentType: "application/json", body: truncated))
+        case .oversizedBody where answer.status == 200:
+            return .oversized(answer, bytes: ticket.oversizedBodyBytes)
+        case .proxyPage:
+            // 504/524: the origin did the work; the gateway had already given up.
+            return .answer(SimPages.proxy(ticket.variant))
+        default:
+            return .answer(answer)
         }
     }
 
@@ -304,10 +382,51 @@ struct SimResponder: HTTPResponder {
             }
             await state.enqueueFaults(body.faults)
             return Self.response(.json(200, .object([("status", .string("success")), ("queued", .int(body.faults.count))])))
-        case (_, "stats"), (_, "registrations"), (_, "reset"), (_, "faults"):
+        case (.get, "config"):
+            return try Self.faultsResponse(await state.currentFaults())
+        case (.post, "config"):
+            var bytes: [UInt8] = []
+            for try await chunk in request.body {
+                bytes.append(contentsOf: chunk.readableBytesView)
+                if bytes.count > Self.maxRequestBody { return Self.response(.message(413, "Body too large")) }
+            }
+            let faults: SimFaults
+            do {
+                faults = try JSONDecoder().decode(SimFaults.self, from: Data(bytes))
+            } catch {
+                return Self.response(.message(400, "expected a JSON object of fault settings: \(Self.describe(error))"))
+            }
+            if let problem = faults.validationError() { return Self.response(.message(400, problem)) }
+            await state.replaceFaults(faults)
+            return try Self.faultsResponse(faults)
+        case (_, "stats"), (_, "registrations"), (_, "reset"), (_, "faults"), (_, "config"):
             return Self.response(.message(405, "Method Not Allowed"))
         default:
             return Self.response(.message(404, "Not found"))
+        }
+    }
+
+    static func faultsResponse(_ faults: SimFaults) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let data = try encoder.encode(faults)
+        return response(SimAnswer(status: 200, contentType: "application/json", body: String(decoding: data, as: UTF8.self)))
+    }
+
+    /// A decoding error in a sentence (its debug description, or what is missing where).
+    static func describe(_ error: any Error) -> String {
+        guard let error = error as? DecodingError else { return "\(error)" }
+        switch error {
+        case .dataCorrupted(let context):
+            let underlying = (context.underlyingError as? NSError)?.localizedDescription
+            return underlying.map { "\(context.debugDescription) (\($0))" } ?? context.debugDescription
+        case .typeMismatch(_, let context), .valueNotFound(_, let context):
+            let path = context.codingPath.map(\.stringValue).joined(separator: ".")
+            return "\(path): \(context.debugDescription)"
+        case .keyNotFound(let key, _):
+            return "missing \(key.stringValue)"
+        @unknown default:
+            return "\(error)"
         }
     }
 
@@ -347,18 +466,16 @@ struct SimResponder: HTTPResponder {
         )
     }
 
-    static func serverError(_ seed: Int) -> Response {
+    /// A 5xx of the application or its proxy; `seed` (the call's delay) picks the shape.
+    static func serverError(_ seed: Int) -> SimAnswer {
         switch seed % 3 {
         case 0:
-            return response(
-                SimAnswer(
-                    status: 500, contentType: "text/html",
-                    body: "<html><body><h1>500 Internal Server Error</h1></body></html>"))
+            return SimAnswer(
+                status: 500, contentType: "text/html", body: "<html><body><h1>500 Internal Server Error</h1></body></html>")
         case 1:
-            return response(.message(503, "Service temporarily unavailable"))
+            return .message(503, "Service temporarily unavailable")
         default:
-            return response(
-                SimAnswer(status: 502, contentType: "text/html", body: "<html><body>502 Bad Gateway</body></html>"))
+            return SimAnswer(status: 502, contentType: "text/html", body: "<html><body>502 Bad Gateway</body></html>")
         }
     }
 

@@ -20,20 +20,25 @@ public struct SimulatorStats: Sendable, Equatable, Codable {
     public var rejected: Int
     /// Non-POST requests to API paths (answered 405); not counted as calls.
     public var methodNotAllowed: Int
-    /// Faults injected, per ``SimFault`` raw value.
+    /// Faults injected, per kind: each ``SimFault`` raw value, plus `refused` and
+    /// `refusedField` (``SimFaults/refusals``, ``SimFaults/fieldRefusals``), `webinarNotFound`
+    /// (``SimFaults/webinarNotFoundFirst``) and `registrantsDown` (``SimFaults/registrantsDownS``).
     public var faultsInjected: [String: Int]
+    /// ``SimFault/proxyPage`` faults per page status (`"504"`: 3).
+    public var proxyPagesByStatus: [String: Int]
     /// The most call starts (accepted and rate-limited alike) seen in any sliding window of
     /// ``rateWindowMs``.
     public var maxCallsInWindow: Int
     /// The most starts of calls the limiter accepted (not answered 429) in any sliding window.
     public var maxAcceptedCallsInWindow: Int
     /// `register` calls that registered someone (or returned the existing user), including
-    /// those whose answer a fault then destroyed (reset after storing, garbage, oversized, slow).
+    /// those whose answer a fault then destroyed (reset after storing, garbage, oversized, slow,
+    /// a 504 or 524 proxy page).
     public var successfulRegisterCalls: Int
     /// Successful `register` calls per person (lower-cased email).
     public var registerCallsByPerson: [String: Int]
     /// Persons with more than one successful `register` call into the same platform,
-    /// webinar and schedule (what a careful runner avoids).
+    /// webinar, schedule and, for EverWebinar, session date (what a careful runner avoids).
     public var duplicates: Int
     /// Stored registrations (one per new user).
     public var totalRegistrations: Int
@@ -53,6 +58,7 @@ public struct SimulatorStats: Sendable, Equatable, Codable {
         rejected = 0
         methodNotAllowed = 0
         faultsInjected = [:]
+        proxyPagesByStatus = [:]
         maxCallsInWindow = 0
         maxAcceptedCallsInWindow = 0
         successfulRegisterCalls = 0
@@ -73,6 +79,7 @@ public struct SimulatorStats: Sendable, Equatable, Codable {
         case rejected
         case methodNotAllowed = "method_not_allowed"
         case faultsInjected = "faults_injected"
+        case proxyPagesByStatus = "proxy_pages_by_status"
         case maxCallsInWindow = "max_calls_in_window"
         case maxAcceptedCallsInWindow = "max_accepted_calls_in_window"
         case successfulRegisterCalls = "successful_register_calls"

@@ -11,8 +11,13 @@ struct SimCommand: AsyncParsableCommand {
         commandName: "sim",
         abstract: "Run the built-in simulator of the vendor API on 127.0.0.1.",
         discussion: """
-            Prints the URL it listens on; point bulkreg at it with --api-base (any key of 8+ characters is
-            accepted). Statistics: GET /__sim/stats; registrations: GET /__sim/registrations.
+            Prints the URL it listens on; point bulkreg at it with --api-base (any key of 8+ characters is \
+            accepted). Statistics: GET /__sim/stats; registrations: GET /__sim/registrations; fault settings: \
+            GET /__sim/config, and POST /__sim/config with a JSON object of them (camelCase, e.g. \
+            {"proxyPageRate":1,"proxyPageStatuses":[504]}) to replace them while it runs; POST /__sim/reset.
+
+            The rate options are shares of the calls of --fault-methods (register by default), drawn from the \
+            seeded generator; together they must not exceed 1.
 
             Example: bulkreg sim --port 0 --latency-ms 100-400 --error-rate 0.05 --duplicates new-user
             """)
@@ -26,41 +31,94 @@ struct SimCommand: AsyncParsableCommand {
     @Option(name: .long, help: "A JSON file with the account's webinars (replaces the built-in account).")
     var webinars: String?
 
-    @Option(name: .long, help: "Latency of every call in ms: 150 or 100-400.")
+    @Option(name: .long, help: "Latency of every call in ms: 150 or 100-400 (up to minutes; no cap).")
     var latencyMs: String = "0"
 
-    @Option(name: .long, help: "Share of register calls answered 5xx.")
+    @Option(name: .long, help: "Methods the fault rates apply to: register,registrants,webinar,webinars or all.")
+    var faultMethods: String = "register"
+
+    @Option(name: .long, help: "Share of calls answered 500/502/503 (HTML or JSON); nothing stored.")
     var errorRate: Double = 0
 
-    @Option(name: .long, help: "Share of register calls whose connection is reset before the registration is stored.")
+    @Option(name: .long, help: "Share of calls whose connection is reset before the registration is stored.")
     var resetBeforeRate: Double = 0
 
-    @Option(name: .long, help: "Share of register calls whose connection is reset after the registration is stored.")
+    @Option(name: .long, help: "Share of calls whose connection is reset after the registration is stored.")
     var resetAfterRate: Double = 0
 
-    @Option(name: .long, help: "Share of register calls answered 200 with an unreadable body (the registration is stored).")
+    @Option(name: .long, help: "Share of calls answered 200 with an unreadable body (the registration is stored).")
     var garbageRate: Double = 0
 
-    @Option(name: .long, help: "Share of register calls answered 200 with \"status\":\"error\".")
+    @Option(
+        name: .long,
+        help: "Share of calls answered 200 {\"status\":\"error\",\"message\":\"The registration could not be completed at this time\"}; nothing stored.")
     var statusErrorRate: Double = 0
 
-    @Option(name: .long, help: "Share of register calls answered after --slow-ms (the registration is stored).")
+    @Option(
+        name: .long,
+        help: "Share of calls answered 200 {\"status\":\"error\"} with a 'try again later' message or none; nothing stored.")
+    var troubleRate: Double = 0
+
+    @Option(name: .long, help: "Share of calls answered a proxy/CDN HTML error page (504 and 524 store the registration first).")
+    var proxyPageRate: Double = 0
+
+    @Option(name: .long, help: "Statuses proxy pages are drawn from (default 408,425,502,503,504,520,522,524).")
+    var proxyPageStatuses: String?
+
+    @Option(name: .long, help: "Share of calls answered after --slow-ms more; stored when the delay ends, even if the client gave up.")
     var slowRate: Double = 0
 
     @Option(name: .long, help: "Delay of a slow answer, ms.")
     var slowMs: Int = 5_000
 
-    @Option(name: .long, help: "A second registration of the same email: same-user, new-user or error.")
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Refuse every register call of EMAIL (any case): 200 {\"status\":\"error\",\"message\":MESSAGE}; repeatable.",
+            valueName: "EMAIL=MESSAGE"))
+    var refuse: [String] = []
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Refuse every register call of EMAIL (any case): 422 {\"errors\":{FIELD:[\"The FIELD is invalid.\"]}}; repeatable.",
+            valueName: "EMAIL=FIELD"))
+    var refuseField: [String] = []
+
+    @Option(name: .long, help: "The first N webinar calls per webinar id answer 400 \"Webinar not found\", later ones correctly.")
+    var webinarNotFoundFirst: Int = 0
+
+    @Option(name: .long, help: "For the first N seconds, every registrants call answers a 503 HTML page.")
+    var registrantsDownS: Int = 0
+
+    @Option(name: .long, help: "Rows per page of the registrants answer.")
+    var registrantsPerPage: Int = 20
+
+    @Flag(name: .long, help: "The registrants call ignores its search parameter (lists every row).")
+    var ignoreSearch = false
+
+    @Flag(name: .long, help: "Each registrants row also carries \"date\", its session date (yyyy-MM-dd HH:mm).")
+    var registrantsDates = false
+
+    @Option(name: .long, help: "A second registration of the same email (EverWebinar: and session date): same-user, new-user or error.")
     var duplicates: String = "same-user"
 
     @Option(name: .long, help: "Calls per second per key before 429.")
     var rateLimit: Int = 20
 
+    @Option(
+        name: .long,
+        help: "The answer over the rate limit: plain (429 text), json (429 JSON), json-200 (200 JSON error) or html (429 page).")
+    var rateLimitAnswer: String = "plain"
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0…65535") }
         guard SimFaults.parseLatency(latencyMs) != nil else { throw ValidationError("--latency-ms \(latencyMs): expected 150 or 100-400") }
         _ = try duplicatePolicy()
+        _ = try faultSettings()
+        _ = try rateLimitAnswerChoice()
         if rateLimit < 1 { throw ValidationError("--rate-limit must be at least 1") }
+        if registrantsPerPage < 1 { throw ValidationError("--registrants-per-page must be at least 1") }
     }
 
     func duplicatePolicy() throws -> DuplicatePolicy {
@@ -72,15 +130,52 @@ struct SimCommand: AsyncParsableCommand {
         }
     }
 
+    func rateLimitAnswerChoice() throws -> SimRateLimitAnswer {
+        guard let answer = SimRateLimitAnswer(rawValue: rateLimitAnswer.lowercased()) else {
+            throw ValidationError("--rate-limit-answer \(rateLimitAnswer): expected plain, json, json-200 or html")
+        }
+        return answer
+    }
+
+    func faultSettings() throws -> SimFaults {
+        guard let methods = SimFaults.parseMethods(faultMethods) else {
+            throw ValidationError("--fault-methods \(faultMethods): expected register,registrants,webinar,webinars or all")
+        }
+        var statuses = SimFaults.allProxyPageStatuses
+        if let proxyPageStatuses {
+            guard let parsed = SimFaults.parseStatuses(proxyPageStatuses) else {
+                throw ValidationError("--proxy-page-statuses \(proxyPageStatuses): expected statuses such as 502,504")
+            }
+            statuses = parsed
+        }
+        func leads(_ options: [String], _ name: String, _ value: String) throws -> [String: String] {
+            var result: [String: String] = [:]
+            for option in options {
+                guard let (email, text) = SimFaults.parseLeadOption(option) else {
+                    throw ValidationError("--\(name) \(option): expected EMAIL=\(value)")
+                }
+                result[email.lowercased()] = text
+            }
+            return result
+        }
+        return SimFaults(
+            latencyMs: SimFaults.parseLatency(latencyMs) ?? 0...0, serverErrorRate: errorRate,
+            resetBeforeStoreRate: resetBeforeRate, resetAfterStoreRate: resetAfterRate, garbageBodyRate: garbageRate,
+            statusErrorRate: statusErrorRate, slowRate: slowRate, slowMs: slowMs, methods: methods,
+            vendorTroubleRate: troubleRate, proxyPageRate: proxyPageRate, proxyPageStatuses: statuses,
+            refusals: try leads(refuse, "refuse", "MESSAGE"), fieldRefusals: try leads(refuseField, "refuse-field", "FIELD"),
+            webinarNotFoundFirst: webinarNotFoundFirst, registrantsDownS: registrantsDownS)
+    }
+
     func config() throws -> SimulatorConfig {
-        var config = SimulatorConfig(port: port, seed: seed, duplicatePolicy: try duplicatePolicy(), rateLimit: rateLimit)
+        var config = SimulatorConfig(
+            port: port, seed: seed, duplicatePolicy: try duplicatePolicy(), rateLimit: rateLimit,
+            registrantsPerPage: registrantsPerPage, rateLimitAnswer: try rateLimitAnswerChoice(),
+            ignoreSearch: ignoreSearch, registrantsDates: registrantsDates)
         if let webinars {
             do { config.account = try SimAccount.load(path: webinars) } catch { throw BulkRegError(.input, "\(error)") }
         }
-        config.faults = SimFaults(
-            latencyMs: SimFaults.parseLatency(latencyMs)!, serverErrorRate: errorRate,
-            resetBeforeStoreRate: resetBeforeRate, resetAfterStoreRate: resetAfterRate, garbageBodyRate: garbageRate,
-            statusErrorRate: statusErrorRate, slowRate: slowRate, slowMs: slowMs)
+        config.faults = try faultSettings()
         if let problem = config.validationError() { throw BulkRegError(.usage, problem) }
         return config
     }

@@ -5,6 +5,12 @@ import NIOHTTP1
 import Testing
 import WebinarSim
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A raw answer from the simulator.
 struct RawAnswer {
     var status: Int
@@ -48,12 +54,14 @@ struct SimClient {
 
     /// POSTs a form body (`api_key` added unless `key` is nil).
     func post(
-        _ path: String, _ fields: [(String, String)] = [], key: String? = SimClient.key
+        _ path: String, _ fields: [(String, String)] = [], key: String? = SimClient.key,
+        timeout: TimeAmount = .seconds(10)
     ) async throws -> RawAnswer {
         var all = fields
         if let key { all.insert(("api_key", key), at: 0) }
         let body = all.map { "\(formEncode($0.0))=\(formEncode($0.1))" }.joined(separator: "&")
-        return try await send(path, method: .POST, body: body, contentType: "application/x-www-form-urlencoded")
+        return try await send(
+            path, method: .POST, body: body, contentType: "application/x-www-form-urlencoded", timeout: timeout)
     }
 
     /// POSTs a JSON body.
@@ -61,14 +69,16 @@ struct SimClient {
         try await send(path, method: .POST, body: json, contentType: "application/json")
     }
 
-    func send(_ path: String, method: HTTPMethod, body: String? = nil, contentType: String? = nil) async throws
-        -> RawAnswer
-    {
-        var request = HTTPClientRequest(url: base + path)
+    /// Sends a request; `path` may also be a whole URL (a `next_page_url`).
+    func send(
+        _ path: String, method: HTTPMethod, body: String? = nil, contentType: String? = nil,
+        timeout: TimeAmount = .seconds(10)
+    ) async throws -> RawAnswer {
+        var request = HTTPClientRequest(url: path.hasPrefix("http") ? path : base + path)
         request.method = method
         if let contentType { request.headers.add(name: "Content-Type", value: contentType) }
         if let body { request.body = .bytes(Array(body.utf8)) }
-        let response = try await http.execute(request, timeout: .seconds(10))
+        let response = try await http.execute(request, timeout: timeout)
         let buffer = try await response.body.collect(upTo: 64 * 1024 * 1024)
         return RawAnswer(
             status: Int(response.status.code),
@@ -80,14 +90,19 @@ struct SimClient {
     /// Registers one person into webinar 5 schedule 34 (WebinarJam) unless told otherwise.
     func register(
         email: String, platform: String = "webinarjam", webinar: Int = 5, schedule: Int = 34,
-        extra: [(String, String)] = []
+        extra: [(String, String)] = [], timeout: TimeAmount = .seconds(10)
     ) async throws -> RawAnswer {
         try await post(
             "/\(platform)/register",
             [
                 ("webinar_id", String(webinar)), ("first_name", "Ann"), ("last_name", "Lee"), ("email", email),
                 ("schedule", String(schedule)),
-            ] + extra)
+            ] + extra, timeout: timeout)
+    }
+
+    /// POSTs `value` to `/__sim/config`.
+    func setFaults(_ json: String) async throws -> RawAnswer {
+        try await send("/__sim/config", method: .POST, body: json, contentType: "application/json")
     }
 }
 
@@ -107,4 +122,40 @@ func formEncode(_ text: String) -> String {
         }
     }
     return out
+}
+
+/// Sends `request` (raw HTTP/1.1) to 127.0.0.1:`port` over a plain socket, then closes the
+/// socket at once without reading: a client that gives up and closes the connection.
+func sendThenClose(port: Int, request: String) throws {
+    #if canImport(Glibc)
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    #else
+    let fd = socket(AF_INET, SOCK_STREAM, 0)
+    #endif
+    guard fd >= 0 else { throw SimulatorError(description: "socket() failed") }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+        }
+    }
+    guard connected == 0 else { throw SimulatorError(description: "connect() failed") }
+    let bytes = Array(request.utf8)
+    var sent = 0
+    while sent < bytes.count {
+        let written = bytes[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+        guard written > 0 else { throw SimulatorError(description: "send() failed") }
+        sent += written
+    }
+}
+
+/// A raw form POST to `path` (with `Connection: keep-alive`), as `sendThenClose` sends it.
+func rawFormPost(_ path: String, _ fields: [(String, String)]) -> String {
+    let body = fields.map { "\(formEncode($0.0))=\(formEncode($0.1))" }.joined(separator: "&")
+    return "POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+        + "Content-Length: \(body.utf8.count)\r\n\r\n\(body)"
 }
