@@ -203,13 +203,14 @@ final class ProgressReporter: Sendable {
             if let eta, s.unreachable == nil { line += " · ETA \(StatusReport.duration(eta))" }
             line += " · failed \(s.failed) · 429s \(s.rateLimited) · retries \(s.retries)"
             let wall = WallClock.now()
-            if let pause = s.unreachable {
-                // "API unreachable (connection refused) for 2m05s, next try in 30s"
-                line += " · \(pause.prefix(110))"
+            if let reason = s.unreachable {
+                // "API unreachable for 2m05s (connection refused), next try in 30s"
+                line += " · \(s.pauseHeadline ?? "API unreachable")"
                 if let since = s.unreachableSince { line += " for \(StatusReport.duration(max(0, wall - since)))" }
+                line += " (\(reason.prefix(90)))"
                 if let next = s.nextProbeAt { line += ", next try in \(StatusReport.duration(max(0, next - wall)))" }
             } else if changed {
-                line += " · API answering again"
+                line += " · API reachable again"
             }
             if s.checksWaiting > 0 {
                 line += " · \(s.checksWaiting) uncertain waiting for their check"

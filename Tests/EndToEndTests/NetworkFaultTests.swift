@@ -83,7 +83,7 @@ struct NetworkFaultTests {
         try await pausesAndStops(apiBase: "https://127.0.0.1:\(port)", expect: "TLS handshake failure")
     }
 
-    @Test("a 100 MB answer is cut at the cap: the call counts as uncertain, is checked, and the lead fails with the reason")
+    @Test("a 100 MB answer is cut at the cap: the call is uncertain, its checks are cut too, it stays uncertain (exit 3)")
     func hugeBody() async throws {
         let ws = Workspace()
         let file = ws.write("leads.csv", leadsCSV(count: 1))
@@ -93,14 +93,16 @@ struct NetworkFaultTests {
         let start = ContinuousClock.now
         let run = try await bulkreg(
             ["run", "--db", ws.db, "--api-base", "http://127.0.0.1:\(server.port)", "--max-attempts", "1",
-             "--request-timeout", "5", "--quiet"],
+             "--request-timeout", "5", "--settle-minimum", "1", "--check-patience", "5", "--quiet"],
             env: ["WEBINARJAM_API_KEY": apiKey])
         #expect(run.status == 3, "\(run.stdout) \(run.stderr)")
         #expect(ContinuousClock.now - start < .seconds(60))
         // Each answer was cut at the cap: a few MB read of each 100 MB.
         #expect(server.bytesSent.withLock { $0 } < 40 << 20, "\(server.bytesSent.withLock { $0 })")
-        let failed = try await bulkreg(["export", "-", "--state", "failed", "--db", ws.db])
-        #expect(failed.stdout.contains("response too large"), "\(failed.stdout)")
+        // Nobody knows whether the vendor registered the lead: it is never failed, it waits for a check.
+        #expect(run.stderr.contains("1 lead could not be checked yet"), "\(run.stderr)")
+        let uncertain = try await bulkreg(["export", "-", "--state", "uncertain", "--db", ws.db])
+        #expect(uncertain.stdout.contains("response too large"), "\(uncertain.stdout)")
     }
 
     /// Runs against `apiBase` until the progress line shows the outage with `expect`, then

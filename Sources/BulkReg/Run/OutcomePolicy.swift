@@ -157,9 +157,16 @@ public struct RunHealth: Sendable, Equatable {
         /// The words for the progress line.
         public var message: String {
             switch self {
-            case .unreachable(let reason): return "API unreachable (\(reason))"
+            case .unreachable: return "API unreachable"
             case .slow: return "the API answers slower than --request-timeout"
-            case .trouble(let reason): return "the API is in trouble (\(reason))"
+            case .trouble: return "the API is in trouble"
+            }
+        }
+
+        /// Why.
+        public var reason: String {
+            switch self {
+            case .unreachable(let reason), .slow(let reason), .trouble(let reason): return reason
             }
         }
     }

@@ -20,9 +20,11 @@ public final class RunProgress: Sendable {
         /// (wall clock).
         public var checksWaiting = 0
         public var nextCheckAt: Double?
-        /// Set while the run is paused (the API unreachable, slower than the request timeout, or
-        /// in trouble): the words for the progress line.
+        /// Set while the run is paused: why (`connection refused`, the vendor's words).
         public var unreachable: String?
+        /// What the pause is: "API unreachable", "the API answers slower than --request-timeout",
+        /// "the API is in trouble".
+        public var pauseHeadline: String?
         /// When the outage began, and when the run next tries the API (wall clock, seconds).
         public var unreachableSince: Double?
         public var nextProbeAt: Double?

@@ -107,6 +107,10 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
     ///   `.storage` when the database fails or another runner holds its lease.
     public func run() async throws -> RunOutcome {
         let now = wallClock()
+        // Read before the first write: a damaged database is refused without being touched.
+        _ = try await store.openJobs()
+        _ = try await store.queuedPage(after: 0, limit: 64)
+        _ = try await store.uncertainJobs()
         let owner = configuration.leaseOwner ?? (getpid(), LeaseProcess.hostName)
         let token = try await store.acquireLease(pid: owner.pid, host: owner.host, now: now)
         leaseToken.withLock { $0 = token }
@@ -232,7 +236,8 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
             pause.withLock { $0 = .unreachable(reason) }
             progress.update {
                 $0.retries += 1
-                $0.unreachable = RunHealth.Pause.unreachable(reason).message
+                $0.unreachable = reason
+                $0.pauseHeadline = RunHealth.Pause.unreachable(reason).message
                 if $0.unreachableSince == nil { $0.unreachableSince = since }
                 $0.nextProbeAt = self.wallClock() + wait
             }
@@ -389,6 +394,7 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
             }) else { return }
             progress.update {
                 $0.unreachable = nil
+                $0.pauseHeadline = nil
                 $0.unreachableSince = nil
                 $0.nextProbeAt = nil
             }
@@ -405,7 +411,8 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
             let wait = max(0, clock.now.duration(to: until).seconds)
             logger.info("run paused: \(kind.message)")
             progress.update {
-                $0.unreachable = kind.message
+                $0.unreachable = kind.reason
+                $0.pauseHeadline = kind.message
                 if $0.unreachableSince == nil { $0.unreachableSince = since }
                 $0.nextProbeAt = self.wallClock() + wait
             }
