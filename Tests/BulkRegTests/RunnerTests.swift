@@ -355,6 +355,69 @@ struct RunnerTests {
     }
 }
 
+@Suite("Runner: settle rule and lease")
+struct SettleAndLeaseTests {
+    @Test("a wall clock stepped back an hour between runs delays a check by one settle time at most")
+    func clockSteppedBack() async throws {
+        let dir = TempDir()
+        try importLeads(dir, count: 1)
+        do {
+            // The previous run sent it at 5600 by a clock that has since gone back an hour (now 2000).
+            let connection = try Connection(.path(dir.db))
+            try connection.execute("UPDATE jobs SET state = 'uncertain', maybe_sent = 1, sent_at = 5600 WHERE id = 1")
+        }
+        let api = FakeAPI(registrants: { q in
+            .success(
+                RegistrantsPage(
+                    currentPage: 1, lastPage: 1,
+                    registrants: [Registrant(id: 3, email: "lead1@example.com", scheduleID: q.scheduleID, liveRoomURL: "https://l/1")]))
+        })
+        let clock = ManualClock()
+        let (runner, store) = try makeRunner(dir, api: api, clock: clock)
+        _ = try await drive(runner, clock: clock)
+        #expect(try await store.counts()[.done] == 1)
+        #expect(api.calls.withLock { $0.register }.isEmpty)
+        // Checked after one settle time (60 s), not after the hour the wall clock went back.
+        #expect(clock.now.offset >= .seconds(60) && clock.now.offset < .seconds(120), "\(clock.now)")
+    }
+
+    @Test("the database's lease: a second runner is refused whatever its path; a dead holder's lease is taken over")
+    func lease() async throws {
+        let dir = TempDir()
+        try importLeads(dir, count: 1)
+        let store = try JobStore(path: dir.db)
+        let token = try await store.acquireLease(pid: getpid(), host: "here", now: 1_000)
+        let other = try JobStore(path: dir.db)
+        do {
+            _ = try await other.acquireLease(pid: getpid() + 100_000, host: "elsewhere", now: 1_001)
+            Issue.record("second lease taken")
+        } catch let error as BulkRegError {
+            #expect(error.message.contains("another bulkreg is running on this database"))
+        }
+        // A claim under a lost lease does nothing.
+        let taken = try await other.acquireLease(pid: getpid() + 100_000, host: "elsewhere", now: 1_100)
+        #expect(try await !store.commit(.sending(job: 1, at: 1_100, lease: token)))
+        #expect(try await other.commit(.sending(job: 1, at: 1_100, lease: taken)))
+        // And a job already claimed cannot be claimed again, even under the lease.
+        #expect(try await !other.commit(.sending(job: 1, at: 1_101, lease: taken)))
+        #expect(try await !store.heartbeat(lease: token, now: 1_101))
+    }
+}
+
+@Suite("Storage error messages")
+struct StorageMessageTests {
+    @Test("I/O errors and a full disk say the database is probably intact; only corruption says restore")
+    func kinds() {
+        let io = Database.storageError(SQLiteError(code: .init(10), message: "disk I/O error", operation: "step"), path: "db")
+        #expect(io.message.contains("the disk failed") && io.message.contains("do not restore an older copy"))
+        #expect(!io.message.contains("corrupted"))
+        let full = Database.storageError(SQLiteError(code: .init(13), message: "database or disk is full", operation: "step"), path: "db")
+        #expect(full.message.contains("the disk is full") && full.message.contains("do not restore an older copy"))
+        let corrupt = Database.storageError(SQLiteError(code: .init(11), message: "database disk image is malformed", operation: "step"), path: "db")
+        #expect(corrupt.message.contains("is corrupted"))
+    }
+}
+
 @Suite("Run lock")
 struct RunLockTests {
     @Test("a second runner on the same database is refused, naming the holder's pid")

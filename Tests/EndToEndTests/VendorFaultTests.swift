@@ -335,4 +335,28 @@ struct VendorFaultTests {
             #expect(calls < 90, "\(calls) calls")
         }
     }
+
+    @Test("a store stalled 3 s by another writer: calls take fresh slots, no second with more than 20 calls")
+    func stalledStore() async throws {
+        let ws = try await prepared(200)
+        try await withSimulator({ $0.faults = SimFaults(latencyMs: 20...60) }) { sim in
+            let (process, out, err) = try launch(
+                ["run", "--db", ws.db, "--api-base", sim.baseURL, "--quiet", "--rate-margin-ms", "60"],
+                env: ["WEBINARJAM_API_KEY": apiKey])
+            _ = PipeCollector(out)
+            _ = PipeCollector(err)
+            #expect(await waitUntil(.seconds(20)) { (await sim.stats().successfulRegisterCalls) > 40 })
+            // Another writer (an import, a sqlite3 shell) holds the write lock for 3 s.
+            let blocker = try Connection(.path(ws.db))
+            try blocker.execute("BEGIN IMMEDIATE")
+            try await Task.sleep(for: .seconds(3))
+            try blocker.execute("COMMIT")
+            #expect(await waitUntil(.seconds(60)) { !process.isRunning })
+            #expect(process.terminationStatus == 0)
+            let stats = await sim.stats()
+            #expect(stats.maxCallsInWindow <= 20, "\(stats.maxCallsInWindow) calls in one second")
+            #expect(stats.rateLimited == 0)
+            try await expectExactlyOnce(ws, sim, persons: 200)
+        }
+    }
 }
