@@ -239,8 +239,15 @@ struct DemoCommand: AsyncParsableCommand {
         let progress = RunProgress()
         let runner = Runner(
             api: client, store: store, clock: ContinuousClock(),
-            configuration: RunConfiguration(rate: 20, maxAttempts: 6, requestTimeout: requestTimeout,
-                                            backoff: Backoff(base: .milliseconds(200), cap: .seconds(2))),
+            configuration: {
+                var c = RunConfiguration(
+                    rate: 20, maxAttempts: 6, requestTimeout: requestTimeout,
+                    backoff: Backoff(base: .milliseconds(200), cap: .seconds(2)))
+                // The built-in simulator stores before it answers or resets: seconds of settle
+                // time are enough here (the real vendor gets the 60 s floor).
+                c.settleMinimum = .seconds(3)
+                return c
+            }(),
             progress: progress)
         let reporter = ProgressReporter(progress: progress, quiet: quiet, limit: 20)
         let reporting = Task { await reporter.run() }

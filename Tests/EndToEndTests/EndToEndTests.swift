@@ -22,7 +22,7 @@ struct EndToEndTests {
             let run = try await bulkreg(
                 // The margin absorbs scheduling jitter: this test shares two cores with the rest of
                 // the suite, and the simulator runs in the test process.
-                ["run", "--db", ws.db, "--api-base", sim.baseURL, "--request-timeout", "1", "--max-attempts", "10",
+                ["run", "--db", ws.db, "--api-base", sim.baseURL, "--request-timeout", "1", "--max-attempts", "10", "--settle-minimum", "2",
                  "--rate-margin-ms", "40"],
                 env: ["WEBINARJAM_API_KEY": key])
             #expect(run.status == 0, "\(run.stdout)\n\(run.stderr)")
@@ -175,7 +175,8 @@ struct EndToEndTests {
             let imported = try await bulkreg(["import", file, "--webinar", "5", "--schedule", "34", "--db", ws.db])
             outputs += [imported.stdout, imported.stderr]
             let (process, out, err) = try launch(
-                ["run", "--db", ws.db, "--api-base", sim.baseURL, "--api-key-file", keyFile, "--verbose", "--max-attempts", "3"])
+                ["run", "--db", ws.db, "--api-base", sim.baseURL, "--api-key-file", keyFile, "--verbose", "--max-attempts", "3",
+                 "--request-timeout", "2", "--settle-minimum", "2"])
             let cmdline = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/cmdline", encoding: .utf8)) ?? ""
             outputs.append(cmdline)
             let run = await finish(process, out, err)
