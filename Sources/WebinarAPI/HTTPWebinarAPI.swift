@@ -7,10 +7,11 @@ import NIOHTTP1
 /// The vendor API over HTTPS, built on AsyncHTTPClient.
 ///
 /// Every call is a `POST {base}/{platform}/{method}` with a form-urlencoded body carrying the
-/// key as `api_key`; every outcome is a `Result` whose failure is one ``APIFailure`` (see
-/// ``AnswerParser`` rules in the module docs): 429 → `.rateLimited`; `errors.api_key`, 401,
-/// 403 → `.unauthorized`; other 4xx and `"status":"error"` (any status but 5xx) →
-/// `.rejected`; 5xx, unreadable or oversized bodies, timeouts and resets → `.transient`.
+/// key as `api_key`; every outcome is a `Result` whose failure is one ``APIFailure``, judged by
+/// what the answer proves (the table is on `AnswerParser.classify`): rate limited in any
+/// envelope, a refused key, the request at fault (only when the answer names it), unexplained,
+/// busy (the vendor did nothing), timed out, or transient (may have reached the vendor unless
+/// the request certainly never left).
 ///
 /// The API key is held privately and never appears in an error, a log line, `description`,
 /// `debugDescription` or a mirror of this value.

@@ -57,6 +57,18 @@ struct StorageFaultTests {
         return ws.db
     }
 
+    @Test("an I/O error (EIO) says the disk failed and the database is probably intact, never 'corrupted'")
+    func ioError() async throws {
+        // Reading /proc/self/mem at offset 0 (an unmapped address) fails with EIO: SQLite sees an
+        // I/O error on the first page, as on a failing disk.
+        guard FileManager.default.isReadableFile(atPath: "/proc/self/mem") else { return }
+        let o = try await bulkreg(["status", "--db", "/proc/self/mem"])
+        #expect(o.status == 2, "\(o.stderr)")
+        #expect(o.stderr.contains("the disk failed"), "\(o.stderr)")
+        #expect(o.stderr.contains("do not restore an older copy"), "\(o.stderr)")
+        #expect(!o.stderr.contains("corrupted"), "\(o.stderr)")
+    }
+
     @Test("a database corrupted in place (its schema page, or pages of its tables): every command exits 2, nothing written")
     func corrupted() async throws {
         // Page 1 after SQLite's 100-byte header holds the schema; pages 2... the tables.

@@ -103,12 +103,12 @@ struct VendorFaultTests {
         }
     }
 
-    @Test("(d) registrants checks failing for a while: the jobs stay uncertain, then done when checks answer")
+    @Test("(d) registrants checks failing for 2 minutes: the jobs stay uncertain, then done when checks answer")
     func registrantsDown() async throws {
         let ws = try await prepared(40)
         try await withSimulator({ config in
             config.duplicatePolicy = .newUser
-            config.faults.registrantsDownS = 40
+            config.faults.registrantsDownS = 120
         }) { sim in
             await sim.injectFaults([.resetAfterStore, .resetAfterStore, .resetAfterStore])
             let (process, out, err) = try launch(
@@ -117,13 +117,14 @@ struct VendorFaultTests {
             let stdout = PipeCollector(out)
             let stderr = PipeCollector(err)
             // Meanwhile the three are uncertain, never failed.
-            try await Task.sleep(for: .seconds(15))
+            try await Task.sleep(for: .seconds(60))
             let status = try await bulkreg(["status", "--json", "--db", ws.db])
             #expect(status.stdout.contains("\"uncertain\":3"), "\(status.stdout)")
             #expect(status.stdout.contains("\"failed\":0"), "\(status.stdout)")
-            #expect(await waitUntil(.seconds(120)) { !process.isRunning })
+            #expect(await waitUntil(.seconds(240)) { !process.isRunning })
             #expect(process.terminationStatus == 0, "\(stdout.text) \(stderr.text)")
             try await expectExactlyOnce(ws, sim, persons: 40)
+            #expect((await sim.stats().faultsInjected["registrantsDown"] ?? 0) > 3)
         }
     }
 

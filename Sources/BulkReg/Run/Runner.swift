@@ -592,6 +592,9 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
         }
     }
 
+    /// Failed attempts at one page of a registrants pass before the pass fails.
+    static var pageRetries: Int { 8 }
+
     static func label(_ match: RegistrantMatch) -> String {
         switch match {
         case .found: return "found"
@@ -608,7 +611,9 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
     private func readRegistrants(_ key: RegistrantsPasses<C>.Key, wanted: Set<String>) async
         -> RegistrantsPasses<C>.Outcome
     {
-        if wanted.count == 1, let email = wanted.first {
+        // (Not for EverWebinar: a person's rows there may be other sessions', which a partial
+        // read cannot tell from an absence.)
+        if wanted.count == 1, key.platform == .webinarjam, let email = wanted.first {
             switch await readPages(key, wanted: wanted, search: email) {
             case .rows(let rows) where !(rows[email] ?? []).isEmpty:
                 return .rows(rows)
@@ -626,6 +631,7 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
     {
         var rows: [String: [Registrant]] = [:]
         var page = 1
+        var pageFailures = 0
         var previous: [Registrant]?
         while true {
             let query = RegistrantsQuery(
@@ -648,12 +654,23 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
                 progress.update { $0.rateLimited += 1 }
                 continue
             case .failure(let failure):
-                return .failed(failure)
+                // A long list must not hang on one page: vendor trouble on a page is retried in
+                // place (with backoff) before the whole pass counts as failed.
+                guard case .retry = OutcomePolicy.decide(.registrantsCheck, failure, history: CallHistory()),
+                    pageFailures < Self.pageRetries
+                else { return .failed(failure) }
+                pageFailures += 1
+                let delay = random.withGenerator { configuration.backoff.delay(forAttempt: pageFailures, random: &$0) }
+                do { try await clock.sleep(for: min(delay, .seconds(60))) } catch { return .stopped }
+                continue
             case .success(let result):
+                pageFailures = 0
                 for row in result.registrants {
                     let email = row.email.lowercased()
                     if wanted.contains(email) { rows[email, default: []].append(row) }
                 }
+                // A search only ever proves a registration: once it has, the rest is not needed.
+                if search != nil, !rows.isEmpty { return .rows(rows) }
                 let more: Bool
                 if let last = result.lastPage {
                     more = page < last
