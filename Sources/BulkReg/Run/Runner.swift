@@ -141,7 +141,9 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
             if wait > 0 { try await clock.sleep(for: .seconds(min(wait, 2))) }
         }
         await withDiscardingTaskGroup { group in
-            for _ in 0..<configuration.maxInFlight {
+            // The calls in flight (the gate) plus the checks, which wait for registrants passes
+            // without holding a place of the calls (the scheduler hands out at most 32 at once).
+            for _ in 0..<(configuration.maxInFlight + Self.checkWorkers) {
                 group.addTask { await self.work() }
             }
         }
@@ -199,6 +201,8 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
                 inFlight.close()
                 return
             }
+            // A check waits for a pass; its calls go through the limiter, not the gate.
+            if work.isCheck { inFlight.leave() }
             let disposition: Disposition
             do {
                 disposition = try await handle(work)
@@ -212,7 +216,7 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
                 disposition = .finished
             }
             await execute(disposition, handedOut: work)
-            inFlight.leave()
+            if !work.isCheck { inFlight.leave() }
             inFlight.setLimit(
                 InFlightTarget.target(
                     rate: configuration.rate, p95: gate.latency.quantile(0.95), cap: configuration.maxInFlight))
@@ -591,6 +595,9 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
             }
         }
     }
+
+    /// Workers for checks beyond the calls in flight (the scheduler's `maxActiveChecks`).
+    static var checkWorkers: Int { 32 }
 
     /// Failed attempts at one page of a registrants pass before the pass fails.
     static var pageRetries: Int { 8 }

@@ -42,6 +42,9 @@ actor Scheduler<C: Clock> where C.Duration == Duration {
     private var waiters: [CheckedContinuation<Work?, Never>] = []
     private var active = 0
     private var activeRegisters = 0
+    /// Checks handed out at once, at most: a check waits for a registrants pass, and must not
+    /// take the workers that registrations need.
+    let maxActiveChecks: Int
     private var stopping = false
     private var timerDeadline: C.Instant?
     private(set) var loadError: (any Error)?
@@ -54,11 +57,12 @@ actor Scheduler<C: Clock> where C.Duration == Duration {
     private var probeOut = false
 
     init(
-        clock: C, pageSize: Int = 512,
+        clock: C, pageSize: Int = 512, maxActiveChecks: Int = 32,
         loadPage: @escaping @Sendable (_ after: Int, _ limit: Int) async throws -> [Job]
     ) {
         self.clock = clock
         self.pageSize = pageSize
+        self.maxActiveChecks = maxActiveChecks
         self.loadPage = loadPage
     }
 
@@ -194,7 +198,8 @@ actor Scheduler<C: Clock> where C.Duration == Duration {
             }
             if probeOut { return }
         }
-        if let earliest = delayed.map(\.readyAt).min() {
+        let checksFull = active - activeRegisters >= maxActiveChecks
+        if let earliest = delayed.filter({ !checksFull || !$0.work.isCheck }).map(\.readyAt).min() {
             armTimer(earliest)
         }
     }
@@ -203,7 +208,9 @@ actor Scheduler<C: Clock> where C.Duration == Duration {
     private func take(now: C.Instant) -> Work? {
         var best: Int?
         var bestID = Int.max
-        for (i, d) in delayed.enumerated() where d.readyAt <= now && d.work.job.id < bestID {
+        let checksFull = active - activeRegisters >= maxActiveChecks
+        for (i, d) in delayed.enumerated()
+        where d.readyAt <= now && d.work.job.id < bestID && !(checksFull && d.work.isCheck) {
             best = i
             bestID = d.work.job.id
         }
