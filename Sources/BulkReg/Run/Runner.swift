@@ -661,9 +661,10 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
                 progress.update { $0.rateLimited += 1 }
                 continue
             case .failure(let failure):
-                // A long list must not hang on one page: vendor trouble on a page is retried in
-                // place (with backoff) before the whole pass counts as failed.
-                guard case .retry = OutcomePolicy.decide(.registrantsCheck, failure, history: CallHistory()),
+                // A long list must not hang on one page: vendor trouble on a page past the first
+                // is retried in place (with backoff) before the whole pass counts as failed. The
+                // first page fails the pass at once (nothing read yet; the job's backoff applies).
+                guard page > 1, case .retry = OutcomePolicy.decide(.registrantsCheck, failure, history: CallHistory()),
                     pageFailures < Self.pageRetries
                 else { return .failed(failure) }
                 pageFailures += 1
