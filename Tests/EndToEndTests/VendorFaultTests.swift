@@ -116,9 +116,12 @@ struct VendorFaultTests {
                 env: ["WEBINARJAM_API_KEY": apiKey])
             let stdout = PipeCollector(out)
             let stderr = PipeCollector(err)
-            // Meanwhile the three are uncertain, never failed.
-            try await Task.sleep(for: .seconds(60))
-            let status = try await bulkreg(["status", "--json", "--db", ws.db])
+            // Meanwhile the three are uncertain, never failed (polled: the run is another process).
+            var status = try await bulkreg(["status", "--json", "--db", ws.db])
+            _ = await waitUntil(.seconds(60)) {
+                status = (try? await bulkreg(["status", "--json", "--db", ws.db])) ?? status
+                return status.stdout.contains("\"done\":37")
+            }
             #expect(status.stdout.contains("\"uncertain\":3"), "\(status.stdout)")
             #expect(status.stdout.contains("\"failed\":0"), "\(status.stdout)")
             #expect(await waitUntil(.seconds(240)) { !process.isRunning })

@@ -315,10 +315,10 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
         let failure = result.failure
         if case .timedOut = failure { gate.record(latency: configuration.requestTimeout.seconds) }
         await noteHealth(failure)
-        let history = histories.withLock { $0[job.id] } ?? CallHistory(attempts: job.attempts, maxAttempts: configuration.maxAttempts)
-        let action = OutcomePolicy.decide(.register, failure, history: CallHistory(
-            attempts: job.attempts, maxAttempts: configuration.maxAttempts, lastWords: history.lastWords,
-            repeats: history.repeats))
+        var history = histories.withLock { $0[job.id] } ?? CallHistory()
+        history.attempts = job.attempts
+        history.maxAttempts = configuration.maxAttempts
+        let action = OutcomePolicy.decide(.register, failure, history: history)
         log(.register, job: job.id, failure: failure, action: action, attempt: job.attempts + 1)
         let now = wallClock()
         switch action {
