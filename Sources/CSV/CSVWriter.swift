@@ -21,8 +21,8 @@ public struct CSVWriterOptions: Sendable, Hashable {
     /// The record terminator. Default CRLF.
     public var lineEnding: CSVLineEnding
     /// CSV / formula injection defence (OWASP): a field starting with `=`, `+`, `-`, `@`, tab
-    /// or CR gets a leading `'` so spreadsheets show it as text instead of evaluating it.
-    /// Note that this also turns `-5` into `'-5`. Default `false`.
+    /// or CR gets a leading `'` so spreadsheets show it as text instead of evaluating it;
+    /// phone numbers and plain numbers (`+44 20 7946 0958`, `-5`) are left alone. Default `false`.
     public var excelSafe: Bool
     /// Size of the output buffer in bytes (≥ 64). Default 256 KiB.
     public var bufferSize: Int
@@ -153,6 +153,14 @@ public final class CSVWriter {
     /// - Throws: `.io(errno:)` when a buffer flush fails.
     public func endRecord() throws(CSVError) {
         try core.pointee.endRecord()
+    }
+
+    /// Writes the UTF-8 byte order mark (EF BB BF), which Excel needs to read a file as UTF-8.
+    /// Call it before the first record.
+    /// - Throws: `.io(errno:)` when a buffer flush fails.
+    public func writeByteOrderMark() throws(CSVError) {
+        let bom: [UInt8] = [0xEF, 0xBB, 0xBF]
+        try bom.withUnsafeBufferPointer { (b) throws(CSVError) in try core.pointee.putBytes(b.baseAddress!, 3) }
     }
 
     /// Writes the buffered bytes to the descriptor.
@@ -416,7 +424,7 @@ struct WriterCore {
         needsQuote: UnsafeMutablePointer<Bool>,
         excelSafe: Bool
     ) -> Int {
-        let inject = excelSafe && isFormulaStart(src[0])
+        let inject = excelSafe && needsFormulaGuard(src, n)
         // A leading U+FEFF is quoted so that a reader stripping a BOM cannot eat it.
         var quote = n >= 3 && src[0] == 0xEF && src[1] == 0xBB && src[2] == 0xBF
         if !quote {
@@ -466,6 +474,27 @@ struct WriterCore {
             dst[i] = src[i]
             i &+= 1
         }
+    }
+
+    /// A cell a spreadsheet would run as a formula: one starting with `=`, `+`, `-`, `@`, tab
+    /// or CR, except a phone number or a plain number (`+44 20 7946 0958`, `-3`, `-2.5`):
+    /// only digits, spaces, `()./-` after the sign, which no spreadsheet runs as code, and
+    /// which must go back into a CRM as they are.
+    @inline(__always)
+    static func needsFormulaGuard(_ src: UnsafePointer<UInt8>, _ n: Int) -> Bool {
+        guard isFormulaStart(src[0]) else { return false }
+        guard src[0] == 0x2B || src[0] == 0x2D else { return true }
+        var digit = false
+        var i = 1
+        while i < n {
+            switch src[i] {
+            case 0x30...0x39: digit = true
+            case 0x20, 0x28, 0x29, 0x2E, 0x2D, 0x2F: break
+            default: return true
+            }
+            i &+= 1
+        }
+        return !digit
     }
 
     @inline(__always)

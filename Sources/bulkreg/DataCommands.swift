@@ -9,10 +9,16 @@ struct ImportCommand: ParsableCommand {
         commandName: "import",
         abstract: "Stream a CSV of leads into the queue.",
         discussion: """
-            Headers are matched case- and space-insensitively (Email Address, E-mail, FNAME, First Name,
-            Phone Number, ...); --map FIELD=HEADER overrides. Columns webinar_id, schedule, date, timezone
-            (and platform) override the flags per row. Every row becomes one job: queued, rejected (with the
-            reason) or duplicate (of which job). Importing the same file twice adds nothing.
+            Headers are matched case- and space-insensitively (Email Address, E-mail, FNAME, First Name, \
+            Phone Number, ...); the summary shows which column feeds which field. --map FIELD=HEADER \
+            overrides, --map FIELD=- leaves a field out, --ignore HEADER leaves a column out. Columns named \
+            exactly webinar_id, schedule, date, timezone and platform override the flags per row.
+
+            Every row becomes one job: queued, rejected (with the reason) or duplicate (of which job). \
+            Importing the same file with the same target and options again adds nothing; into another \
+            webinar it is a new import. A corrected file fixes its leads: a lead whose earlier job is \
+            queued, failed or cancelled takes the new row's data and is queued again; one already \
+            registered is never sent again.
 
             Example: bulkreg import leads.csv --webinar 5 --schedule 34
             """)
@@ -39,6 +45,9 @@ struct ImportCommand: ParsableCommand {
 
     @Option(name: .long, parsing: .singleValue, help: "FIELD=HEADER: take FIELD from column HEADER, or from the Nth column with #N (repeatable). FIELD is first_name, last_name, email, phone, phone_country_code, ip_address, webinar_id, schedule, date, timezone, or an extra API field (country, state, ...).")
     var map: [String] = []
+
+    @Option(name: .long, parsing: .singleValue, help: "HEADER: leave this column out of the mapping (repeatable).")
+    var ignore: [String] = []
 
     @Option(name: .long, help: "auto, ',', ';', tab or '|'.")
     var delimiter: String = "auto"
@@ -99,7 +108,7 @@ struct ImportCommand: ParsableCommand {
             defaults: ImportDefaults(
                 platform: platform, webinarID: webinar, schedule: schedule, date: date,
                 timezone: timezone.flatMap(LeadValidator.normalizeTimezone)),
-            overrides: try overrides(), delimiter: try delimiterByte(), encoding: try givenEncoding())
+            overrides: try overrides(), ignored: ignore, delimiter: try delimiterByte(), encoding: try givenEncoding())
         let summary = try Importer.run(options, databasePath: database.path, now: WallClock.now())
         print(summary.rendered(databasePath: database.path))
     }
@@ -110,15 +119,30 @@ extension ImportSummary {
         if let at = alreadyImportedAt {
             return "\(file): already imported as import #\(importID) on \(WallClock.iso8601(at)) (\(rowsRead) rows); nothing added."
         }
+        func byCount(_ table: [String: Int]) -> [(key: String, value: Int)] {
+            table.sorted { $0.value > $1.value || ($0.value == $1.value && $0.key < $1.key) }
+        }
         var lines = [
             "\(file): \(rowsRead) rows read (\(encoding), delimiter \(delimiter)) into \(databasePath), import #\(importID)",
-            "  queued     \(queued)",
-            "  rejected   \(rejectedTotal)",
+            "  mapping"
         ]
-        for (reason, count) in rejected.sorted(by: { $0.value > $1.value || ($0.value == $1.value && $0.key < $1.key) }) {
-            lines.append("    \(count) × \(reason)")
+        lines += mapping.map { "    \($0)" }
+        lines.append("  queued     \(queued)")
+        if updated > 0 {
+            lines.append("  updated    \(updated) (corrected rows: the lead's earlier job, queued, failed or cancelled, takes this row and is queued again)")
         }
-        lines.append("  duplicate  \(duplicates)" + (duplicates > 0 ? " (\(duplicatesInFile) within the file, \(duplicatesOfEarlierImports) already queued by earlier imports)" : ""))
+        lines.append("  rejected   \(rejectedTotal)")
+        for (reason, count) in byCount(rejected) { lines.append("    \(count) × \(reason)") }
+        var kinds: [String] = []
+        if duplicatesInFile > 0 { kinds.append("\(duplicatesInFile) within the file") }
+        if alreadyRegistered > 0 { kinds.append("\(alreadyRegistered) already registered") }
+        if leftAlone > 0 { kinds.append("\(leftAlone) being registered or checked now: left alone") }
+        lines.append("  duplicate  \(duplicates)" + (kinds.isEmpty ? "" : " (" + kinds.joined(separator: ", ") + ")"))
+        if blank > 0 { lines.append("  blank      \(blank) (rows with no value: skipped)") }
+        if !warnings.isEmpty {
+            lines.append("  warnings   \(warnings.values.reduce(0, +)) (the lead is queued without that field)")
+            for (warning, count) in byCount(warnings) { lines.append("    \(count) × \(warning)") }
+        }
         if rejectedTotal > 0 {
             lines.append("See each rejected row and its reason with: bulkreg export - --state rejected")
         }
@@ -155,10 +179,12 @@ struct ExportCommand: ParsableCommand {
         commandName: "export",
         abstract: "Write the results as CSV: the original columns, then status and the attendee's URLs.",
         discussion: """
-            One row per input row, in input order. Columns appended: status, user_id, live_room_url,
-            replay_room_url, thank_you_url, error, attempts, registered_at.
+            One row per input row, in input order: the original columns (filtered to imports: only theirs), \
+            then status, job_id, platform, webinar_id, schedule, session_date, user_id, live_room_url, \
+            replay_room_url, thank_you_url, error, attempts, registered_at, note. A duplicate row carries \
+            the status and URLs of the job it duplicates.
 
-            Example: bulkreg export results.csv --state done --excel-safe
+            Examples: bulkreg export results.csv --state done --excel; bulkreg export - --import 3 --webinar 5
             """)
 
     @OptionGroup var database: DatabaseOptions
@@ -166,22 +192,44 @@ struct ExportCommand: ParsableCommand {
     @Argument(help: "Output file, or - for standard output.")
     var output: String
 
-    @Option(name: .long, help: "Only rows in this state: queued, in_flight, uncertain, done, failed, rejected, duplicate.")
-    var state: String?
+    @Option(name: .long, parsing: .singleValue, help: "Only rows in this state (repeatable): queued, in_flight, uncertain, done, failed, rejected, duplicate, cancelled.")
+    var state: [String] = []
 
-    @Flag(name: .long, help: "Prefix ' to cells starting with = + - @ tab or CR, so spreadsheets don't run them as formulas.")
+    @Option(name: .customLong("import"), parsing: .singleValue, help: "Only rows of import N (repeatable), with that file's own columns.")
+    var imports: [Int] = []
+
+    @Option(name: .long, help: "Only rows for this webinar.")
+    var webinar: Int?
+
+    @Option(name: .long, help: "With --webinar: only rows for this schedule.")
+    var schedule: Int?
+
+    @Flag(name: .long, help: "For Excel: a UTF-8 byte order mark, and the delimiter the import was read with (; for a French Excel).")
+    var excel = false
+
+    @Flag(name: .long, help: "Prefix ' to cells starting with = + - @ tab or CR, so spreadsheets don't run them as formulas (phone numbers and plain numbers are left alone).")
     var excelSafe = false
 
     func validate() throws {
-        if let state, JobState(rawValue: state) == nil {
-            throw ValidationError(
-                "--state \(state): expected one of \(JobState.allCases.map(\.rawValue).joined(separator: ", "))")
+        _ = try states()
+        if schedule != nil && webinar == nil { throw ValidationError("--schedule needs --webinar ID") }
+    }
+
+    func states() throws -> [JobState] {
+        try state.map { name in
+            guard let s = JobState(rawValue: name) else {
+                throw ValidationError(
+                    "--state \(name): expected one of \(JobState.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            return s
         }
     }
 
     func run() throws {
         let count = try Exporter.run(
-            ExportOptions(output: output, state: state.flatMap(JobState.init(rawValue:)), excelSafe: excelSafe),
+            ExportOptions(
+                output: output, states: try states(), imports: imports, webinarID: webinar, schedule: schedule,
+                excel: excel, excelSafe: excelSafe),
             databasePath: database.path)
         if output != "-" {
             Terminal.error("wrote \(count) rows to \(output)".replacingOccurrences(of: "bulkreg: ", with: ""))
@@ -228,5 +276,59 @@ struct RetryCommand: AsyncParsableCommand {
             parts.append("\(result.toCheck) to be checked with the vendor first (their last call may have registered them)")
         }
         print(parts.joined(separator: "; ") + "; run `bulkreg run` to register them.")
+    }
+}
+
+struct CancelCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cancel",
+        abstract: "Take queued and failed jobs out of the queue (they stay in the database and the export).",
+        discussion: """
+            Cancelled jobs are never sent; done, uncertain and in-flight jobs are never touched. Safe while a \
+            run goes on. Importing a cancelled lead again queues it again.
+
+            Examples: bulkreg cancel --import 2; bulkreg cancel --job 106; bulkreg cancel --target 5:34
+            """)
+
+    @OptionGroup var database: DatabaseOptions
+
+    @Option(name: .customLong("import"), help: "Every queued or failed job of import N (the import summary and status give N).")
+    var importID: Int?
+
+    @Option(name: .long, help: "One job.")
+    var job: Int?
+
+    @Option(name: .long, help: "WEBINAR:SCHEDULE: every queued or failed job for that webinar and schedule.")
+    var target: String?
+
+    func validate() throws {
+        _ = try selection()
+    }
+
+    func selection() throws -> JobStore.Selection {
+        var chosen: [JobStore.Selection] = []
+        if let importID { chosen.append(.importID(importID)) }
+        if let job { chosen.append(.job(job)) }
+        if let target {
+            let parts = target.split(separator: ":", omittingEmptySubsequences: false)
+            guard parts.count == 2, let w = Int(parts[0]), let s = Int(parts[1]), w > 0, s > 0 else {
+                throw ValidationError("--target \(target): expected WEBINAR:SCHEDULE, e.g. --target 5:34")
+            }
+            chosen.append(.target(webinarID: w, schedule: s))
+        }
+        guard chosen.count == 1 else {
+            throw ValidationError("give exactly one of --import N, --job N or --target WEBINAR:SCHEDULE")
+        }
+        return chosen[0]
+    }
+
+    func run() async throws {
+        let store = try JobStore(path: database.path)
+        let result = try await store.cancel(try selection(), now: WallClock.now())
+        var line = "\(result.cancelled) job\(result.cancelled == 1 ? "" : "s") cancelled"
+        let left = result.untouched.filter { [.done, .uncertain, .inFlight].contains($0.key) }
+            .sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.value) \($0.key.rawValue)" }
+        if !left.isEmpty { line += "; left alone: " + left.joined(separator: ", ") }
+        print(line + ".")
     }
 }

@@ -83,7 +83,7 @@ struct BulkRegCommand: AsyncParsableCommand {
             130/143 interrupted, 1 unexpected.
             """,
         subcommands: [
-            ImportCommand.self, RunCommand.self, StatusCommand.self, ExportCommand.self, RetryCommand.self,
+            ImportCommand.self, RunCommand.self, StatusCommand.self, ExportCommand.self, RetryCommand.self, CancelCommand.self,
             WebinarsCommand.self, WebinarCommand.self, LinkCommand.self, SimCommand.self, DemoCommand.self,
         ]
     )

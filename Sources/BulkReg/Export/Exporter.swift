@@ -11,33 +11,76 @@ import Darwin
 public struct ExportOptions: Sendable {
     /// A file path, or `-` for standard output.
     public var output: String
-    public var state: JobState?
+    /// Only rows in these states (none: every row).
+    public var states: [JobState]
+    /// Only rows of these imports (none: every import); their own columns only.
+    public var imports: [Int]
+    /// Only rows for this webinar (and schedule).
+    public var webinarID: Int?
+    public var schedule: Int?
+    /// For Excel: a UTF-8 BOM, and the delimiter the (first selected) import was read with.
+    public var excel: Bool
     /// Prefix `'` to cells that a spreadsheet would run as a formula.
     public var excelSafe: Bool
 
-    public init(output: String, state: JobState? = nil, excelSafe: Bool = false) {
+    public init(
+        output: String, states: [JobState] = [], imports: [Int] = [], webinarID: Int? = nil, schedule: Int? = nil,
+        excel: Bool = false, excelSafe: Bool = false
+    ) {
         self.output = output
-        self.state = state
+        self.states = states
+        self.imports = imports
+        self.webinarID = webinarID
+        self.schedule = schedule
+        self.excel = excel
         self.excelSafe = excelSafe
+    }
+
+    public init(output: String, state: JobState?, excelSafe: Bool = false) {
+        self.init(output: output, states: state.map { [$0] } ?? [], excelSafe: excelSafe)
     }
 }
 
 /// Writes one row per input row, in input order: the original columns, then the outcome.
+///
+/// A duplicate row carries the outcome of the job it duplicates (status `duplicate of job
+/// 106: done`, and that job's URLs): the user needs every lead's links for this campaign,
+/// whichever list registered it first.
 ///
 /// A file is written to a temporary sibling (mode 0600) and renamed into place when
 /// complete, so a failure (disk full, interrupted) never leaves a half-written export.
 public enum Exporter {
     /// Columns appended after the original ones.
     public static let resultColumns = [
-        "status", "user_id", "live_room_url", "replay_room_url", "thank_you_url", "error", "attempts",
-        "registered_at",
+        "status", "job_id", "platform", "webinar_id", "schedule", "session_date", "user_id", "live_room_url",
+        "replay_room_url", "thank_you_url", "error", "attempts", "registered_at", "note",
     ]
+
+    /// The delimiter an import stored by its description (`,` `;` `tab` `|`).
+    static func delimiter(named name: String) -> CSVDelimiter? {
+        for candidate in [CSVDelimiter.comma, .semicolon, .tab, .pipe] where candidate.description == name {
+            return candidate
+        }
+        return nil
+    }
 
     /// Exports; returns the number of data rows written.
     @discardableResult
     public static func run(_ options: ExportOptions, databasePath: String) throws -> Int {
         let connection = try Database.open(databasePath, mode: .existing)
-        let layout = try ColumnLayout(connection: connection)
+        let layout = try ColumnLayout(connection: connection, imports: options.imports)
+        for id in options.imports where layout.positions[id] == nil {
+            throw BulkRegError(.usage, "\(databasePath): no import #\(id) (see `bulkreg status`)")
+        }
+
+        var delimiter = CSVDelimiter.comma
+        if options.excel, let first = options.imports.first ?? layout.positions.keys.min() {
+            let q = try connection.prepare("SELECT delimiter FROM imports WHERE id = ?")
+            try q.bind([.int(first)])
+            if try q.step(), let sniffed = q.text(0) {
+                delimiter = Self.delimiter(named: sniffed) ?? .comma
+            }
+        }
 
         let toStdout = options.output == "-"
         let temporary = toStdout ? "" : options.output + ".tmp-\(getpid())"
@@ -52,17 +95,43 @@ public enum Exporter {
         }
         var count = 0
         do {
-            let writer = CSVWriter(fileDescriptor: fd, options: CSVWriterOptions(excelSafe: options.excelSafe))
+            let writer = CSVWriter(
+                fileDescriptor: fd, options: CSVWriterOptions(delimiter: delimiter, excelSafe: options.excelSafe))
+            if options.excel { try writer.writeByteOrderMark() }
             try writer.write(record: layout.header + resultColumns)
+            var conditions: [String] = []
+            var values: [SQLiteValue] = []
+            if !options.states.isEmpty {
+                conditions.append("j.state IN (" + options.states.map { _ in "?" }.joined(separator: ", ") + ")")
+                values += options.states.map { .text($0.rawValue) }
+            }
+            if !options.imports.isEmpty {
+                conditions.append("j.import_id IN (" + options.imports.map { _ in "?" }.joined(separator: ", ") + ")")
+                values += options.imports.map { .int($0) }
+            }
+            if let webinar = options.webinarID {
+                conditions.append("t.webinar_id = ?")
+                values.append(.int(webinar))
+                if let schedule = options.schedule {
+                    conditions.append("t.schedule = ?")
+                    values.append(.int(schedule))
+                }
+            }
+            // A duplicate row shows the job it duplicates: its state, URLs and attempts.
             let sql = """
-                SELECT j.import_id, j.row, j.state, j.error, j.attempts, r.user_id, r.live_room_url,
-                       r.replay_room_url, r.thank_you_url, r.registered_at, r.source
-                FROM jobs j LEFT JOIN results r ON r.job_id = j.id
-                \(options.state == nil ? "" : "WHERE j.state = ?1")
+                SELECT j.import_id, j.row, j.state, j.error, coalesce(d.attempts, j.attempts), r.user_id,
+                       r.live_room_url, r.replay_room_url, r.thank_you_url, r.registered_at, r.source,
+                       j.id, t.platform, t.webinar_id, t.schedule, coalesce(nullif(r.date, ''), nullif(t.date, '')),
+                       j.duplicate_of, d.state, j.note
+                FROM jobs j
+                LEFT JOIN jobs d ON d.id = j.duplicate_of
+                LEFT JOIN results r ON r.job_id = coalesce(j.duplicate_of, j.id)
+                LEFT JOIN targets t ON t.id = j.target_id
+                \(conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "))
                 ORDER BY j.id
                 """
             let query = try connection.prepare(sql)
-            if let state = options.state { try query.bind(1, state.rawValue) }
+            try query.bind(values)
             // Fields go from SQLite's buffers to the writer as bytes: no String per value.
             var spans: [UnsafeRawBufferPointer] = []
             let empty = UnsafeRawBufferPointer(start: nil, count: 0)
@@ -81,18 +150,24 @@ public enum Exporter {
                         try writer.writeField(utf8: source >= 0 && source < spans.count ? spans[source] : empty)
                     }
                 }
-                try query.withBlob(2) { try writer.writeField(utf8: $0) }  // state
-                try writer.writeField(query.optionalInt(5).map(String.init) ?? "")  // user_id
+                if let owner = query.optionalInt(16) {
+                    try writer.writeField("duplicate of job \(owner): \(query.text(17) ?? "?")")
+                } else {
+                    try query.withBlob(2) { try writer.writeField(utf8: $0) }  // state
+                }
+                for column: Int32 in 11...15 { try query.withBlob(column) { try writer.writeField(utf8: $0) } }
+                try query.withBlob(5) { try writer.writeField(utf8: $0) }  // user_id
                 for column: Int32 in 6...8 { try query.withBlob(column) { try writer.writeField(utf8: $0) } }  // URLs
-                try query.withBlob(3) { error in
-                    if error.isEmpty && query.text(10) == "registrants" {
+                try query.withBlob(3) { try writer.writeField(utf8: $0) }  // error
+                try query.withBlob(4) { try writer.writeField(utf8: $0) }  // attempts
+                try writer.writeField(query.optionalDouble(9).map(WallClock.iso8601) ?? "")
+                try query.withBlob(18) { note in
+                    if note.isEmpty && query.text(10) == "registrants" {
                         try writer.writeField("registered earlier (found via registrants); thank-you URL not known")
                     } else {
-                        try writer.writeField(utf8: error)
+                        try writer.writeField(utf8: note)
                     }
                 }
-                try writer.writeField(String(query.int(4)))  // attempts
-                try writer.writeField(query.optionalDouble(9).map(WallClock.iso8601) ?? "")
                 try writer.endRecord()
                 count += 1
             }
@@ -121,16 +196,19 @@ struct CSVWriterErrno: Error, CustomStringConvertible {
     var description: String { String(cString: strerror(code)) }
 }
 
-/// The union of the imports' headers, so files with different columns export side by side.
+/// The union of the imports' headers, so files with different columns export side by side
+/// (filtered to some imports: theirs only).
 struct ColumnLayout {
     var header: [String] = []
     /// import id → position in `header` of each of its columns.
     var positions: [Int: [Int]] = [:]
 
-    init(connection: Connection) throws {
+    /// The layout of `imports` (none: every import).
+    init(connection: Connection, imports: [Int] = []) throws {
         let query = try connection.prepare("SELECT id, header FROM imports ORDER BY id")
         while try query.step() {
             let id = query.int(0)
+            if !imports.isEmpty && !imports.contains(id) { continue }
             let columns = query.withBlob(1) { RowCodec.decode($0) }
             var seen: [String: Int] = [:]
             var mapped: [Int] = []

@@ -62,12 +62,22 @@ public enum LeadField: String, Sendable, CaseIterable {
             "cellphonenumber", "workphonenumber", "homephonenumber", "phonenumbermobile", "smsphonenumber",
         ],
         .ipAddress: ["ipaddress", "ip", "signupip", "optinip", "confirmip"],
+        // The per-row target columns are matched by exact name only (`FieldMap.exactNames`);
+        // these names are what `--map` accepts for them.
         .platform: ["platform"],
-        .webinarID: ["webinarid", "webinar"],
+        .webinarID: ["webinarid"],
         .schedule: ["schedule", "scheduleid"],
-        .date: ["date", "sessiondate", "webinardate"],
-        .timezone: ["timezone", "tz"],
+        .date: ["date", "sessiondate"],
+        .timezone: ["timezone"],
     ]
+
+    /// A per-row override of the import's target: recognised by its exact column name only.
+    var isTargetColumn: Bool {
+        switch self {
+        case .platform, .webinarID, .schedule, .date, .timezone: return true
+        default: return false
+        }
+    }
 
     /// The field as a message names it: `email`, `first name`, `webinar_id`.
     var label: String {
@@ -88,23 +98,39 @@ public enum LeadField: String, Sendable, CaseIterable {
     }()
 }
 
-/// Which CSV column feeds which lead field, for one file.
+/// Which CSV columns feed which lead field, for one file.
+///
+/// A field can have several candidate columns ("Phone Number", then "Mobile Phone Number"):
+/// per row, the first of them that is not empty gives the value. The per-row target columns
+/// (`platform`, `webinar_id`, `schedule`/`schedule_id`, `date`, `timezone`) are recognised
+/// only by those exact names: a column "Webinar" holding webinar names, or Mailchimp's
+/// `TIMEZONE`, is not a target.
 public struct FieldMap: Sendable, Equatable {
-    /// Column index per known field.
+    /// The first candidate column of each mapped field.
     public private(set) var columns: [LeadField: Int] = [:]
+    /// Every candidate column of each mapped field, in the order they are tried.
+    public private(set) var candidates: [LeadField: [Int]] = [:]
     /// The same, indexed by `LeadField.ordinal` (no hashing per row).
-    private(set) var columnByOrdinal: [Int?] = Array(repeating: nil, count: LeadField.allCases.count)
+    private(set) var candidatesByOrdinal: [[Int]] = Array(repeating: [], count: LeadField.allCases.count)
 
-    /// The column of `field`, if mapped.
-    @inline(__always) func column(_ field: LeadField) -> Int? { columnByOrdinal[field.ordinalFast] }
+    /// The first candidate column of `field`, if mapped.
+    @inline(__always) func column(_ field: LeadField) -> Int? { candidatesByOrdinal[field.ordinalFast].first }
+    /// The candidate columns of `field`, in order.
+    @inline(__always) func columns(of field: LeadField) -> [Int] { candidatesByOrdinal[field.ordinalFast] }
     /// Extra API fields to pass through (`--map country=Country`): API name → column index.
     public private(set) var extras: [(name: String, column: Int)] = []
 
     public static func == (lhs: FieldMap, rhs: FieldMap) -> Bool {
-        // columnByOrdinal is derived from columns.
-        lhs.columns == rhs.columns && lhs.extras.map(\.name) == rhs.extras.map(\.name)
+        // columns and candidatesByOrdinal are derived from candidates.
+        lhs.candidates == rhs.candidates && lhs.extras.map(\.name) == rhs.extras.map(\.name)
             && lhs.extras.map(\.column) == rhs.extras.map(\.column)
     }
+
+    /// Per-row target columns: matched by these exact names only.
+    static let exactNames: [String: LeadField] = [
+        "platform": .platform, "webinar_id": .webinarID, "schedule": .schedule, "schedule_id": .schedule,
+        "date": .date, "timezone": .timezone,
+    ]
 
     /// Lowercased, accents dropped, with spaces, `_`, `-`, `.` and quotes removed:
     /// `E-mail Address` → `emailaddress`, `Prénom` → `prenom`.
@@ -130,31 +156,51 @@ public struct FieldMap: Sendable, Equatable {
         return String(out).decomposedStringWithCanonicalMapping
     }
 
-    /// Builds the map from a header row and `--map FIELD=HEADER` overrides.
+    /// The column `name` designates in `header`: its exact name, `#N` (the Nth column: the
+    /// only way to pick between two columns of one name), or its normalized name.
+    static func column(named name: String, in header: [String], normalized: [String]) -> Int? {
+        if let exact = header.firstIndex(of: name) { return exact }
+        if name.hasPrefix("#"), let n = Int(name.dropFirst()), n >= 1, n <= header.count { return n - 1 }
+        let n = normalize(name)
+        return normalized.firstIndex(of: n)
+    }
+
+    /// Builds the map from a header row, `--map FIELD=HEADER` overrides (`FIELD=-`: the field
+    /// is not taken from any column) and `--ignore HEADER` columns.
     ///
-    /// - Throws: `BulkRegError(.usage)` for a `--map` naming a missing header, and
-    ///   `BulkRegError(.input)` for ambiguous or missing required columns, listing the
+    /// - Throws: `BulkRegError(.usage)` for a `--map` or `--ignore` naming a missing header,
+    ///   and `BulkRegError(.input)` for ambiguous or missing required columns, listing the
     ///   headers found and the `--map` that fixes it.
-    public init(header: [String], overrides: [String: String], file: String) throws {
+    public init(header: [String], overrides: [String: String], ignored: [String] = [], file: String) throws {
         let normalized = header.map(Self.normalize)
-        func column(named name: String) -> Int? {
-            if let exact = header.firstIndex(of: name) { return exact }
-            // `#3`: the third column (the only way to pick between two columns of one name).
-            if name.hasPrefix("#"), let n = Int(name.dropFirst()), n >= 1, n <= header.count { return n - 1 }
-            let n = Self.normalize(name)
-            return normalized.firstIndex(of: n)
-        }
         var claimed = Set<Int>()
+        for name in ignored {
+            guard let index = Self.column(named: name, in: header, normalized: normalized) else {
+                throw BulkRegError(
+                    .usage, "\(file): --ignore \(name): no column named \"\(name)\". Headers found: \(Self.list(header))")
+            }
+            claimed.insert(index)
+        }
         var overridden = Set<LeadField>()
+        var found: [LeadField: [Int]] = [:]
         for (fieldName, headerName) in overrides.sorted(by: { $0.key < $1.key }) {
-            guard let index = column(named: headerName) else {
+            let field = LeadField(rawValue: fieldName) ?? LeadField.byAlias[Self.normalize(fieldName)]
+            if headerName == "-" {
+                // `--map phone=-`: no column gives this field.
+                if let field {
+                    overridden.insert(field)
+                    found[field] = []
+                }
+                continue
+            }
+            guard let index = Self.column(named: headerName, in: header, normalized: normalized) else {
                 throw BulkRegError(
                     .usage,
                     "\(file): --map \(fieldName)=\(headerName): no column named \"\(headerName)\". "
                         + "Headers found: \(Self.list(header))")
             }
-            if let field = LeadField(rawValue: fieldName) ?? LeadField.byAlias[Self.normalize(fieldName)] {
-                columns[field] = index
+            if let field {
+                found[field] = [index]
                 overridden.insert(field)
             } else {
                 guard Self.isValidAPIFieldName(fieldName) else {
@@ -166,23 +212,29 @@ public struct FieldMap: Sendable, Equatable {
             claimed.insert(index)
         }
         for (index, name) in normalized.enumerated() where !claimed.contains(index) {
-            guard let field = LeadField.byAlias[name] else { continue }
-            guard let taken = columns[field] else {
-                columns[field] = index
+            let exact = Self.exactNames[header[index]]
+            guard let field = exact ?? LeadField.byAlias[name], !field.isTargetColumn || exact != nil,
+                !overridden.contains(field)
+            else { continue }
+            guard let taken = found[field]?.first else {
+                found[field] = [index]
                 continue
             }
-            // Two columns for one field: the first wins when their names differ ("Phone",
-            // "Mobile Phone"), except for the email, which decides who is registered; two
-            // columns of the same name are ambiguous whatever the field.
-            if !overridden.contains(field) && (field == .email || normalized[taken] == name) {
+            // Two columns of the same name are ambiguous whatever the field; two email columns
+            // too (the email decides who is registered). Otherwise the columns are candidates
+            // in order: per row, the first non-empty one gives the value.
+            if field == .email || normalized[taken] == name || field.isTargetColumn {
                 throw BulkRegError(
                     .input,
                     "\(file): columns \(taken + 1) (\"\(header[taken])\") and \(index + 1) (\"\(header[index])\") "
                         + "both look like the \(field.label) column. Tell bulkreg which one to use with "
                         + "--map \(field.rawValue)=#\(taken + 1) or --map \(field.rawValue)=#\(index + 1).")
             }
+            found[field, default: []].append(index)
         }
-        columnByOrdinal = LeadField.allCases.map { columns[$0] }
+        candidates = found.filter { !$0.value.isEmpty }
+        columns = candidates.compactMapValues(\.first)
+        candidatesByOrdinal = LeadField.allCases.map { candidates[$0] ?? [] }
         if columns[.email] == nil {
             throw BulkRegError(
                 .input,
@@ -195,6 +247,58 @@ public struct FieldMap: Sendable, Equatable {
                 "\(file): no first-name column. Headers found: \(Self.list(header)). "
                     + "Tell bulkreg which one holds it with --map first_name=\"HEADER\".")
         }
+    }
+
+    /// The map as stored with its import (`email=2`, `phone=3,5`, `+country=7`), so the
+    /// runner reads each row as the import did, whatever later versions change in the rules.
+    public var stored: String {
+        var lines: [String] = []
+        for field in LeadField.allCases {
+            guard let columns = candidates[field], !columns.isEmpty else { continue }
+            lines.append("\(field.rawValue)=" + columns.map(String.init).joined(separator: ","))
+        }
+        for extra in extras { lines.append("+\(extra.name)=\(extra.column)") }
+        return lines.joined(separator: "\n")
+    }
+
+    /// A map from its stored form; nil when it does not parse.
+    public init?(stored: String) {
+        for line in stored.split(separator: "\n") {
+            guard let eq = line.firstIndex(of: "=") else { return nil }
+            let name = line[..<eq]
+            let numbers = line[line.index(after: eq)...].split(separator: ",").compactMap { Int($0) }
+            guard !numbers.isEmpty, numbers.allSatisfy({ $0 >= 0 }) else { return nil }
+            if name.hasPrefix("+") {
+                extras.append((String(name.dropFirst()), numbers[0]))
+            } else {
+                guard let field = LeadField(rawValue: String(name)) else { return nil }
+                candidates[field] = numbers
+            }
+        }
+        columns = candidates.compactMapValues(\.first)
+        candidatesByOrdinal = LeadField.allCases.map { candidates[$0] ?? [] }
+    }
+
+    /// Whether some column gives a per-row webinar and schedule.
+    public var hasTargetColumns: (webinar: Bool, schedule: Bool) {
+        (columns[.webinarID] != nil, columns[.schedule] != nil)
+    }
+
+    /// `field ← "Header"` for every mapped field, in field order, then the extra fields:
+    /// what the import's summary shows.
+    public func describe(header: [String]) -> [String] {
+        var lines: [String] = []
+        func name(_ column: Int) -> String { column < header.count ? "\"\(header[column])\"" : "#\(column + 1)" }
+        let order: [LeadField] = [
+            .email, .firstName, .lastName, .fullName, .phoneCountryCode, .phone, .ipAddress, .platform, .webinarID,
+            .schedule, .date, .timezone,
+        ]
+        for field in order {
+            guard let columns = candidates[field], !columns.isEmpty else { continue }
+            lines.append("\(field.rawValue) ← " + columns.map(name).joined(separator: ", then "))
+        }
+        for extra in extras { lines.append("\(extra.name) ← \(name(extra.column)) (sent as is)") }
+        return lines
     }
 
     /// API field names are short identifiers: letters, digits, `_`.

@@ -42,6 +42,10 @@ final class RowPreparer: @unchecked Sendable {
     /// Rows read, and rejected by reason (filled by the producer, read after `next()` returns nil).
     private(set) var rowsRead = 0
     private(set) var rejected: [String: Int] = [:]
+    /// Rows with a warning (part of the row left out of the request), by warning.
+    private(set) var warnings: [String: Int] = [:]
+    /// Rows with no value at all (a spreadsheet's formatted but empty `,,,`): skipped.
+    private(set) var blank = 0
 
     /// Starts reading `reader` on a new thread.
     /// The reader moves to the new thread: the caller must not touch it until `next()` has
@@ -126,9 +130,10 @@ final class RowPreparer: @unchecked Sendable {
                 if rejection == nil && zip(fields, header).allSatisfy({ LeadValidator.trim($0) == $1 }) {
                     rejection = "repeated header row"
                 }
-                if rejection == nil && fields.allSatisfy({ LeadValidator.trim($0).isEmpty }) {
-                    // `,,,`: a spreadsheet's formatted but empty row.
-                    rejection = "empty row"
+                if fields.allSatisfy({ LeadValidator.trim($0).isEmpty }) {
+                    // `,,,`: a spreadsheet's formatted but empty row: nothing to account for.
+                    blank += 1
+                    continue
                 }
                 let kind: PreparedRow.Kind
                 if let reason = rejection {
@@ -137,6 +142,7 @@ final class RowPreparer: @unchecked Sendable {
                     switch validator.validate(fields) {
                     case .failure(let r): kind = .rejected(r.reason)
                     case .success(let lead):
+                        for warning in lead.warnings { warnings[warning, default: 0] += 1 }
                         let target = Target(
                             platform: lead.platform, webinarID: lead.webinarID, schedule: lead.schedule,
                             date: lead.date ?? "")

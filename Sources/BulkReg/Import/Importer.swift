@@ -12,20 +12,23 @@ import Darwin
 public struct ImportOptions: Sendable {
     public var file: String
     public var defaults: ImportDefaults
-    /// `--map FIELD=HEADER`.
+    /// `--map FIELD=HEADER` (`FIELD=-`: the field from no column).
     public var overrides: [String: String]
+    /// `--ignore HEADER`: columns never mapped.
+    public var ignored: [String]
     /// nil: sniff among `,` `;` tab `|`.
     public var delimiter: UInt8?
     /// nil: detect (UTF-8, or UTF-16 by its BOM or zero bytes).
     public var encoding: CSVEncoding?
 
     public init(
-        file: String, defaults: ImportDefaults, overrides: [String: String] = [:], delimiter: UInt8? = nil,
-        encoding: CSVEncoding? = nil
+        file: String, defaults: ImportDefaults, overrides: [String: String] = [:], ignored: [String] = [],
+        delimiter: UInt8? = nil, encoding: CSVEncoding? = nil
     ) {
         self.file = file
         self.defaults = defaults
         self.overrides = overrides
+        self.ignored = ignored
         self.delimiter = delimiter
         self.encoding = encoding
     }
@@ -35,18 +38,33 @@ public struct ImportOptions: Sendable {
 public struct ImportSummary: Sendable, Equatable {
     public var file: String
     public var importID: Int
-    /// Set when the same bytes were imported before: nothing was added.
+    /// Set when the same bytes were imported before with the same target and mapping:
+    /// nothing was added.
     public var alreadyImportedAt: Double?
     public var rowsRead = 0
     public var queued = 0
+    /// Rows for a person whose job (queued, failed or cancelled) came from an earlier import:
+    /// that job is replaced by this row, queued again.
+    public var updated = 0
     public var duplicatesInFile = 0
-    public var duplicatesOfEarlierImports = 0
+    /// Rows for a person an earlier import already registered (`done`): never sent again.
+    public var alreadyRegistered = 0
+    /// Rows for a person whose job is being sent or checked now (`in_flight`, `uncertain`):
+    /// left alone.
+    public var leftAlone = 0
+    /// Rows with no value at all (`,,,,`): skipped.
+    public var blank = 0
     /// Rejection reason → rows.
     public var rejected: [String: Int] = [:]
+    /// Warning (what was left out of a lead's request) → rows.
+    public var warnings: [String: Int] = [:]
+    /// `field ← "Header"`, every mapped field.
+    public var mapping: [String] = []
     public var delimiter = ","
     public var encoding = "UTF-8"
 
     public var rejectedTotal: Int { rejected.values.reduce(0, +) }
+    public var duplicatesOfEarlierImports: Int { alreadyRegistered + leftAlone }
     public var duplicates: Int { duplicatesInFile + duplicatesOfEarlierImports }
 }
 
@@ -69,7 +87,8 @@ public enum Importer {
             throw BulkRegError(.input, "\(file): no header row (the file has only blank lines)")
         }
         let header = headerRecord.fields.map { LeadValidator.trim($0) }
-        let map = try FieldMap(header: header, overrides: options.overrides, file: file)
+        let map = try FieldMap(header: header, overrides: options.overrides, ignored: options.ignored, file: file)
+        try checkTarget(options.defaults, map: map, file: file)
         let validator = LeadValidator(map: map, defaults: options.defaults)
 
         let existed = access(databasePath, F_OK) == 0
@@ -80,10 +99,24 @@ public enum Importer {
         var summary = ImportSummary(file: file, importID: 0)
         summary.delimiter = reader.delimiter.description
         summary.encoding = reader.encoding.description
+        summary.mapping = map.describe(header: header)
         do {
+            // An import is its bytes, its target and its mapping: the same file into another
+            // webinar, or read with another --map, is a new import.
+            let d = options.defaults
             let previous = try connection.prepare(
-                "SELECT id, imported_at, rows FROM imports WHERE content_hash = ? AND byte_size = ?")
-            try previous.bind([.text(hash.hex), .int(Int64(hash.byteCount))])
+                """
+                SELECT id, imported_at, rows FROM imports
+                WHERE content_hash = ? AND byte_size = ? AND platform = ? AND webinar_id IS ? AND schedule IS ?
+                    AND date IS ? AND timezone IS ? AND overrides = ? AND ignored = ? AND delimiter = ?
+                    AND encoding = ?
+                ORDER BY id LIMIT 1
+                """)
+            try previous.bind([
+                .text(hash.hex), .int(Int64(hash.byteCount)), .text(d.platform.rawValue), .int(d.webinarID),
+                .int(d.schedule), .text(d.date), .text(d.timezone), .blob(RowCodec.encode(Self.flat(options.overrides))),
+                .text(Self.joined(options.ignored)), .text(summary.delimiter), .text(summary.encoding),
+            ])
             if try previous.step() {
                 summary.importID = previous.int(0)
                 summary.alreadyImportedAt = previous.double(1)
@@ -120,15 +153,15 @@ public enum Importer {
         let insertImport = try connection.prepare(
             """
             INSERT INTO imports (file_name, content_hash, byte_size, imported_at, platform, webinar_id,
-                schedule, date, timezone, delimiter, encoding, header, overrides)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                schedule, date, timezone, delimiter, encoding, header, overrides, ignored, mapping)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
-        let overrides = options.overrides.sorted { $0.key < $1.key }.flatMap { [$0.key, $0.value] }
         try insertImport.bind([
             .text(file), .text(hash.hex), .int(Int64(hash.byteCount)), .double(now),
             .text(d.platform.rawValue), .int(d.webinarID), .int(d.schedule), .text(d.date), .text(d.timezone),
             .text(summary.delimiter), .text(summary.encoding), .blob(RowCodec.encode(header)),
-            .blob(RowCodec.encode(overrides)),
+            .blob(RowCodec.encode(flat(options.overrides))), .text(joined(options.ignored)),
+            .text(validator.map.stored),
         ])
         try insertImport.step()
         let importID = connection.lastInsertRowID
@@ -145,7 +178,17 @@ public enum Importer {
             INSERT INTO jobs (import_id, line, state, target_id, row, duplicate_of, error)
             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
             """)
-        let findPerson = try connection.prepare("SELECT id, import_id, row FROM jobs WHERE person = ?")
+        let findPerson = try connection.prepare(
+            "SELECT id, import_id, row, state, maybe_sent, sent_at FROM jobs WHERE person = ?")
+        // A corrected row takes over its person's earlier job: the earlier row becomes a
+        // duplicate of the new one (it stays in the export, with the new job's outcome), and
+        // so do the rows that duplicated it.
+        let retire = try connection.prepare(
+            "UPDATE jobs SET state = 'duplicate', person = NULL, updated_at = ?3, duplicate_of = ?2, error = ?4 WHERE id = ?1")
+        let repoint = try connection.prepare(
+            "UPDATE jobs SET duplicate_of = ?2, error = 'duplicate of job ' || ?2 WHERE duplicate_of = ?1 AND id != ?1")
+        let carryCheck = try connection.prepare(
+            "UPDATE jobs SET state = 'uncertain', maybe_sent = 1, sent_at = ?2, error = ?3 WHERE id = ?1")
         // Bulk mode, when no job holds a person key yet (a first import, however big): the
         // unique index is dropped and rebuilt at the end (one sort instead of a million random
         // b-tree inserts), and duplicates within the file are caught by an in-memory set of
@@ -222,15 +265,45 @@ public enum Importer {
                         let owner = findPerson.int64(0)
                         let ownerImport = findPerson.int(1)
                         let ownerRow = findPerson.withBlob(2) { RowCodec.decode($0) }
+                        let ownerState = JobState(rawValue: findPerson.text(3) ?? "")
+                        let ownerMaybeSent = findPerson.int(4) != 0
+                        let ownerSentAt = findPerson.optionalDouble(5)
                         findPerson.reset()
                         let ownerLead =
                             ownerImport == Int(importID)
                             ? validator.validate(ownerRow).ok : try? maps.lead(import: ownerImport, row: ownerRow)
                         if let ownerLead, ownerLead.email.lowercased() == email.lowercased() {
+                            let replace = ownerImport != Int(importID) && [.queued, .failed, .cancelled].contains(ownerState)
+                            if replace {
+                                try retire.run([
+                                    .int(owner), .null, .double(now),
+                                    .text("replaced by line \(row.line) of import #\(importID)"),
+                                ])
+                                guard try insertQueuedRow(row, target: target, person: person) else {
+                                    throw BulkRegError(.unexpected, "\(file): line \(row.line): person key still taken")
+                                }
+                                let newID = connection.lastInsertRowID
+                                try retire.run([
+                                    .int(owner), .int(newID), .double(now),
+                                    .text("replaced by line \(row.line) of import #\(importID) (job \(newID))"),
+                                ])
+                                try repoint.run([.int(owner), .int(newID)])
+                                if ownerMaybeSent {
+                                    // Its last call may have registered the person: checked first.
+                                    try carryCheck.run([
+                                        .int(newID), .double(ownerSentAt ?? now),
+                                        .text("replaces job \(owner), whose last call may have reached the vendor"),
+                                    ])
+                                }
+                                summary.updated += 1
+                                break
+                            }
                             if ownerImport == Int(importID) {
                                 summary.duplicatesInFile += 1
+                            } else if ownerState == .done {
+                                summary.alreadyRegistered += 1
                             } else {
-                                summary.duplicatesOfEarlierImports += 1
+                                summary.leftAlone += 1
                             }
                             try insertOtherRow(
                                 row, state: .duplicate, target: target, duplicateOf: owner,
@@ -247,6 +320,8 @@ public enum Importer {
         }
         summary.rowsRead = preparer.rowsRead
         summary.rejected = preparer.rejected
+        summary.warnings = preparer.warnings
+        summary.blank = preparer.blank
         if bulk {
             try connection.execute(
                 "CREATE UNIQUE INDEX jobs_person ON jobs(person); CREATE INDEX jobs_queued ON jobs(id) WHERE state = 'queued'")
@@ -254,10 +329,10 @@ public enum Importer {
                 candidates, connection: connection, validator: validator, importID: importID, summary: &summary)
         }
         let update = try connection.prepare(
-            "UPDATE imports SET rows = ?, queued = ?, rejected = ?, duplicates = ? WHERE id = ?")
+            "UPDATE imports SET rows = ?, queued = ?, rejected = ?, duplicates = ?, blank = ?, updated = ? WHERE id = ?")
         try update.run([
             .int(Int64(summary.rowsRead)), .int(Int64(summary.queued)), .int(Int64(summary.rejectedTotal)),
-            .int(Int64(summary.duplicates)), .int(importID),
+            .int(Int64(summary.duplicates)), .int(Int64(summary.blank)), .int(Int64(summary.updated)), .int(importID),
         ])
     }
 
@@ -296,7 +371,29 @@ public enum Importer {
         }
     }
 
+    /// `--map` pairs as stored: sorted, flattened.
+    static func flat(_ overrides: [String: String]) -> [String] {
+        overrides.sorted { $0.key < $1.key }.flatMap { [$0.key, $0.value] }
+    }
+
+    /// `--ignore` headers as stored.
+    static func joined(_ ignored: [String]) -> String { ignored.joined(separator: "\u{1F}") }
+
     // MARK: input checks
+
+    /// No webinar or schedule, from the flags or a column: nothing could ever be sent.
+    static func checkTarget(_ defaults: ImportDefaults, map: FieldMap, file: String) throws {
+        let columns = map.hasTargetColumns
+        var missing: [String] = []
+        if defaults.webinarID == nil && !columns.webinar { missing.append("--webinar ID") }
+        if defaults.schedule == nil && !columns.schedule { missing.append("--schedule ID") }
+        guard !missing.isEmpty else { return }
+        throw BulkRegError(
+            .usage,
+            "\(file): no webinar to register these leads into: give \(missing.joined(separator: " and ")) "
+                + "(find them with `bulkreg webinars` and `bulkreg webinar ID`), or columns named exactly "
+                + "webinar_id and schedule. Nothing was imported.")
+    }
 
     /// Missing, a directory, unreadable, or empty: one clear line, before anything is opened.
     static func checkInputFile(_ file: String) throws {

@@ -36,6 +36,8 @@ public struct Lead: Sendable, Equatable {
     public var phone: String?
     public var ipAddress: String?
     public var extras: [(String, String)]
+    /// What was left out of the request, and why (`phone contains letters: left out`).
+    public var warnings: [String] = []
 
     public static func == (lhs: Lead, rhs: Lead) -> Bool {
         lhs.platform == rhs.platform && lhs.webinarID == rhs.webinarID && lhs.schedule == rhs.schedule
@@ -50,8 +52,9 @@ public struct Lead: Sendable, Equatable {
 /// Turns one CSV row into a `Lead`, or the reason it cannot be one.
 ///
 /// Rules: whitespace trimmed; first name and a syntactically valid email required; phone
-/// reduced to digits (spaces, dots, dashes, parentheses, a leading `+` removed; letters
-/// reject); country code normalised to `+N`; EverWebinar timezone `GMT±H[:MM]` and date
+/// split and reduced to digits (`Phone`: extensions dropped, a calling code written in the
+/// number taken as the country code); a phone or country code that cannot be read is left
+/// out with a warning; country code normalised to `+N`; EverWebinar timezone `GMT±H[:MM]` and date
 /// `YYYY-MM-DD HH:MM` checked; webinar and schedule must be positive integers; an IP address
 /// must be IPv4 or IPv6; names and extra fields must not hold control characters.
 public struct LeadValidator: Sendable {
@@ -65,10 +68,13 @@ public struct LeadValidator: Sendable {
 
     /// The lead, or a short reason naming the field (never its value: it may be personal data).
     public func validate(_ row: [String]) -> Result<Lead, Rejection> {
+        // Among a field's candidate columns, the first non-empty cell gives the value.
         func value(_ field: LeadField) -> String? {
-            guard let index = map.column(field), index < row.count else { return nil }
-            let trimmed = Self.trim(row[index])
-            return trimmed.isEmpty ? nil : trimmed
+            for index in map.columns(of: field) where index < row.count {
+                let trimmed = Self.trim(row[index])
+                if !trimmed.isEmpty { return trimmed }
+            }
+            return nil
         }
         var first = value(.firstName)
         var last = value(.lastName)
@@ -83,18 +89,24 @@ public struct LeadValidator: Sendable {
         guard let email = value(.email) else { return .failure(.init("missing email")) }
         guard Self.isValidEmail(email) else { return .failure(.init("invalid email")) }
 
-        var phone: String?
-        if let raw = value(.phone) {
-            switch Self.normalizePhone(raw) {
-            case .success(let digits): phone = digits
-            case .failure(let reason): return .failure(reason)
-            }
-        }
+        // The phone is optional for the API unless a webinar's settings require it (then the
+        // vendor says so, and the lead fails with its words): one that cannot be read is left
+        // out of the request, with a warning, instead of rejecting the lead.
+        var warnings: [String] = []
         var countryCode: String?
         if let raw = value(.phoneCountryCode) {
             switch Self.normalizeCountryCode(raw) {
             case .success(let code): countryCode = code
-            case .failure(let reason): return .failure(reason)
+            case .failure(let reason): warnings.append(reason.reason + ": left out")
+            }
+        }
+        var phone: String?
+        if let raw = value(.phone) {
+            switch Phone.parse(raw, countryCode: countryCode) {
+            case .success(let parsed):
+                phone = parsed.digits
+                if let code = parsed.code { countryCode = code }
+            case .failure(let reason): warnings.append(reason.reason + ": left out")
             }
         }
 
@@ -158,7 +170,7 @@ public struct LeadValidator: Sendable {
                 platform: platform, webinarID: webinarID, schedule: schedule, date: date,
                 timezone: timezone, firstName: firstName, lastName: last, email: email,
                 phoneCountryCode: countryCode, phone: phone, ipAddress: ipAddress,
-                extras: extras))
+                extras: extras, warnings: warnings))
     }
 
     /// Why a row was not queued.

@@ -16,7 +16,8 @@ final class ImportMaps {
     func validator(import id: Int) throws -> LeadValidator {
         if let v = validators[id] { return v }
         let q = try connection.cached(
-            "SELECT file_name, header, overrides, platform, webinar_id, schedule, date, timezone FROM imports WHERE id = ?")
+            "SELECT file_name, header, overrides, platform, webinar_id, schedule, date, timezone, mapping, ignored FROM imports WHERE id = ?"
+        )
         defer { q.reset() }
         try q.bind(1, Int64(id))
         guard try q.step() else {
@@ -33,7 +34,15 @@ final class ImportMaps {
         let defaults = ImportDefaults(
             platform: Platform(rawValue: q.text(3) ?? "") ?? .webinarjam, webinarID: q.optionalInt(4),
             schedule: q.optionalInt(5), date: q.text(6), timezone: q.text(7))
-        let map = try FieldMap(header: header, overrides: overrides, file: q.text(0) ?? "import #\(id)")
+        // The map the import used, as stored (imports before schema 3: derived again).
+        let map: FieldMap
+        if let stored = q.text(8).flatMap(FieldMap.init(stored:)) {
+            map = stored
+        } else {
+            let ignored = (q.text(9) ?? "").split(separator: "\u{1F}").map(String.init)
+            map = try FieldMap(
+                header: header, overrides: overrides, ignored: ignored, file: q.text(0) ?? "import #\(id)")
+        }
         let validator = LeadValidator(map: map, defaults: defaults)
         validators[id] = validator
         return validator

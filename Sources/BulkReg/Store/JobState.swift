@@ -13,6 +13,9 @@ public enum JobState: String, Sendable, CaseIterable, Codable {
     case failed
     /// Rejected at import (the reason is in `error`); never sent.
     case rejected
-    /// The same person was already queued for this webinar and schedule (`duplicate_of`).
+    /// The same person was already queued for this webinar and schedule (`duplicate_of`), or
+    /// this row was replaced by a corrected one imported later.
     case duplicate
+    /// Taken out of the queue by `bulkreg cancel`; kept for the record and the export.
+    case cancelled
 }

@@ -285,6 +285,67 @@ public actor JobStore {
         }
     }
 
+    // MARK: Cancel
+
+    /// Which jobs `cancel` is about.
+    public enum Selection: Sendable, Equatable {
+        case importID(Int)
+        case job(Int)
+        /// Every platform's jobs for this webinar and schedule.
+        case target(webinarID: Int, schedule: Int)
+
+        var condition: (sql: String, values: [SQLiteValue]) {
+            switch self {
+            case .importID(let id): return ("import_id = ?", [.int(id)])
+            case .job(let id): return ("id = ?", [.int(id)])
+            case .target(let webinar, let schedule):
+                return ("target_id IN (SELECT id FROM targets WHERE webinar_id = ? AND schedule = ?)", [.int(webinar), .int(schedule)])
+            }
+        }
+    }
+
+    /// What `cancel` did, and what it left alone.
+    public struct CancelResult: Sendable, Equatable {
+        public var cancelled = 0
+        /// Selected jobs in another state, by state (done, uncertain, in_flight, ...).
+        public var untouched: [JobState: Int] = [:]
+    }
+
+    /// Takes the selected queued and failed jobs out of the queue (`cancelled`); never done,
+    /// uncertain or in-flight ones. Safe during a run: a job the runner has already claimed
+    /// is in flight and left alone, and a cancelled one cannot be claimed.
+    public func cancel(_ selection: Selection, now: Double) throws -> CancelResult {
+        try wrap {
+            try connection.transaction(.immediate) {
+                let (condition, values) = selection.condition
+                var result = CancelResult()
+                let count = try connection.prepare("SELECT state, count(*) FROM jobs WHERE \(condition) GROUP BY state")
+                try count.bind(values)
+                var any = false
+                while try count.step() {
+                    any = true
+                    guard let state = JobState(rawValue: count.text(0) ?? ""), state != .queued, state != .failed else {
+                        continue
+                    }
+                    result.untouched[state] = count.int(1)
+                }
+                if !any {
+                    switch selection {
+                    case .importID(let id): throw BulkRegError(.usage, "\(path): no import #\(id); nothing cancelled")
+                    case .job(let id): throw BulkRegError(.usage, "\(path): no job \(id); nothing cancelled")
+                    case .target(let w, let s):
+                        throw BulkRegError(.usage, "\(path): no jobs for webinar \(w) schedule \(s); nothing cancelled")
+                    }
+                }
+                try connection.prepare(
+                    "UPDATE jobs SET state = 'cancelled', not_before = NULL, updated_at = ? WHERE state IN ('queued', 'failed') AND \(condition)"
+                ).run([.double(now)] + values)
+                result.cancelled = connection.changes
+                return result
+            }
+        }
+    }
+
     /// Other jobs of the same person for the same webinar and schedule on another (EverWebinar)
     /// session date, that may be registered: the check cannot tell them apart from `job` when
     /// the vendor's rows carry no date.

@@ -6,7 +6,7 @@ import SQLite
 /// at one version or the next, never in between.
 enum Schema {
     /// The version this build writes.
-    static let currentVersion = 2
+    static let currentVersion = 3
 
     /// Migration `i` takes the schema from version `i` to `i + 1`.
     static let migrations: [String] = [
@@ -96,6 +96,19 @@ enum Schema {
             started_at REAL NOT NULL,
             heartbeat_at REAL NOT NULL
         );
+        """,
+        // 3: an import is identified by its bytes, target and mapping (the same file may go
+        // into two webinars); the map it used is stored with it; `cancelled` jobs; a job's
+        // `note` (what is worth knowing that is not an error).
+        """
+        ALTER TABLE imports ADD COLUMN ignored TEXT NOT NULL DEFAULT '';
+        ALTER TABLE imports ADD COLUMN mapping TEXT;
+        ALTER TABLE imports ADD COLUMN blank INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE imports ADD COLUMN updated INTEGER NOT NULL DEFAULT 0;
+        DROP INDEX imports_content;
+        CREATE INDEX imports_content ON imports(content_hash, byte_size);
+        ALTER TABLE jobs ADD COLUMN note TEXT;
+        CREATE INDEX jobs_duplicate_of ON jobs(duplicate_of) WHERE duplicate_of IS NOT NULL;
         """,
     ]
 

@@ -1,0 +1,118 @@
+/// Phone numbers as CRMs write them, turned into what the vendor takes: `phone_country_code`
+/// (`+N`) and `phone` (digits only).
+///
+/// - an extension (`ext. 12`, `extension 12`, `x12`, `#12`) is dropped: a webinar cannot ring it;
+/// - a number written with its calling code (`+44 20 7946 0958`, `0044 20 7946 0958`,
+///   `+44 (0)20 7946 0958`) is split by the ITU calling-code table (E.164 codes are
+///   prefix-free, 1 to 3 digits), and that code wins over a country-code column;
+/// - beside a country-code column, a number of 11 digits or more that starts with that same
+///   code loses it (`44 20 7946 0958` with `+44`): it was written twice. Shorter numbers are
+///   left alone (an Italian mobile `391 234 5678` is a national number starting with 39).
+enum Phone {
+    struct Parsed: Equatable {
+        /// `+44`, when the number carried its calling code.
+        var code: String?
+        /// The national number, digits only.
+        var digits: String
+    }
+
+    /// `raw` split and reduced to digits; `countryCode` is the row's country code (`+N`), if any.
+    static func parse(_ raw: String, countryCode: String?) -> Result<Parsed, LeadValidator.Rejection> {
+        var text = withoutExtension(raw)
+        // `+44 (0)20 …`: the national trunk prefix in parentheses is not dialled from abroad.
+        text = text.replacingOccurrences(of: "(0)", with: "")
+        let trimmed = LeadValidator.trim(text)
+        var international = false
+        var body = Substring(trimmed)
+        if body.hasPrefix("(+") {
+            body = body.dropFirst(2)
+            if let close = body.firstIndex(of: ")") { body.remove(at: close) }
+            international = true
+        } else if body.hasPrefix("+") {
+            body = body.dropFirst()
+            international = true
+        } else if body.hasPrefix("00") {
+            body = body.dropFirst(2)
+            international = true
+        }
+        let digits: String
+        switch LeadValidator.normalizePhone(String(body)) {
+        case .success(let d): digits = d
+        case .failure(let reason): return .failure(reason)
+        }
+        if international {
+            guard let code = callingCode(of: digits) else {
+                return .failure(.init("phone starts with an unknown calling code"))
+            }
+            let national = String(digits.dropFirst(code.count))
+            guard national.count >= 4 else { return .failure(.init("phone is too short after its calling code")) }
+            return .success(Parsed(code: "+" + code, digits: national))
+        }
+        if let countryCode {
+            let code = countryCode.drop(while: { $0 == "+" })
+            if !code.isEmpty, digits.count >= 11, digits.hasPrefix(code) {
+                return .success(Parsed(code: nil, digits: String(digits.dropFirst(code.count))))
+            }
+        }
+        return .success(Parsed(code: nil, digits: digits))
+    }
+
+    /// `555-699-7424 ext. 12` → `555-699-7424`; `… x12`, `… #12`, `… extension 12` alike.
+    static func withoutExtension(_ raw: String) -> String {
+        let scalars = Array(raw.unicodeScalars)
+        var end = scalars.count
+        while end > 0, scalars[end - 1].properties.isWhitespace { end -= 1 }
+        var i = end
+        while i > 0, ("0"..."9").contains(scalars[i - 1]) { i -= 1 }
+        guard i < end else { return raw }  // no trailing digits
+        var j = i
+        while j > 0, scalars[j - 1] == " " || scalars[j - 1] == "." || scalars[j - 1] == ":" { j -= 1 }
+        let before = String(String.UnicodeScalarView(scalars[..<j])).lowercased()
+        for marker in ["extension", "ext", "x", "#"] where before.hasSuffix(marker) {
+            let head = before.dropLast(marker.count)
+            // `x12` right after digits, or after a space or comma: an extension; a letter
+            // before it (`fax12`) is not ours to guess.
+            if let last = head.last, last.isLetter { continue }
+            guard head.contains(where: \.isNumber) else { continue }
+            var cut = j - marker.unicodeScalars.count
+            while cut > 0, scalars[cut - 1] == " " || scalars[cut - 1] == "," || scalars[cut - 1] == ";" { cut -= 1 }
+            return String(String.UnicodeScalarView(scalars[..<cut]))
+        }
+        return raw
+    }
+
+    /// The calling code `digits` start with (E.164, ITU-T list), or nil for an unassigned one.
+    static func callingCode(of digits: String) -> String? {
+        let d = Array(digits.utf8.prefix(3)).map { Int($0) - 48 }
+        guard let first = d.first else { return nil }
+        if first == 1 || first == 7 { return String(first) }
+        guard d.count >= 2 else { return nil }
+        let two = d[0] * 10 + d[1]
+        if twoDigitCodes.contains(two) { return String(two) }
+        guard d.count >= 3 else { return nil }
+        let three = two * 10 + d[2]
+        return threeDigitCodes.contains(three) ? String(three) : nil
+    }
+
+    static let twoDigitCodes: Set<Int> = [
+        20, 27, 30, 31, 32, 33, 34, 36, 39, 40, 41, 43, 44, 45, 46, 47, 48, 49, 51, 52, 53, 54, 55, 56, 57, 58,
+        60, 61, 62, 63, 64, 65, 66, 81, 82, 84, 86, 90, 91, 92, 93, 94, 95, 98,
+    ]
+
+    static let threeDigitCodes: Set<Int> = {
+        var codes: Set<Int> = [211, 212, 213, 216, 218, 290, 291, 297, 298, 299, 420, 421, 423, 670, 800, 808, 850,
+            852, 853, 855, 856, 870, 878, 880, 881, 882, 883, 886, 888, 979, 383, 385, 386, 387, 389]
+        codes.formUnion(220...258)
+        codes.formUnion(260...269)
+        codes.formUnion(350...359)
+        codes.formUnion(370...382)
+        codes.formUnion(500...509)
+        codes.formUnion(590...599)
+        codes.formUnion(672...683)
+        codes.formUnion(685...692)
+        codes.formUnion(960...968)
+        codes.formUnion(970...977)
+        codes.formUnion(992...998)
+        return codes
+    }()
+}
