@@ -158,7 +158,7 @@ struct StatusCommand: ParsableCommand {
 
     @OptionGroup var database: DatabaseOptions
 
-    @Flag(name: .long, help: "One JSON object: total, states, targets, recent_errors, rate_per_second, eta_seconds.")
+    @Flag(name: .long, help: "One JSON object: total, states, targets, imports, recent_errors, running_pid, rate_per_second, eta_seconds (the last three null when no run is going on).")
     var json = false
 
     func run() throws {

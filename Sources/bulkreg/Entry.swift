@@ -51,6 +51,14 @@ enum Terminal {
     }
 
     static var stderrIsTTY: Bool { isatty(2) != 0 }
+
+    /// The terminal's width in columns (standard error's), `COLUMNS`, or 80.
+    static func columns() -> Int {
+        var size = winsize()
+        if ioctl(2, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 { return Int(size.ws_col) }
+        if let env = getenv("COLUMNS"), let n = Int(String(cString: env)), n > 0 { return n }
+        return 80
+    }
 }
 
 enum FileHandleStderr {

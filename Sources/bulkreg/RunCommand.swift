@@ -129,10 +129,17 @@ struct RunCommand: AsyncParsableCommand {
         case .failure(let error)?:
             throw error
         case .success(.stopped)?, nil:
-            let signal = firstSignal.withLock { $0 }
-            throw ExitCode(signal == .sigterm ? 143 : 130)
+            // 130/143 only after a signal; otherwise the counts below say what is left and why.
+            if let signal = firstSignal.withLock({ $0 }) { throw ExitCode(signal == .sigterm ? 143 : 130) }
+            fallthrough
         case .success(.drained)?, .success(.checksPending)?:
             var incomplete = false
+            if let queued = counts[.queued], queued > 0 {
+                FileHandleStderr.write(
+                    "\(queued) lead\(queued == 1 ? " was" : "s were") queued as the run ended (imported at that moment): "
+                        + "run `bulkreg run` again to register \(queued == 1 ? "it" : "them").\n")
+                incomplete = true
+            }
             if let uncertain = counts[.uncertain], uncertain > 0 {
                 FileHandleStderr.write(
                     "\(uncertain) lead\(uncertain == 1 ? "" : "s") could not be checked yet (uncertain: the last call may have "
@@ -153,12 +160,14 @@ enum RunSummary {
         var parts = ["run: \(snapshot.done) registered", "\(snapshot.failed) failed"]
         if snapshot.verified > 0 { parts.append("\(snapshot.verified) found already registered via registrants") }
         if snapshot.undecided > 0 { parts.append("\(snapshot.undecided) left uncertain (the vendor's rows could not settle them)") }
+        if snapshot.pickedUp > 0 { parts.append("\(snapshot.pickedUp) imported during the run and picked up") }
         parts.append("\(snapshot.retries) retries")
         parts.append("\(snapshot.rateLimited) × 429")
         let left = (counts[.queued] ?? 0) + (counts[.uncertain] ?? 0) + (counts[.inFlight] ?? 0)
         return parts.joined(separator: ", ")
             + "\ndatabase: \(counts[.done] ?? 0) done, \(counts[.failed] ?? 0) failed, \(left) left in the queue, "
-            + "\(counts[.rejected] ?? 0) rejected and \(counts[.duplicate] ?? 0) duplicate rows at import"
+            + "\(counts[.cancelled] ?? 0) cancelled, \(counts[.rejected] ?? 0) rejected and \(counts[.duplicate] ?? 0) "
+            + "duplicate rows at import"
     }
 }
 
@@ -198,24 +207,9 @@ final class ProgressReporter: Sendable {
             let first = samples.first!
             let span = (now - first.0).seconds
             let rate = span > 0 ? Double(s.calls - first.1) / span : 0
-            let eta = rate > 0 ? Double(s.remaining) / rate : nil
-            var line = "\(s.done + s.failed)/\(s.total) done · \(Self.format(rate)) calls/s"
-            if let eta, s.unreachable == nil { line += " · ETA \(StatusReport.duration(eta))" }
-            line += " · failed \(s.failed) · 429s \(s.rateLimited) · retries \(s.retries)"
-            let wall = WallClock.now()
-            if let reason = s.unreachable {
-                // "API unreachable for 2m05s (connection refused), next try in 30s"
-                line += " · \(s.pauseHeadline ?? "API unreachable")"
-                if let since = s.unreachableSince { line += " for \(StatusReport.duration(max(0, wall - since)))" }
-                line += " (\(reason.prefix(90)))"
-                if let next = s.nextProbeAt { line += ", next try in \(StatusReport.duration(max(0, next - wall)))" }
-            } else if changed {
-                line += " · API reachable again"
-            }
-            if s.checksWaiting > 0 {
-                line += " · \(s.checksWaiting) uncertain waiting for their check"
-                if let next = s.nextCheckAt { line += " (next in \(StatusReport.duration(max(0, next - wall))))" }
-            }
+            let line = ProgressLine.render(
+                s, rate: rate, wall: WallClock.now(), reachableAgain: changed && s.unreachable == nil,
+                width: tty ? Terminal.columns() : nil)
             if tty {
                 FileHandleStderr.write("\r\u{1B}[K" + line)
             } else {

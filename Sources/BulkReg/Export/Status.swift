@@ -31,20 +31,44 @@ public struct StatusReport: Sendable, Codable, Equatable {
     public var targets: [Target]
     public var imports: Int
     public var recentErrors: [RecentError]
-    /// Registrations per second over the last minute.
-    public var ratePerSecond: Double
-    /// Seconds to drain what is left at that rate (at the configured limit when idle).
+    /// Whether a run holds the database's lease now (pid of the runner).
+    public var runningPID: Int?
+    /// Registrations per second over the last minute of completions, while a run goes on.
+    public var ratePerSecond: Double?
+    /// Seconds to drain what is left at that rate, while a run goes on.
     public var etaSeconds: Double?
 
     enum CodingKeys: String, CodingKey {
         case total, states, targets, imports
         case recentErrors = "recent_errors"
+        case runningPID = "running_pid"
         case ratePerSecond = "rate_per_second"
         case etaSeconds = "eta_seconds"
     }
 
+    public func encode(to encoder: any Encoder) throws {
+        // null, not absent, when nothing runs: a script reads one shape.
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(total, forKey: .total)
+        try c.encode(states, forKey: .states)
+        try c.encode(targets, forKey: .targets)
+        try c.encode(imports, forKey: .imports)
+        try c.encode(recentErrors, forKey: .recentErrors)
+        try c.encode(runningPID, forKey: .runningPID)
+        try c.encode(ratePerSecond, forKey: .ratePerSecond)
+        try c.encode(etaSeconds, forKey: .etaSeconds)
+    }
+
+    /// The rate from completion times (wall clock) in the last minute: completions after the
+    /// first, over the time since it; nil with fewer than two or less than a second.
+    public static func rate(completions times: [Double], now: Double, window: Double = 60) -> Double? {
+        let recent = times.filter { $0 > now - window && $0 <= now }
+        guard recent.count >= 2, let first = recent.min(), now - first >= 1 else { return nil }
+        return Double(recent.count - 1) / (now - first)
+    }
+
     /// Reads the report from the database at `path`.
-    public static func load(databasePath path: String, now: Double, nominalRate: Double = 20) throws -> StatusReport {
+    public static func load(databasePath path: String, now: Double) throws -> StatusReport {
         let connection = try Database.open(path, mode: .existing)
         do {
             var states: [String: Int] = [:]
@@ -83,17 +107,25 @@ public struct StatusReport: Sendable, Codable, Equatable {
                         job: recent.int(0), line: recent.int(1), error: recent.text(2) ?? "",
                         at: WallClock.iso8601(recent.double(3))))
             }
-            let window = 60.0
-            let done = Int(try connection.scalarInt(
-                "SELECT count(*) FROM results WHERE registered_at > \(now - window)") ?? 0)
-            let rate = Double(done) / window
-            let left = states[JobState.queued.rawValue, default: 0] + states[JobState.inFlight.rawValue, default: 0]
-                + states[JobState.uncertain.rawValue, default: 0]
-            let eta: Double? = left == 0 ? 0 : Double(left) / (rate > 0 ? rate : nominalRate)
+            // Rate and ETA only while a run goes on, from its last minute of completions.
+            let holder = try JobStore.leaseHolder(connection, now: now)
+            var rate: Double?
+            var eta: Double?
+            if holder != nil {
+                let times = try connection.prepare(
+                    "SELECT registered_at FROM results WHERE registered_at > ? ORDER BY registered_at")
+                try times.bind([.double(now - 60)])
+                var completions: [Double] = []
+                while try times.step() { completions.append(times.double(0)) }
+                rate = Self.rate(completions: completions, now: now)
+                let left = states[JobState.queued.rawValue, default: 0] + states[JobState.inFlight.rawValue, default: 0]
+                    + states[JobState.uncertain.rawValue, default: 0]
+                if let rate, rate > 0 { eta = Double(left) / rate }
+            }
             let imports = Int(try connection.scalarInt("SELECT count(*) FROM imports") ?? 0)
             return StatusReport(
                 total: total, states: states, targets: targets, imports: imports, recentErrors: errors,
-                ratePerSecond: rate, etaSeconds: eta)
+                runningPID: holder.map { Int($0.pid) }, ratePerSecond: rate, etaSeconds: eta)
         } catch {
             throw Database.storageError(error, path: path)
         }
@@ -103,7 +135,7 @@ public struct StatusReport: Sendable, Codable, Equatable {
     public func rendered() -> String {
         var lines: [String] = []
         lines.append("\(total) rows from \(imports) import\(imports == 1 ? "" : "s")")
-        let order: [JobState] = [.done, .queued, .inFlight, .uncertain, .failed, .rejected, .duplicate]
+        let order: [JobState] = [.done, .queued, .inFlight, .uncertain, .failed, .cancelled, .rejected, .duplicate]
         for state in order {
             lines.append("  \(state.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)) \(states[state.rawValue, default: 0])")
         }
@@ -120,10 +152,17 @@ public struct StatusReport: Sendable, Codable, Equatable {
             lines.append("recent errors:")
             for e in recentErrors { lines.append("  job \(e.job) (line \(e.line)) at \(e.at): \(e.error)") }
         }
-        let rate = (ratePerSecond * 10).rounded() / 10
-        var tail = "rate: \(rate) registrations/s over the last minute"
-        if let eta = etaSeconds, eta > 0 { tail += ", ETA \(Self.duration(eta))" }
-        lines.append(tail)
+        if let pid = runningPID {
+            var tail = "a run is going on (pid \(pid))"
+            if let rate = ratePerSecond {
+                tail += ": \((rate * 10).rounded() / 10) registrations/s over the last minute"
+                if let eta = etaSeconds, eta > 0 { tail += ", ETA \(Self.duration(eta))" }
+            }
+            lines.append(tail)
+        } else {
+            let left = states[JobState.queued.rawValue, default: 0] + states[JobState.uncertain.rawValue, default: 0]
+            lines.append(left > 0 ? "no run going on: `bulkreg run` registers the \(left) left" : "no run going on")
+        }
         return lines.joined(separator: "\n")
     }
 

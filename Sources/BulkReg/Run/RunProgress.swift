@@ -4,8 +4,16 @@ import Synchronization
 public final class RunProgress: Sendable {
     /// A consistent copy of the counters.
     public struct Snapshot: Sendable, Equatable {
-        /// Jobs in the queue when the run started (queued + uncertain).
+        /// Jobs in the queue when the run started (queued + uncertain), plus those imported
+        /// while it goes on.
         public var total = 0
+        /// Done and failed in the database before this run (for the overall figures).
+        public var doneBefore = 0
+        public var failedBefore = 0
+        /// Jobs imported while the run went on, picked up by it.
+        public var pickedUp = 0
+        /// Until when (wall clock) the limiter waits after a 429.
+        public var rateLimitedUntil: Double?
         public var done = 0
         public var failed = 0
         public var retries = 0
@@ -29,6 +37,11 @@ public final class RunProgress: Sendable {
         public var unreachableSince: Double?
         public var nextProbeAt: Double?
         public var remaining: Int { max(0, total - done - failed) }
+
+        public init() {}
+        /// Done in the whole database, out of every lead to register (done, failed, left).
+        public var overallDone: Int { doneBefore + done }
+        public var overallTotal: Int { doneBefore + failedBefore + total }
     }
 
     private let state = Mutex(Snapshot())

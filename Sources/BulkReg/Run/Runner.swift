@@ -123,7 +123,26 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
 
         _ = try await store.recoverInFlight(now: now)
         let openJobs = try await store.openJobs()
+        let lastJobAtStart = try await store.maxJobID()
         progress.update { $0.total = openJobs }
+        await scheduler.observePages { [progress] page in
+            let new = page.reduce(0) { $0 + ($1.id > lastJobAtStart ? 1 : 0) }
+            if new > 0 {
+                progress.update {
+                    $0.total += new
+                    $0.pickedUp += new
+                }
+            }
+        }
+        let store = self.store
+        Task { [progress] in
+            // The overall figures: a scan, so not before the first calls.
+            guard let counts = try? await store.counts() else { return }
+            progress.update {
+                $0.doneBefore = counts[.done] ?? 0
+                $0.failedBefore = counts[.failed] ?? 0
+            }
+        }
         await targets.load(try await store.checkedTargets())
         let uncertain = try await store.uncertainJobs()
         let settle = settleTime
@@ -239,7 +258,6 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
             let wait = max(0, clock.now.duration(to: until).seconds)
             pause.withLock { $0 = .unreachable(reason) }
             progress.update {
-                $0.retries += 1
                 $0.unreachable = reason
                 $0.pauseHeadline = RunHealth.Pause.unreachable(reason).message
                 if $0.unreachableSince == nil { $0.unreachableSince = since }
@@ -361,14 +379,19 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
                 .requeued(job: job.id, attempts: job.attempts, notBefore: nil, lastError: reason, at: now))
         }
         switch action {
-        case .retry(let level, let minimum, _, let reason):
+        case .retry(let level, let minimum, let spends, let reason):
             try await requeue(reason)
-            progress.update { $0.retries += 1 }
+            // Retries count attempts spent; a wait that spends none (the vendor busy) is not one.
+            if spends { progress.update { $0.retries += 1 } }
             let delay = max(minimum, random.withGenerator { configuration.backoff.delay(forAttempt: level, random: &$0) })
             return .later(work, readyAt: clock.now.advanced(by: delay))
         case .rateLimited:
             gate.limiter.rateLimited()
-            progress.update { $0.rateLimited += 1 }
+            let until = wallClock() + 1
+            progress.update {
+                $0.rateLimited += 1
+                $0.rateLimitedUntil = max($0.rateLimitedUntil ?? 0, until)
+            }
             try await requeue("429 Too many requests")
             return .later(work, readyAt: clock.now)
         case .unreachable(let reason):
@@ -537,7 +560,6 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
                 await scheduler.stop()
                 return .finished
             }
-            progress.update { $0.retries += 1 }
             var delay = random.withGenerator { configuration.backoff.delay(forAttempt: failures, random: &$0) }
             delay = min(delay, .seconds(60))
             return .later(handedOut, readyAt: clock.now.advanced(by: delay))

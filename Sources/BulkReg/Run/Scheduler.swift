@@ -38,6 +38,12 @@ actor Scheduler<C: Clock> where C.Duration == Duration {
     private var cursor = 0
     private var exhausted = false
     private var loading = false
+    /// When the queue last read short (jobs imported since are looked for again), and whether
+    /// the look made once everything else was finished found nothing: only then is the run over.
+    private var exhaustedAt: C.Instant?
+    private var finalLookDone = false
+    /// How often an exhausted queue is read again while work goes on (a concurrent import).
+    let relookEvery: Duration = .seconds(5)
     private var delayed: [Delayed] = []
     private var waiters: [CheckedContinuation<Work?, Never>] = []
     private var active = 0
@@ -48,6 +54,10 @@ actor Scheduler<C: Clock> where C.Duration == Duration {
     private var stopping = false
     private var timerDeadline: C.Instant?
     private(set) var loadError: (any Error)?
+    /// Told of every page read (the run's progress counts jobs imported meanwhile).
+    private var onPage: (@Sendable ([Job]) -> Void)?
+
+    func observePages(_ body: @escaping @Sendable ([Job]) -> Void) { onPage = body }
     // An outage (the API cannot be reached): nothing is handed out until `outageUntil`, then
     // one job alone, the probe, until a call reaches the API again (`reachable()`) or the
     // probe fails too (the next, longer pause). A million queued jobs wait in the queue, not
@@ -182,7 +192,17 @@ actor Scheduler<C: Clock> where C.Duration == Duration {
         if !exhausted && !loading && fresh.count - freshHead < pageSize / 4 {
             startLoading()
         }
+        if exhausted && !loading, let at = exhaustedAt, at.duration(to: now) >= relookEvery {
+            // Jobs imported while the run goes on are picked up by it.
+            startLoading()
+        }
         if waiters.isEmpty { return }
+        if exhausted && freshHead == fresh.count && delayed.isEmpty && active == 0 && !loading && !finalLookDone {
+            // Everything else is finished: one more look at the queue before the run ends.
+            finalLookDone = true
+            startLoading()
+            return
+        }
         if exhausted && freshHead == fresh.count && delayed.isEmpty && active == 0 && !loading {
             let all = waiters
             waiters.removeAll()
@@ -244,8 +264,11 @@ actor Scheduler<C: Clock> where C.Duration == Duration {
 
     private func loaded(_ page: [Job]) {
         loading = false
-        if page.count < pageSize { exhausted = true }
+        exhausted = page.count < pageSize
+        if exhausted { exhaustedAt = clock.now }
+        if !page.isEmpty { finalLookDone = false }
         if let last = page.last { cursor = last.id }
+        if !page.isEmpty { onPage?(page) }
         fresh.append(contentsOf: page)
         dispatch()
     }

@@ -114,6 +114,11 @@ public actor JobStore {
         }
     }
 
+    /// The highest job id (jobs imported later have higher ones).
+    public func maxJobID() throws -> Int {
+        try wrap { Int(try connection.scalarInt("SELECT max(id) FROM jobs") ?? 0) }
+    }
+
     /// Counts per state.
     public func counts() throws -> [JobState: Int] {
         try wrap {
