@@ -256,3 +256,82 @@ struct ForgivingImportTests {
         }
     }
 }
+
+/// Exports shaped like the CRMs' own (fixtures/crm/): each imported, run against the
+/// simulator and exported, every row accounted for.
+@Suite("CRM exports, end to end", .serialized)
+struct CRMExportTests {
+    static let crm = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("fixtures/crm")
+
+    struct Case: Sendable, CustomStringConvertible {
+        var file: String
+        var args: [String] = []
+        var rows: Int
+        var queued: Int
+        var rejected: Int
+        var duplicates: Int
+        var blank = 0
+        var mapping: [String]
+        var description: String { file }
+    }
+
+    static let cases: [Case] = [
+        Case(
+            file: "mailchimp.csv", rows: 6, queued: 4, rejected: 1, duplicates: 1,
+            mapping: ["email ← \"Email Address\"", "ip_address ← \"OPTIN_IP\", then \"CONFIRM_IP\""]),
+        Case(
+            file: "hubspot.csv", rows: 5, queued: 4, rejected: 1, duplicates: 0,
+            mapping: ["email ← \"Email\"", "phone ← \"Phone Number\", then \"Mobile Phone Number\""]),
+        Case(
+            file: "activecampaign.csv", rows: 5, queued: 3, rejected: 1, duplicates: 1,
+            mapping: ["ip_address ← \"IP Address\""]),
+        Case(file: "kit.csv", rows: 5, queued: 4, rejected: 0, duplicates: 0, blank: 1, mapping: ["email ← \"email_address\""]),
+        Case(
+            file: "excel-windows-fr.csv", args: ["--encoding", "windows-1252"], rows: 5, queued: 3, rejected: 1,
+            duplicates: 0, blank: 1, mapping: ["email ← \"Adresse e-mail\"", "first_name ← \"Prénom\"", "last_name ← \"Nom\""]),
+        Case(
+            file: "google-sheets.csv", rows: 4, queued: 3, rejected: 1, duplicates: 0,
+            mapping: ["full_name ← \"Name\"", "phone ← \"Phone\""]),
+    ]
+
+    @Test("imported, registered and exported, every row accounted for", arguments: cases)
+    func roundTrip(_ c: Case) async throws {
+        let ws = Workspace()
+        let file = Self.crm.appendingPathComponent(c.file).path
+        let imported = try await bulkreg(["import", file, "--webinar", "5", "--schedule", "34", "--db", ws.db] + c.args)
+        #expect(imported.status == 0, "\(imported.stderr)")
+        let out = imported.stdout
+        #expect(out.contains("\(c.rows) rows read"), "\(out)")
+        #expect(out.contains("queued     \(c.queued)\n") && out.contains("rejected   \(c.rejected)\n"), "\(out)")
+        #expect(out.contains("duplicate  \(c.duplicates)"), "\(out)")
+        if c.blank > 0 { #expect(out.contains("blank      \(c.blank) "), "\(out)") }
+        for line in c.mapping { #expect(out.contains("    " + line + "\n"), "\(line) in \(out)") }
+        try await withSimulator { sim in
+            let run = try await bulkreg(
+                ["run", "--db", ws.db, "--api-base", sim.baseURL, "--request-timeout", "2", "--quiet"],
+                env: ["WEBINARJAM_API_KEY": "e2e-key-0123456789"])
+            #expect(run.status == 0, "\(run.stdout) \(run.stderr)")
+            #expect(await sim.registrations().count == c.queued)
+        }
+        let export = try await bulkreg(["export", ws.file("out.csv"), "--excel", "--db", ws.db])
+        #expect(export.status == 0)
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: ws.file("out.csv")))
+        #expect(Array(bytes.prefix(3)) == [0xEF, 0xBB, 0xBF])
+        let status = try await bulkreg(["status", "--json", "--db", ws.db])
+        let json = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as! [String: Any]
+        let states = json["states"] as! [String: Int]
+        // Every row but the blank ones is a job, and each is where it should be.
+        #expect(json["total"] as? Int == c.rows - c.blank)
+        #expect(states["done"] == c.queued && states["rejected"] == c.rejected && states["duplicate"] == c.duplicates)
+        let plain = try await bulkreg(["export", "-", "--db", ws.db])
+        let text = plain.stdout
+        #expect(text.components(separatedBy: "\r\n").filter { !$0.isEmpty }.count >= c.rows - c.blank + 1)
+        #expect(!text.contains("\u{FFFD}"))
+        if c.file.hasPrefix("excel") {
+            let decoded = String(decoding: bytes.dropFirst(3), as: UTF8.self)
+            #expect(decoded.hasPrefix("Nom;Prénom;Adresse e-mail;Téléphone;Société;status;"), "\(decoded.prefix(80))")
+            #expect(decoded.contains("Durand;Amélie;amelie.durand@example.com;+33 6 12 34 56 78;Café du Coin;done;"))
+        }
+    }
+}

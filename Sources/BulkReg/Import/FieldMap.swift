@@ -49,7 +49,8 @@ public enum LeadField: String, Sendable, CaseIterable {
         .fullName: ["name", "fullname", "contactname", "subscribername", "displayname"],
         .email: [
             "email", "emailaddress", "mail", "emailid", "contactemail", "subscriberemail",
-            "primaryemail", "workemail", "personalemail", "emailaddr", "courriel",
+            "primaryemail", "workemail", "personalemail", "emailaddr", "courriel", "adresseemail", "adressemail",
+            "adresseelectronique", "emailadresse", "correo", "correoelectronico", "posta", "emailadres",
         ],
         .phoneCountryCode: [
             "phonecountrycode", "countrycode", "dialcode", "callingcode", "countrycallingcode",
@@ -60,6 +61,7 @@ public enum LeadField: String, Sendable, CaseIterable {
             "cellnumber", "telephone", "tel", "phone1", "sms", "smsnumber", "whatsapp",
             "primaryphone", "workphone", "homephone", "contactphone", "phonemobile", "mobilephonenumber",
             "cellphonenumber", "workphonenumber", "homephonenumber", "phonenumbermobile", "smsphonenumber",
+            "portable", "telefon", "telefono", "movil", "handy", "telefoonnummer",
         ],
         .ipAddress: ["ipaddress", "ip", "signupip", "optinip", "confirmip"],
         // The per-row target columns are matched by exact name only (`FieldMap.exactNames`);
