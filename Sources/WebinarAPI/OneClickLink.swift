@@ -76,6 +76,9 @@ public struct OneClickLink: Sendable, Equatable, CustomStringConvertible {
         case mailchimp
         /// Ontraport: `[firstname]`, `[email]`.
         case ontraport
+        /// Kit (formerly ConvertKit), Liquid: `{{ subscriber.first_name }}`,
+        /// `{{ subscriber.email_address }}` (not in the vendor's article: Kit's own docs).
+        case kit
 
         /// Parses a user-typed name: case, spaces, `-`, `_` and `.` are ignored;
         /// `infusionsoft` is Keap, `active campaign` is ActiveCampaign, `mc` is MailChimp.
@@ -91,6 +94,7 @@ public struct OneClickLink: Sendable, Equatable, CustomStringConvertible {
             case "keap", "infusionsoft", "infusionsoftkeap", "keapinfusionsoft": self = .keap
             case "mailchimp", "mc": self = .mailchimp
             case "ontraport": self = .ontraport
+            case "kit", "convertkit", "ck": self = .kit
             default: return nil
             }
         }
@@ -107,6 +111,7 @@ public struct OneClickLink: Sendable, Equatable, CustomStringConvertible {
             case .keap: return "Infusionsoft/Keap"
             case .mailchimp: return "MailChimp"
             case .ontraport: return "Ontraport"
+            case .kit: return "Kit"
             }
         }
 
@@ -138,6 +143,8 @@ public struct OneClickLink: Sendable, Equatable, CustomStringConvertible {
                 return [.firstName: "*|FNAME|*", .lastName: "*|LNAME|*", .email: "*|EMAIL|*"]
             case .ontraport:
                 return [.firstName: "[firstname]", .email: "[email]"]
+            case .kit:
+                return [.firstName: "{{ subscriber.first_name }}", .email: "{{ subscriber.email_address }}"]
             }
         }
 

@@ -113,10 +113,21 @@ struct WebinarCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
+        let platform = self.platform
+        let id = self.id
         let detail = try await withClient(api) { client in
             switch await client.webinar(platform: platform, webinarID: id, timezone: timezone) {
             case .success(let w): return w
-            case .failure(let failure): throw apiError(failure, doing: "webinar \(id)")
+            case .failure(let failure):
+                // Not found here: is it the other product's?
+                let other: Platform = platform == .webinarjam ? .everwebinar : .webinarjam
+                if case .rejected = failure, case .success = await client.webinar(platform: other, webinarID: id, timezone: nil) {
+                    throw BulkRegError(
+                        .usage,
+                        "webinar \(id) is not a \(platform.rawValue) webinar, but \(other.rawValue) has one with that id: "
+                            + "add --platform \(other.rawValue)")
+                }
+                throw apiError(failure, doing: "\(platform.rawValue) webinar \(id)")
             }
         }
         if json {
@@ -130,9 +141,22 @@ struct WebinarCommand: AsyncParsableCommand {
             rows.append([String(i + 1), String(s.schedule), s.date ?? "", s.comment ?? ""])
         }
         print(Table.render(rows))
-        if let first = detail.schedules.first {
-            let date = platform == .everwebinar ? (first.date.map { " --date \"\($0)\"" } ?? "") : ""
-            print("\nImport with: bulkreg import leads.csv --platform \(platform.rawValue) --webinar \(detail.webinarID) --schedule \(first.schedule)\(date)")
+        // Every flag the import needs, per session (EverWebinar: its date and the timezone the
+        // date is written in).
+        let lines = detail.schedules.prefix(6).map { s -> String in
+            var line = "bulkreg import leads.csv --platform \(platform.rawValue) --webinar \(detail.webinarID) --schedule \(s.schedule)"
+            if platform == .everwebinar, let date = s.date {
+                line += " --date \"\(date)\""
+                let zone = timezone.flatMap(LeadValidator.normalizeTimezone)
+                    ?? detail.timezone.flatMap { LeadValidator.gmtOffset(ofZone: $0, at: date) }
+                if let zone { line += " --timezone \(zone)" }
+            }
+            return line
+        }
+        if !lines.isEmpty {
+            print("\nImport with:")
+            for line in lines { print("  " + line) }
+            if detail.schedules.count > lines.count { print("  … (\(detail.schedules.count - lines.count) more sessions above)") }
         }
     }
 }
@@ -142,8 +166,8 @@ struct LinkCommand: AsyncParsableCommand {
         commandName: "link",
         abstract: "Build a webinar's one-click registration link with an autoresponder's merge tags.",
         discussion: """
-            The link's schedule_id is the session number of the webinar's schedule wizard (default 1),
-            taken to be the n-th schedule of `bulkreg webinar ID`; the command shows which. EverWebinar
+            The link's schedule_id is the session number of the webinar's schedule wizard (default 1), \
+            taken to be the n-th schedule of `bulkreg webinar ID`; the command shows which. EverWebinar \
             instant-replay and just-in-time sessions cannot be served by one-click links.
 
             Example: bulkreg link --webinar 5 --autoresponder mailchimp --session 2
@@ -155,7 +179,7 @@ struct LinkCommand: AsyncParsableCommand {
     @Option(name: .long, help: "The webinar id.")
     var webinar: Int
 
-    @Option(name: .long, help: "Whose merge tags: activecampaign, kartra, aweber, clickfunnels, getresponse, icontact, keap, mailchimp, ontraport.")
+    @Option(name: .long, help: "Whose merge tags: activecampaign, kartra, aweber, clickfunnels, getresponse, icontact, keap, mailchimp, ontraport, kit.")
     var autoresponder: String
 
     @Option(name: .long, help: "Session number (1-based) in the webinar's schedule wizard.")
@@ -164,7 +188,7 @@ struct LinkCommand: AsyncParsableCommand {
     @Option(name: .long, help: "webinarjam or everwebinar.")
     var platform: Platform = .webinarjam
 
-    @Option(name: .long, help: "Comma-separated fields: first_name,last_name,email,phone_country_code,phone_number,timezone (default: all the autoresponder has tags for).")
+    @Option(name: .long, help: "Comma-separated fields, named as in `import --map`: first_name, last_name, email, phone_country_code, phone, timezone (default: all the autoresponder has tags for).")
     var fields: String?
 
     @Option(name: .long, help: "A fixed timezone value for EverWebinar (GMT-5).")

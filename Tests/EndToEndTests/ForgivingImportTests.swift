@@ -231,6 +231,28 @@ struct ForgivingImportTests {
         #expect(try await bulkreg(["export", "-", "--import", "7", "--db", ws.db]).status == 2)
     }
 
+    @Test("small stumbles: the other platform's webinar, a schedule of several sessions without --date, Import with: lines")
+    func stumbles() async throws {
+        let ws = Workspace()
+        let file = ws.write("ew.csv", leadsCSV(count: 2))
+        #expect(try await importFile(ws, file, ["--platform", "everwebinar", "--webinar", "7", "--schedule", "71"]).status == 0)
+        try await withSimulator { sim in
+            let env = ["WEBINARJAM_API_KEY": key]
+            let wrong = try await bulkreg(["webinar", "6", "--api-base", sim.baseURL], env: env)
+            #expect(wrong.status == 2)
+            #expect(wrong.stderr.contains("webinar 6 is not a webinarjam webinar, but everwebinar has one with that id: add --platform everwebinar"), "\(wrong.stderr)")
+            let detail = try await bulkreg(["webinar", "7", "--platform", "everwebinar", "--api-base", sim.baseURL], env: env)
+            #expect(detail.stdout.contains(
+                "bulkreg import leads.csv --platform everwebinar --webinar 7 --schedule 71 --date \"2024-01-06 19:00\" --timezone GMT-5"),
+                "\(detail.stdout)")
+            let outcome = try await run(ws, sim)
+            #expect(outcome.status == 3)
+            #expect(await sim.stats().callsByMethod["register"] == nil)
+            let failed = try await bulkreg(["export", "-", "--state", "failed", "--db", ws.db])
+            #expect(failed.stdout.contains("this schedule has several sessions (2024-01-05 19:00, 2024-01-06 19:00, 2024-01-07 19:00)"), "\(failed.stdout)")
+        }
+    }
+
     @Test("a run picks up leads imported while it goes on, and exits 0")
     func concurrentImport() async throws {
         let ws = Workspace()

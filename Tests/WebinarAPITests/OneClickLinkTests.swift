@@ -37,6 +37,7 @@ struct OneClickLinkTests {
             (.keap, "first_name=~Contact.FirstName~&email=~Contact.Email~"),
             (.mailchimp, "first_name=*|FNAME|*&last_name=*|LNAME|*&email=*|EMAIL|*"),
             (.ontraport, "first_name=[firstname]&email=[email]"),
+            (.kit, "first_name={{ subscriber.first_name }}&email={{ subscriber.email_address }}"),
         ])
     func autoresponders(autoresponder: OneClickLink.Autoresponder, query: String) throws {
         let link = try OneClickLink(webinar: series, platform: .webinarjam, autoresponder: autoresponder)
@@ -139,7 +140,7 @@ struct OneClickLinkTests {
         #expect(OneClickLink.Autoresponder(name: "MailChimp") == .mailchimp)
         #expect(OneClickLink.Autoresponder(name: "click-funnels") == .clickFunnels)
         #expect(OneClickLink.Autoresponder(name: "hubspot") == nil)
-        #expect(OneClickLink.Autoresponder.allCases.count == 9)
+        #expect(OneClickLink.Autoresponder.allCases.count == 10)
         #expect(OneClickLink.Field(name: "Phone Number") == .phoneNumber)
         #expect(OneClickLink.Field(name: "first_name") == .firstName)
         #expect(OneClickLink.Field(name: "age") == nil)

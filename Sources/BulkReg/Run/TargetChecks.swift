@@ -66,6 +66,12 @@ enum TargetVerdict {
             let list = Array(Set(known)).sorted().joined(separator: ", ")
             return "\(target): no such schedule (the webinar's schedules are: \(list.isEmpty ? "none" : list))"
         }
+        let dates = Array(Set(schedules.compactMap(\.date))).sorted()
+        if target.platform == .everwebinar, target.date.isEmpty, dates.count > 1 {
+            // Which session would the vendor pick? Nobody can say: the user must.
+            return "\(target): this schedule has several sessions (\(dates.joined(separator: ", "))): "
+                + "import with --date \"\(dates[0])\" (or a date column) to choose one"
+        }
         if target.platform == .everwebinar, !target.date.isEmpty,
             !schedules.contains(where: { RegistrantMatch.sessionKey($0.date ?? "") == RegistrantMatch.sessionKey(target.date) })
         {
