@@ -242,8 +242,8 @@ struct RetryCommand: AsyncParsableCommand {
         commandName: "retry",
         abstract: "Put permanently failed jobs back in the queue (then run again).",
         discussion: """
-            A job whose last call may have reached the vendor is never sent again blind: it goes back as
-            `uncertain`, and the next run checks with the vendor's registrants first. `--job N --force` sends
+            A job whose last call may have reached the vendor is never sent again blind: it goes back as \
+            `uncertain`, and the next run checks with the vendor's registrants first. `--job N --force` sends \
             one such job without that check (it may register the person twice).
 
             Example: bulkreg retry && bulkreg run

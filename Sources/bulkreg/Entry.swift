@@ -87,8 +87,9 @@ struct BulkRegCommand: AsyncParsableCommand {
               bulkreg export results.csv                          # URLs for your autoresponder
 
             The API key is read from WEBINARJAM_API_KEY or --api-key-file, never from a flag value.
-            Exit codes: 0 success, 3 some leads failed permanently, 2 usage/input/configuration,
-            130/143 interrupted, 1 unexpected.
+
+            Exit codes: 0 success, 3 some leads failed permanently or could not be checked yet, \
+            2 usage/input/configuration, 130/143 interrupted by a signal, 1 unexpected.
             """,
         subcommands: [
             ImportCommand.self, RunCommand.self, StatusCommand.self, ExportCommand.self, RetryCommand.self, CancelCommand.self,

@@ -17,9 +17,9 @@ struct RunCommand: AsyncParsableCommand {
         commandName: "run",
         abstract: "Drain the queue: register every queued lead at the vendor's rate limit.",
         discussion: """
-            Resumes whatever a previous run left, including a run killed with kill -9: calls that may
-            have reached the vendor are checked with `registrants` before being sent again.
-            SIGINT/SIGTERM stop cleanly (a second SIGINT stops at once, still safely).
+            Resumes whatever a previous run left, including a run killed with kill -9: calls that may \
+            have reached the vendor are checked with `registrants` before being sent again. Leads imported \
+            while it goes on are picked up. SIGINT/SIGTERM stop cleanly (a second SIGINT stops at once, still safely).
 
             Example: WEBINARJAM_API_KEY=... bulkreg run --workers 40
             """)
