@@ -67,6 +67,9 @@ actor SimState {
     /// `webinar` calls that reached the application, per `platform/webinar_id`, since the
     /// fault settings took effect (for ``SimFaults/webinarNotFoundFirst``).
     private var webinarCalls: [String: Int] = [:]
+    /// Arrival of the first and the last register call (the sustained rate's span).
+    private var firstRegisterAt: Duration?
+    private var lastRegisterAt: Duration?
     private var random: SeededRandom
     private var stats: SimulatorStats
     private var allStarts: SlidingWindow
@@ -99,6 +102,10 @@ actor SimState {
         result.maxAcceptedCallsInWindow = acceptedStarts.maxInWindow
         result.duplicates = Set(successfulCallsByTarget.filter { $0.value > 1 }.keys.map(\.email)).count
         result.totalRegistrations = registrations.count
+        if let first = firstRegisterAt, let last = lastRegisterAt {
+            let span = last - first
+            result.registerSpanSeconds = Double(span.components.seconds) + Double(span.components.attoseconds) / 1e18
+        }
         return result
     }
 
@@ -115,6 +122,8 @@ actor SimState {
         scriptedFaults = []
         webinarCalls = [:]
         faultsSince = config.now()
+        firstRegisterAt = nil
+        lastRegisterAt = nil
     }
 
     func currentFaults() -> SimFaults { faults }
@@ -159,6 +168,10 @@ actor SimState {
         stats.callsByPlatform[platformLabel, default: 0] += 1
         stats.callsByPlatformMethod["\(platformLabel)/\(methodLabel)", default: 0] += 1
         allStarts.record(at: now)
+        if method == .register {
+            if firstRegisterAt == nil { firstRegisterAt = now }
+            lastRegisterAt = now
+        }
 
         guard let platform, let method else {
             stats.rejected += 1

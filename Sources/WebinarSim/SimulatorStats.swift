@@ -46,6 +46,9 @@ public struct SimulatorStats: Sendable, Equatable, Codable {
     public var rateLimit: Int
     /// Width of the rate window in milliseconds.
     public var rateWindowMs: Int
+    /// Seconds from the first register call's arrival to the last one's: the sustained rate
+    /// is `(register calls - 1) / registerSpanSeconds`, free of the run's fixed start and end.
+    public var registerSpanSeconds: Double = 0
 
     /// Empty counters.
     public init(rateLimit: Int = 20, rateWindowMs: Int = 1000) {
@@ -88,6 +91,7 @@ public struct SimulatorStats: Sendable, Equatable, Codable {
         case totalRegistrations = "total_registrations"
         case rateLimit = "rate_limit"
         case rateWindowMs = "rate_window_ms"
+        case registerSpanSeconds = "register_span_s"
     }
 }
 
