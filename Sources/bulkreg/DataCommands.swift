@@ -181,7 +181,7 @@ struct ExportCommand: ParsableCommand {
         discussion: """
             One row per input row, in input order: the original columns (filtered to imports: only theirs), \
             then status, job_id, platform, webinar_id, schedule, session_date, user_id, live_room_url, \
-            replay_room_url, thank_you_url, error, attempts, registered_at, note. A duplicate row carries \
+            replay_room_url, thank_you_url, error, attempts, registered_at, verified_at, note. A duplicate row carries \
             the status and URLs of the job it duplicates.
 
             Examples: bulkreg export results.csv --state done --excel; bulkreg export - --import 3 --webinar 5

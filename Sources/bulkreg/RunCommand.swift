@@ -37,7 +37,7 @@ struct RunCommand: AsyncParsableCommand {
     var maxAttempts: Int = 6
 
     @Option(name: .long, help: "Milliseconds added to the 1-second window against network jitter (throughput = rate / (1 s + margin)). Raise it if the vendor answers 429 on an unshared key.")
-    var rateMarginMs: Int = 5
+    var rateMarginMs: Int = 10
 
     @Option(name: .long, help: "Seconds: when only checks of uncertain jobs are left and the vendor keeps failing them this long, the run ends (exit 3); the next run checks them first.")
     var checkPatience: Double = 600

@@ -164,5 +164,12 @@ struct RegistrantMatchTests {
         #expect(window.count == 4)
         #expect(window.quantile(0.95) == 10)
         #expect(window.quantile(0.5) == 3)
+        // Before 32 calls are known: the slowest × 1.5; then the p95.
+        var planning = LatencyWindow()
+        #expect(planning.forPlanning == nil)
+        planning.record(6)
+        #expect(planning.forPlanning == 9)
+        for i in 0..<40 { planning.record(Double(i % 4) + 5) }
+        #expect(planning.forPlanning == 8)
     }
 }

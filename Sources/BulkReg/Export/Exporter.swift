@@ -53,7 +53,7 @@ public enum Exporter {
     /// Columns appended after the original ones.
     public static let resultColumns = [
         "status", "job_id", "platform", "webinar_id", "schedule", "session_date", "user_id", "live_room_url",
-        "replay_room_url", "thank_you_url", "error", "attempts", "registered_at", "note",
+        "replay_room_url", "thank_you_url", "error", "attempts", "registered_at", "verified_at", "note",
     ]
 
     /// The delimiter an import stored by its description (`,` `;` `tab` `|`).
@@ -161,6 +161,9 @@ public enum Exporter {
                 try query.withBlob(3) { try writer.writeField(utf8: $0) }  // error
                 try query.withBlob(4) { try writer.writeField(utf8: $0) }  // attempts
                 try writer.writeField(query.optionalDouble(9).map(WallClock.iso8601) ?? "")
+                // verified_at: when `bulkreg verify` last confirmed the lead at the vendor (that
+                // command is not built yet: empty until it is).
+                try writer.writeField(utf8: empty)
                 try query.withBlob(18) { note in
                     if note.isEmpty && query.text(10) == "registrants" {
                         try writer.writeField("registered earlier (found via registrants); thank-you URL not known")

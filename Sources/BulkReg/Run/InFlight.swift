@@ -21,6 +21,14 @@ public struct LatencyWindow: Sendable, Equatable {
 
     public var count: Int { samples.count }
 
+    /// The latency to plan the calls in flight for: the p95 once 32 calls are known; before,
+    /// the slowest seen × 1.5 (a few samples underestimate the p95, and too few calls in flight
+    /// at the start of a slow API cost seconds of the rate); nil before any call.
+    public var forPlanning: Double? {
+        guard let slowest = samples.max() else { return nil }
+        return samples.count >= 32 ? quantile(0.95) : slowest * 1.5
+    }
+
     /// The `p` quantile (0…1) of the remembered latencies, or nil before any call.
     public func quantile(_ p: Double) -> Double? {
         guard !samples.isEmpty else { return nil }

@@ -238,7 +238,7 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
             if !work.isCheck { inFlight.leave() }
             inFlight.setLimit(
                 InFlightTarget.target(
-                    rate: configuration.rate, p95: gate.latency.quantile(0.95), cap: configuration.maxInFlight))
+                    rate: configuration.rate, p95: gate.latency.forPlanning, cap: configuration.maxInFlight))
         }
     }
 
