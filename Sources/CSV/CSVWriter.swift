@@ -478,7 +478,8 @@ struct WriterCore {
 
     /// A cell a spreadsheet would run as a formula: one starting with `=`, `+`, `-`, `@`, tab
     /// or CR, except a phone number or a plain number (`+44 20 7946 0958`, `-3`, `-2.5`):
-    /// only digits, spaces, `()./-` after the sign, which no spreadsheet runs as code, and
+    /// only digits, spaces and dots after the sign, which a spreadsheet neither runs nor
+    /// recomputes (`+1-555-123-4567` it would show as -5244: that one keeps its guard), and
     /// which must go back into a CRM as they are.
     @inline(__always)
     static func needsFormulaGuard(_ src: UnsafePointer<UInt8>, _ n: Int) -> Bool {
@@ -489,7 +490,7 @@ struct WriterCore {
         while i < n {
             switch src[i] {
             case 0x30...0x39: digit = true
-            case 0x20, 0x28, 0x29, 0x2E, 0x2D, 0x2F: break
+            case 0x20, 0x2E: break
             default: return true
             }
             i &+= 1

@@ -74,6 +74,8 @@ struct ValidationTests {
         ("44 20 7946 0958", "+44", "+44", "2079460958"),
         ("1 555 123 4567", "1", "+1", "5551234567"),
         ("391 234 5678", "+39", "+39", "3912345678"),
+        ("55 99123-4567", "+55", "+55", "55991234567"),
+        ("55 55 99123-4567", "+55", "+55", "55991234567"),
         ("020 7946 0958", "44", "+44", "02079460958"),
     ] as [(String, String, String?, String)])
     func phoneForms(phone: String, code: String, expectedCode: String?, digits: String) throws {
@@ -196,10 +198,10 @@ struct FieldMapTests {
     @Test("no email column: the message lists the headers and shows the --map fix")
     func noEmail() {
         #expect {
-            try FieldMap(header: ["Name", "Correo"], overrides: [:], file: "leads.csv")
+            try FieldMap(header: ["Name", "Contacto"], overrides: [:], file: "leads.csv")
         } throws: { error in
             let e = error as! BulkRegError
-            return e.message.contains("\"Name\", \"Correo\"") && e.message.contains("--map email=")
+            return e.message.contains("\"Name\", \"Contacto\"") && e.message.contains("--map email=")
                 && e.message.hasPrefix("leads.csv:")
         }
     }

@@ -263,6 +263,14 @@ public struct FieldMap: Sendable, Equatable {
         return lines.joined(separator: "\n")
     }
 
+    /// A map of given candidates (the frozen rules of an earlier schema).
+    init(candidates: [LeadField: [Int]], extras: [(name: String, column: Int)]) {
+        self.candidates = candidates.filter { !$0.value.isEmpty }
+        self.extras = extras
+        columns = self.candidates.compactMapValues(\.first)
+        candidatesByOrdinal = LeadField.allCases.map { self.candidates[$0] ?? [] }
+    }
+
     /// A map from its stored form; nil when it does not parse.
     public init?(stored: String) {
         for line in stored.split(separator: "\n") {

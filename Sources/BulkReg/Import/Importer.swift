@@ -186,7 +186,11 @@ public enum Importer {
         let retire = try connection.prepare(
             "UPDATE jobs SET state = 'duplicate', person = NULL, updated_at = ?3, duplicate_of = ?2, error = ?4 WHERE id = ?1")
         let repoint = try connection.prepare(
-            "UPDATE jobs SET duplicate_of = ?2, error = 'duplicate of job ' || ?2 WHERE duplicate_of = ?1 AND id != ?1")
+            """
+            UPDATE jobs SET duplicate_of = ?2,
+                error = CASE WHEN error LIKE 'duplicate of job %' THEN 'duplicate of job ' || ?2 ELSE error END
+            WHERE duplicate_of = ?1 AND id != ?1
+            """)
         let carryCheck = try connection.prepare(
             "UPDATE jobs SET state = 'uncertain', maybe_sent = 1, sent_at = ?2, error = ?3 WHERE id = ?1")
         // Bulk mode, when no job holds a person key yet (a first import, however big): the
@@ -272,7 +276,9 @@ public enum Importer {
                         let ownerLead =
                             ownerImport == Int(importID)
                             ? validator.validate(ownerRow).ok : try? maps.lead(import: ownerImport, row: ownerRow)
-                        if let ownerLead, ownerLead.email.lowercased() == email.lowercased() {
+                        // An owner whose row cannot be read again is taken for the same person:
+                        // a duplicate is safe, queueing a second job might register someone twice.
+                        if ownerLead == nil || ownerLead!.email.lowercased() == email.lowercased() {
                             let replace = ownerImport != Int(importID) && [.queued, .failed, .cancelled].contains(ownerState)
                             if replace {
                                 try retire.run([
@@ -377,7 +383,7 @@ public enum Importer {
     }
 
     /// `--ignore` headers as stored.
-    static func joined(_ ignored: [String]) -> String { ignored.joined(separator: "\u{1F}") }
+    static func joined(_ ignored: [String]) -> String { ignored.sorted().joined(separator: "\u{1F}") }
 
     // MARK: input checks
 

@@ -5,9 +5,9 @@
 /// - a number written with its calling code (`+44 20 7946 0958`, `0044 20 7946 0958`,
 ///   `+44 (0)20 7946 0958`) is split by the ITU calling-code table (E.164 codes are
 ///   prefix-free, 1 to 3 digits), and that code wins over a country-code column;
-/// - beside a country-code column, a number of 11 digits or more that starts with that same
-///   code loses it (`44 20 7946 0958` with `+44`): it was written twice. Shorter numbers are
-///   left alone (an Italian mobile `391 234 5678` is a national number starting with 39).
+/// - beside a country-code column, a number of 12 digits or more (11 for +1) that starts with
+///   that same code loses it (`44 20 7946 0958` with `+44`): it was written twice. Shorter
+///   numbers are left alone (an Italian mobile `391 234 5678`, a Brazilian mobile in area 55).
 enum Phone {
     struct Parsed: Equatable {
         /// `+44`, when the number carried its calling code.
@@ -50,7 +50,10 @@ enum Phone {
         }
         if let countryCode {
             let code = countryCode.drop(while: { $0 == "+" })
-            if !code.isEmpty, digits.count >= 11, digits.hasPrefix(code) {
+            // 12 digits or more (no national number is that long), or 11 for NANP (+1: a
+            // national number never starts with 1); a Brazilian mobile in area 55 (11 digits)
+            // or a German number without its trunk 0 is left alone.
+            if !code.isEmpty, digits.hasPrefix(code), digits.count >= 12 || (code == "1" && digits.count == 11) {
                 return .success(Parsed(code: nil, digits: String(digits.dropFirst(code.count))))
             }
         }

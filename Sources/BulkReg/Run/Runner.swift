@@ -122,9 +122,13 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
         defer { heartbeat.cancel() }
 
         _ = try await store.recoverInFlight(now: now)
-        let openJobs = try await store.openJobs()
-        let lastJobAtStart = try await store.maxJobID()
-        progress.update { $0.total = openJobs }
+        let figures = try await store.startFigures()
+        let lastJobAtStart = figures.lastJob
+        progress.update {
+            $0.total = figures.open
+            $0.doneBefore = figures.done
+            $0.failedBefore = figures.failed
+        }
         await scheduler.observePages { [progress] page in
             let new = page.reduce(0) { $0 + ($1.id > lastJobAtStart ? 1 : 0) }
             if new > 0 {
@@ -132,15 +136,6 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
                     $0.total += new
                     $0.pickedUp += new
                 }
-            }
-        }
-        let store = self.store
-        Task { [progress] in
-            // The overall figures: a scan, so not before the first calls.
-            guard let counts = try? await store.counts() else { return }
-            progress.update {
-                $0.doneBefore = counts[.done] ?? 0
-                $0.failedBefore = counts[.failed] ?? 0
             }
         }
         await targets.load(try await store.checkedTargets())
@@ -325,6 +320,8 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
         }
         guard let result = answer else {
             if claimLost.withLock({ $0 }) {
+                // Replaced by a corrected import or cancelled meanwhile: not this run's any more.
+                progress.update { $0.total -= 1 }
                 logger.warning("job \(job.id): not sent: it is no longer queued for this run (another runner, or a state change)")
             }
             return .finished

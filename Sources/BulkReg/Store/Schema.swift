@@ -133,6 +133,8 @@ enum Schema {
             let now = Int(try connection.scalarInt("PRAGMA user_version") ?? 0)
             for index in now..<currentVersion {
                 try connection.execute(migrations[index])
+                // 3: the earlier imports' maps, by the rules they were imported with.
+                if index == 2 { try LegacyFieldMap.storeMaps(connection) }
                 try connection.execute("PRAGMA user_version = \(index + 1)")
             }
         }
