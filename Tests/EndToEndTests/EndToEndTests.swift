@@ -52,7 +52,7 @@ struct EndToEndTests {
             }
             #expect(rows.dropFirst().filter { $0[status] == "done" }.count == 60)
             #expect(rows.dropFirst().filter { $0[status] == "rejected" }.count == 2)
-            #expect(rows.dropFirst().filter { $0[status] == "duplicate" }.count == 1)
+            #expect(rows.dropFirst().filter { $0[status].hasPrefix("duplicate of job ") && $0[status].hasSuffix(": done") }.count == 1)
 
             let status2 = try await bulkreg(["status", "--json", "--db", ws.db])
             let json = try JSONSerialization.jsonObject(with: Data(status2.stdout.utf8)) as! [String: Any]
