@@ -268,7 +268,7 @@ struct DemoCommand: AsyncParsableCommand {
         print("""
             took \(seconds) s; the simulator saw \(stats.totalCalls) calls, at most \(stats.maxCallsInWindow) in any 1-second window, \
             \(stats.rateLimited) × 429, \(stats.duplicates) person(s) registered twice
-            results: \(rows) rows in \(output) (original columns + status, user_id, live_room_url, replay_room_url, thank_you_url, ...)
+            results: \(rows) rows in \(output) (original columns + status, job_id, webinar_id, schedule, user_id, live_room_url, replay_room_url, thank_you_url, ...)
             """)
         if case .stopped = outcome { throw ExitCode(130) }
     }
