@@ -110,33 +110,48 @@ public enum Exporter {
                 values += options.imports.map { .int($0) }
             }
             if let webinar = options.webinarID {
-                conditions.append("t.webinar_id = ?")
+                var sub = "SELECT id FROM targets WHERE webinar_id = ?"
                 values.append(.int(webinar))
                 if let schedule = options.schedule {
-                    conditions.append("t.schedule = ?")
+                    sub += " AND schedule = ?"
                     values.append(.int(schedule))
                 }
+                conditions.append("j.target_id IN (\(sub))")
             }
-            // A duplicate row shows the job it duplicates: its state, URLs and attempts.
+            // Targets are few: read once, not joined per row (this loop runs a million times).
+            var targets: [Int64: (platform: [UInt8], webinar: [UInt8], schedule: [UInt8], date: [UInt8])] = [:]
+            let readTargets = try connection.prepare("SELECT id, platform, webinar_id, schedule, date FROM targets")
+            while try readTargets.step() {
+                targets[readTargets.int64(0)] = (
+                    Array((readTargets.text(1) ?? "").utf8), Array(String(readTargets.int(2)).utf8),
+                    Array(String(readTargets.int(3)).utf8), Array((readTargets.text(4) ?? "").utf8)
+                )
+            }
             let sql = """
-                SELECT j.import_id, j.row, j.state, j.error, coalesce(d.attempts, j.attempts), r.user_id,
+                SELECT j.import_id, j.row, j.state, j.error, j.attempts, r.user_id,
                        r.live_room_url, r.replay_room_url, r.thank_you_url, r.registered_at, r.source,
-                       j.id, t.platform, t.webinar_id, t.schedule, coalesce(nullif(r.date, ''), nullif(t.date, '')),
-                       j.duplicate_of, d.state, j.note
-                FROM jobs j
-                LEFT JOIN jobs d ON d.id = j.duplicate_of
-                LEFT JOIN results r ON r.job_id = coalesce(j.duplicate_of, j.id)
-                LEFT JOIN targets t ON t.id = j.target_id
+                       j.id, j.target_id, r.date, j.duplicate_of, j.note
+                FROM jobs j LEFT JOIN results r ON r.job_id = j.id
                 \(conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "))
                 ORDER BY j.id
                 """
             let query = try connection.prepare(sql)
             try query.bind(values)
+            // A duplicate row shows the job it duplicates (rare: looked up one by one).
+            let owner = try connection.prepare(
+                """
+                SELECT j.state, j.attempts, r.user_id, r.live_room_url, r.replay_room_url, r.thank_you_url,
+                       r.registered_at, r.source, r.date
+                FROM jobs j LEFT JOIN results r ON r.job_id = j.id WHERE j.id = ?
+                """)
             // Fields go from SQLite's buffers to the writer as bytes: no String per value.
             var spans: [UnsafeRawBufferPointer] = []
             let empty = UnsafeRawBufferPointer(start: nil, count: 0)
             var lastImport = Int.min
             var sources: [Int] = []
+            func write(_ bytes: [UInt8]) throws {
+                try bytes.withUnsafeBytes { try writer.writeField(utf8: $0) }
+            }
             while try query.step() {
                 let importID = query.int(0)
                 if importID != lastImport {
@@ -150,22 +165,41 @@ public enum Exporter {
                         try writer.writeField(utf8: source >= 0 && source < spans.count ? spans[source] : empty)
                     }
                 }
-                if let owner = query.optionalInt(16) {
-                    try writer.writeField("duplicate of job \(owner): \(query.text(17) ?? "?")")
+                // The outcome: this job's, or for a duplicate the job it duplicates.
+                let ownerID = query.optionalInt(14)
+                var outcome: Statement = query
+                var columns: (state: Int32, attempts: Int32, user: Int32, urls: Int32, at: Int32, source: Int32, date: Int32) =
+                    (2, 4, 5, 6, 9, 10, 13)
+                if let ownerID {
+                    owner.reset()
+                    try owner.bind(1, Int64(ownerID))
+                    if try owner.step() {
+                        outcome = owner
+                        columns = (0, 1, 2, 3, 6, 7, 8)
+                    }
+                    try writer.writeField("duplicate of job \(ownerID): \(outcome === owner ? owner.text(0) ?? "?" : "?")")
                 } else {
                     try query.withBlob(2) { try writer.writeField(utf8: $0) }  // state
                 }
-                for column: Int32 in 11...15 { try query.withBlob(column) { try writer.writeField(utf8: $0) } }
-                try query.withBlob(5) { try writer.writeField(utf8: $0) }  // user_id
-                for column: Int32 in 6...8 { try query.withBlob(column) { try writer.writeField(utf8: $0) } }  // URLs
+                try query.withBlob(11) { try writer.writeField(utf8: $0) }  // job_id
+                let target = query.optionalInt(12).flatMap { targets[Int64($0)] }
+                try write(target?.platform ?? [])
+                try write(target?.webinar ?? [])
+                try write(target?.schedule ?? [])
+                let sessionDate = outcome.withBlob(columns.date) { Array($0) }
+                try write(sessionDate.isEmpty ? target?.date ?? [] : sessionDate)
+                try outcome.withBlob(columns.user) { try writer.writeField(utf8: $0) }  // user_id
+                for column in columns.urls...(columns.urls + 2) {
+                    try outcome.withBlob(column) { try writer.writeField(utf8: $0) }  // URLs
+                }
                 try query.withBlob(3) { try writer.writeField(utf8: $0) }  // error
-                try query.withBlob(4) { try writer.writeField(utf8: $0) }  // attempts
-                try writer.writeField(query.optionalDouble(9).map(WallClock.iso8601) ?? "")
+                try outcome.withBlob(columns.attempts) { try writer.writeField(utf8: $0) }  // attempts
+                try writer.writeField(outcome.optionalDouble(columns.at).map(WallClock.iso8601) ?? "")
                 // verified_at: when `bulkreg verify` last confirmed the lead at the vendor (that
                 // command is not built yet: empty until it is).
                 try writer.writeField(utf8: empty)
-                try query.withBlob(18) { note in
-                    if note.isEmpty && query.text(10) == "registrants" {
+                try query.withBlob(15) { note in
+                    if note.isEmpty && outcome.text(columns.source) == "registrants" {
                         try writer.writeField("registered earlier (found via registrants); thank-you URL not known")
                     } else {
                         try writer.writeField(utf8: note)
