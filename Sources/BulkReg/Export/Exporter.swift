@@ -149,6 +149,8 @@ public enum Exporter {
             let empty = UnsafeRawBufferPointer(start: nil, count: 0)
             var lastImport = Int.min
             var sources: [Int] = []
+            var lastTargetID: Int64 = -2
+            var target: (platform: [UInt8], webinar: [UInt8], schedule: [UInt8], date: [UInt8]) = ([], [], [], [])
             func write(_ bytes: [UInt8]) throws {
                 try bytes.withUnsafeBytes { try writer.writeField(utf8: $0) }
             }
@@ -182,12 +184,17 @@ public enum Exporter {
                     try query.withBlob(2) { try writer.writeField(utf8: $0) }  // state
                 }
                 try query.withBlob(11) { try writer.writeField(utf8: $0) }  // job_id
-                let target = query.optionalInt(12).flatMap { targets[Int64($0)] }
-                try write(target?.platform ?? [])
-                try write(target?.webinar ?? [])
-                try write(target?.schedule ?? [])
-                let sessionDate = outcome.withBlob(columns.date) { Array($0) }
-                try write(sessionDate.isEmpty ? target?.date ?? [] : sessionDate)
+                let targetID = query.optionalInt(12).map(Int64.init) ?? -1
+                if targetID != lastTargetID {
+                    lastTargetID = targetID
+                    target = targets[targetID] ?? ([], [], [], [])
+                }
+                try write(target.platform)
+                try write(target.webinar)
+                try write(target.schedule)
+                try outcome.withBlob(columns.date) { date in
+                    if date.isEmpty { try write(target.date) } else { try writer.writeField(utf8: date) }
+                }
                 try outcome.withBlob(columns.user) { try writer.writeField(utf8: $0) }  // user_id
                 for column in columns.urls...(columns.urls + 2) {
                     try outcome.withBlob(column) { try writer.writeField(utf8: $0) }  // URLs
