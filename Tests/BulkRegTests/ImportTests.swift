@@ -115,6 +115,7 @@ struct ValidationTests {
         let ignored = try FieldMap(header: header, overrides: [:], ignored: ["Phone"], file: "t.csv")
         #expect(ignored.columns[.phone] == nil && ignored.columns[.email] == 0)
         #expect(throws: BulkRegError.self) { try FieldMap(header: header, overrides: [:], ignored: ["Fax"], file: "t.csv") }
+        #expect(throws: BulkRegError.self) { try FieldMap(header: header, overrides: ["phon": "-"], file: "t.csv") }
         let timezone = try FieldMap(header: header, overrides: ["timezone": "TIMEZONE"], file: "t.csv")
         #expect(timezone.columns[.timezone] == 3)
     }

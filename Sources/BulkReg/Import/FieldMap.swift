@@ -189,10 +189,14 @@ public struct FieldMap: Sendable, Equatable {
             let field = LeadField(rawValue: fieldName) ?? LeadField.byAlias[Self.normalize(fieldName)]
             if headerName == "-" {
                 // `--map phone=-`: no column gives this field.
-                if let field {
-                    overridden.insert(field)
-                    found[field] = []
+                guard let field else {
+                    throw BulkRegError(
+                        .usage,
+                        "--map \(fieldName)=-: \"\(fieldName)\" is not a field bulkreg maps (fields: "
+                            + LeadField.allCases.map(\.rawValue).joined(separator: ", ") + ")")
                 }
+                overridden.insert(field)
+                found[field] = []
                 continue
             }
             guard let index = Self.column(named: headerName, in: header, normalized: normalized) else {
