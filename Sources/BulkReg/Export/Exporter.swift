@@ -58,7 +58,7 @@ public enum Exporter {
 
     /// The delimiter an import stored by its description (`,` `;` `tab` `|`).
     static func delimiter(named name: String) -> CSVDelimiter? {
-        for candidate in [CSVDelimiter.comma, .semicolon, .tab, .pipe] where candidate.description == name {
+        for candidate in CSVDelimiter.sniffCandidates where candidate.description == name {
             return candidate
         }
         return nil

@@ -183,8 +183,9 @@ public enum Importer {
         // A corrected row takes over its person's earlier job: the earlier row becomes a
         // duplicate of the new one (it stays in the export, with the new job's outcome), and
         // so do the rows that duplicated it.
+        let releasePerson = try connection.prepare("UPDATE jobs SET person = NULL WHERE id = ?")
         let retire = try connection.prepare(
-            "UPDATE jobs SET state = 'duplicate', person = NULL, updated_at = ?3, duplicate_of = ?2, error = ?4 WHERE id = ?1")
+            "UPDATE jobs SET state = 'duplicate', updated_at = ?3, duplicate_of = ?2, error = ?4 WHERE id = ?1")
         let repoint = try connection.prepare(
             """
             UPDATE jobs SET duplicate_of = ?2,
@@ -281,10 +282,7 @@ public enum Importer {
                         if ownerLead == nil || ownerLead!.email.lowercased() == email.lowercased() {
                             let replace = ownerImport != Int(importID) && [.queued, .failed, .cancelled].contains(ownerState)
                             if replace {
-                                try retire.run([
-                                    .int(owner), .null, .double(now),
-                                    .text("replaced by line \(row.line) of import #\(importID)"),
-                                ])
+                                try releasePerson.run([.int(owner)])  // the key moves to the new row
                                 guard try insertQueuedRow(row, target: target, person: person) else {
                                     throw BulkRegError(.unexpected, "\(file): line \(row.line): person key still taken")
                                 }
@@ -380,6 +378,17 @@ public enum Importer {
     /// `--map` pairs as stored: sorted, flattened.
     static func flat(_ overrides: [String: String]) -> [String] {
         overrides.sorted { $0.key < $1.key }.flatMap { [$0.key, $0.value] }
+    }
+
+    /// The stored `--map` pairs back (`flat`'s inverse).
+    static func overrides(flat: [String]) -> [String: String] {
+        var out: [String: String] = [:]
+        var i = 0
+        while i + 1 < flat.count {
+            out[flat[i]] = flat[i + 1]
+            i += 2
+        }
+        return out
     }
 
     /// `--ignore` headers as stored.

@@ -75,13 +75,7 @@ enum LegacyFieldMap {
         var maps: [(Int64, String)] = []
         while try read.step() {
             let header = read.withBlob(1) { RowCodec.decode($0) }
-            let flat = read.withBlob(2) { RowCodec.decode($0) }
-            var overrides: [String: String] = [:]
-            var i = 0
-            while i + 1 < flat.count {
-                overrides[flat[i]] = flat[i + 1]
-                i += 2
-            }
+            let overrides = Importer.overrides(flat: read.withBlob(2) { RowCodec.decode($0) })
             if let map = map(header: header, overrides: overrides) { maps.append((read.int64(0), map.stored)) }
         }
         let write = try connection.prepare("UPDATE imports SET mapping = ? WHERE id = ?")

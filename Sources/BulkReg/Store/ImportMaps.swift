@@ -24,13 +24,7 @@ final class ImportMaps {
             throw BulkRegError(.storage, "import #\(id) is missing from the database")
         }
         let header = q.withBlob(1) { RowCodec.decode($0) }
-        let flat = q.withBlob(2) { RowCodec.decode($0) }
-        var overrides: [String: String] = [:]
-        var i = 0
-        while i + 1 < flat.count {
-            overrides[flat[i]] = flat[i + 1]
-            i += 2
-        }
+        let overrides = Importer.overrides(flat: q.withBlob(2) { RowCodec.decode($0) })
         let defaults = ImportDefaults(
             platform: Platform(rawValue: q.text(3) ?? "") ?? .webinarjam, webinarID: q.optionalInt(4),
             schedule: q.optionalInt(5), date: q.text(6), timezone: q.text(7))
