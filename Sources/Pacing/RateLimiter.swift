@@ -91,6 +91,9 @@ public final class RateLimiter<C: Clock>: Sendable where C.Duration == Duration 
         var baseRate: Int
         var recoveryStart: C.Instant?
 
+        /// The slot the queue's head holds in the shared budget, if any.
+        var reservation: SharedBudget.Reservation?
+
         // Counters.
         var starts = 0
         var cancelled = 0
@@ -279,6 +282,8 @@ public final class RateLimiter<C: Clock>: Sendable where C.Duration == Duration 
     public let clock: C
     /// The configuration the limiter was created with.
     public let configuration: RateLimiterConfiguration
+    /// The budget shared with other processes on the same key, if any.
+    public let shared: SharedStarts<C>?
     private let state: Mutex<State>
 
     /// Creates a limiter.
@@ -287,14 +292,18 @@ public final class RateLimiter<C: Clock>: Sendable where C.Duration == Duration 
     ///   - clock: the clock used for start instants and sleeping (a ``ManualClock`` in tests).
     ///   - configuration: rate, window, margin and AIMD parameters (defaults: 20 per 1 s, 5 ms).
     ///   - random: source of the 429 pause jitter; inject a seeded ``SplitMix64`` for tests.
+    ///   - shared: a budget shared with other processes: every start is also reserved there, in
+    ///     request order, and a 429 reported here pauses them all (ignored when unlimited).
     public init(
         clock: C,
         configuration: RateLimiterConfiguration = RateLimiterConfiguration(),
-        random: some RandomNumberGenerator & Sendable = SystemRandomNumberGenerator()
+        random: some RandomNumberGenerator & Sendable = SystemRandomNumberGenerator(),
+        shared: SharedStarts<C>? = nil
     ) {
         configuration.validate()
         self.clock = clock
         self.configuration = configuration
+        self.shared = configuration.rate == nil ? nil : shared
         self.state = Mutex(State(config: configuration, random: random))
     }
 
@@ -324,7 +333,7 @@ public final class RateLimiter<C: Clock>: Sendable where C.Duration == Duration 
                 state.recordStart(now)
                 return .granted(now)
             }
-            if state.waiting == 0 {
+            if state.waiting == 0 && shared == nil {
                 let next = state.nextStart(now: now)
                 if next <= now.advanced(by: ahead) {
                     let slot = max(now, next)
@@ -399,9 +408,29 @@ public final class RateLimiter<C: Clock>: Sendable where C.Duration == Duration 
                     return .cancelled(state.removeLeader())
                 }
                 let now = clock.now
-                let next = state.nextStart(now: now)
+                var next = state.nextStart(now: now)
+                if let shared {
+                    // The queue's head holds one slot of the shared budget at a time, reserved
+                    // in request order; a 429 anywhere on the key may void it.
+                    // A held slot stands unless this limiter's own rules now start later than it
+                    // (its own 429 pause); a slot whose time has come (or passed: a late wake-up)
+                    // is taken now.
+                    let local = shared.nanos(next)
+                    let constrained = next > now
+                    if let held = state.reservation, held.slot >= local || !constrained, shared.budget.isValid(held) {
+                        next = max(next, shared.instant(held.slot))
+                    } else {
+                        let held = shared.budget.reserve(notBefore: local, now: shared.nanos(now))
+                        state.reservation = held
+                        next = max(next, shared.instant(held.slot))
+                    }
+                }
                 if next <= now.advanced(by: ahead) {
                     let slot = max(now, next)
+                    if let shared, let held = state.reservation {
+                        state.reservation = nil
+                        shared.budget.delay(held.slot, to: shared.nanos(slot))
+                    }
                     state.recordStart(slot)
                     return .granted(slot, state.removeLeader())
                 }
@@ -437,6 +466,11 @@ public final class RateLimiter<C: Clock>: Sendable where C.Duration == Duration 
         state.withLock { state in
             guard state.limited, instant > slot else { return }
             state.delay(slot, to: instant)
+            // In the shared log only by up to the margin: there, later starts belong to other
+            // processes and cannot be pushed, so a longer move could crowd a window.
+            if let shared, slot.duration(to: instant) <= configuration.margin {
+                shared.budget.delay(shared.nanos(slot), to: shared.nanos(instant))
+            }
         }
     }
 
@@ -452,7 +486,11 @@ public final class RateLimiter<C: Clock>: Sendable where C.Duration == Duration 
                 state.signals += 1
                 return now
             }
-            return state.rateLimited(now: now)
+            let until = state.rateLimited(now: now)
+            if let shared {
+                return max(until, shared.instant(shared.budget.rateLimited(now: shared.nanos(now))))
+            }
+            return until
         }
     }
 

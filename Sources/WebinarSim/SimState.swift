@@ -70,6 +70,9 @@ actor SimState {
     /// Arrival of the first and the last register call (the sustained rate's span).
     private var firstRegisterAt: Duration?
     private var lastRegisterAt: Duration?
+    /// Calls (of any method) since the first register call, and their number at the last one.
+    private var callsSinceFirstRegister = 0
+    private var callsAtLastRegister = 0
     private var random: SeededRandom
     private var stats: SimulatorStats
     private var allStarts: SlidingWindow
@@ -102,6 +105,7 @@ actor SimState {
         result.maxAcceptedCallsInWindow = acceptedStarts.maxInWindow
         result.duplicates = Set(successfulCallsByTarget.filter { $0.value > 1 }.keys.map(\.email)).count
         result.totalRegistrations = registrations.count
+        result.callsInRegisterSpan = callsAtLastRegister
         if let first = firstRegisterAt, let last = lastRegisterAt {
             let span = last - first
             result.registerSpanSeconds = Double(span.components.seconds) + Double(span.components.attoseconds) / 1e18
@@ -124,6 +128,8 @@ actor SimState {
         faultsSince = config.now()
         firstRegisterAt = nil
         lastRegisterAt = nil
+        callsSinceFirstRegister = 0
+        callsAtLastRegister = 0
     }
 
     func currentFaults() -> SimFaults { faults }
@@ -168,9 +174,11 @@ actor SimState {
         stats.callsByPlatform[platformLabel, default: 0] += 1
         stats.callsByPlatformMethod["\(platformLabel)/\(methodLabel)", default: 0] += 1
         allStarts.record(at: now)
+        if method == .register && firstRegisterAt == nil { firstRegisterAt = now }
+        if firstRegisterAt != nil { callsSinceFirstRegister += 1 }
         if method == .register {
-            if firstRegisterAt == nil { firstRegisterAt = now }
             lastRegisterAt = now
+            callsAtLastRegister = callsSinceFirstRegister
         }
 
         guard let platform, let method else {

@@ -49,6 +49,10 @@ public struct SimulatorStats: Sendable, Equatable, Codable {
     /// Seconds from the first register call's arrival to the last one's: the sustained rate
     /// is `(register calls - 1) / registerSpanSeconds`, free of the run's fixed start and end.
     public var registerSpanSeconds: Double = 0
+    /// Calls of every method (register, webinars, checks) from the first register call's
+    /// arrival to the last one's, both included: several processes' combined rate is
+    /// `(callsInRegisterSpan - 1) / registerSpanSeconds`.
+    public var callsInRegisterSpan: Int = 0
 
     /// Empty counters.
     public init(rateLimit: Int = 20, rateWindowMs: Int = 1000) {
@@ -92,6 +96,7 @@ public struct SimulatorStats: Sendable, Equatable, Codable {
         case rateLimit = "rate_limit"
         case rateWindowMs = "rate_window_ms"
         case registerSpanSeconds = "register_span_s"
+        case callsInRegisterSpan = "calls_in_register_span"
     }
 }
 

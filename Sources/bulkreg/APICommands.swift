@@ -3,8 +3,12 @@ import BulkReg
 import Foundation
 import WebinarAPI
 
-/// Runs `body` with a client built from the API options, and shuts it down after.
-func withClient<T>(_ options: APIOptions, _ body: (HTTPWebinarAPI) async throws -> T) async throws -> T {
+/// Runs `body` with a client built from the API options, and shuts it down after. Its calls
+/// draw from the key's shared budget (`label` is how other processes see this one), and a
+/// 429 is waited out.
+func withClient<T>(
+    _ options: APIOptions, label: String, _ body: (any WebinarAPI) async throws -> T
+) async throws -> T {
     LoggingSetup.bootstrap(verbose: options.verbose)
     let key = try options.apiKey()
     let client: HTTPWebinarAPI
@@ -15,8 +19,11 @@ func withClient<T>(_ options: APIOptions, _ body: (HTTPWebinarAPI) async throws 
     } catch {
         throw BulkRegError(.usage, "--api-base: \(error)")
     }
+    let joined = KeyBudget.join(apiKey: key, rate: 20, margin: .milliseconds(10), label: label)
+    if let warning = joined.warning { FileHandleStderr.write(warning + "\n") }
+    let paced = PacedAPI(api: client, budget: joined.budget)
     do {
-        let value = try await body(client)
+        let value = try await body(paced)
         try? await client.shutdown()
         return value
     } catch {
@@ -60,7 +67,7 @@ struct WebinarsCommand: AsyncParsableCommand {
     func run() async throws {
         let platforms = platform.map { [$0] } ?? Platform.allCases
         var all: [(Platform, WebinarSummary)] = []
-        try await withClient(api) { client in
+        try await withClient(api, label: "webinars") { client in
             for p in platforms {
                 switch await client.webinars(platform: p) {
                 case .success(let list): all += list.map { (p, $0) }
@@ -115,7 +122,7 @@ struct WebinarCommand: AsyncParsableCommand {
     func run() async throws {
         let platform = self.platform
         let id = self.id
-        let detail = try await withClient(api) { client in
+        let detail = try await withClient(api, label: "webinar") { client in
             switch await client.webinar(platform: platform, webinarID: id, timezone: timezone) {
             case .success(let w): return w
             case .failure(let failure):
@@ -214,7 +221,7 @@ struct LinkCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let detail = try await withClient(api) { client in
+        let detail = try await withClient(api, label: "link") { client in
             switch await client.webinar(platform: platform, webinarID: webinar, timezone: nil) {
             case .success(let w): return w
             case .failure(let failure): throw apiError(failure, doing: "webinar \(webinar)")

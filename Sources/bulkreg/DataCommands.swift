@@ -158,7 +158,7 @@ struct StatusCommand: ParsableCommand {
 
     @OptionGroup var database: DatabaseOptions
 
-    @Flag(name: .long, help: "One JSON object: total, states, targets, imports, recent_errors, running_pid, rate_per_second, eta_seconds (the last three null when no run is going on).")
+    @Flag(name: .long, help: "One JSON object: total, states, targets, imports, recent_errors, running_pid, rate_per_second, eta_seconds (the last three null when no run is going on), shared_with (the other bulkreg processes on the running run's API key).")
     var json = false
 
     func run() throws {

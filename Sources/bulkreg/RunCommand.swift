@@ -1,6 +1,7 @@
 import ArgumentParser
 import BulkReg
 import Logging
+import Pacing
 import ServiceLifecycle
 import UnixSignals
 import WebinarAPI
@@ -68,8 +69,6 @@ struct RunCommand: AsyncParsableCommand {
         var configuration = RunConfiguration(
             workers: workers, rate: rate, maxAttempts: maxAttempts, requestTimeout: .seconds(api.requestTimeout))
         configuration.margin = .milliseconds(rateMarginMs)
-        configuration.previousCallAt = lock.previousCallAt
-        configuration.callStarted = { lock.recordCall(at: $0) }
         configuration.checkPatience = .seconds(checkPatience)
         configuration.settleMinimum = .seconds(settleMinimum)
         let client: HTTPWebinarAPI
@@ -82,9 +81,18 @@ struct RunCommand: AsyncParsableCommand {
             throw BulkRegError(.usage, "--api-base: \(error)")
         }
         let progress = RunProgress()
+        // The key's budget, shared with every bulkreg process using it (KeyBudget).
+        let joined = KeyBudget.join(
+            apiKey: key, rate: rate, margin: configuration.margin, label: KeyBudget.label(forDatabase: path))
+        if let warning = joined.warning { FileHandleStderr.write(warning + "\n") }
         let runner = Runner(
             api: client, store: store, clock: ContinuousClock(), configuration: configuration,
-            progress: progress, logger: api.logger("bulkreg.run"))
+            progress: progress, logger: api.logger("bulkreg.run"),
+            shared: joined.budget.map { SharedStarts(budget: $0) })
+        let sharing = Task {
+            await BudgetWatch.run(joined.budget, progress: progress, logger: api.logger("bulkreg.budget"))
+        }
+        defer { sharing.cancel() }
         let service = RunnerService(runner: runner)
         let logger = api.logger("bulkreg")
 

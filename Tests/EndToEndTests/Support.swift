@@ -45,6 +45,14 @@ func launch(_ args: [String], env: [String: String] = [:], cwd: String? = nil) t
     process.executableURL = bulkregBinary
     process.arguments = args
     var environment = ["PATH": "/usr/bin:/bin", "HOME": NSTemporaryDirectory()]
+    // The key's shared budget lives beside the test's database, so tests running at once with
+    // one key do not share it (a test that wants sharing sets XDG_STATE_HOME itself).
+    let db = args.firstIndex(of: "--db").flatMap { $0 + 1 < args.count ? args[$0 + 1] : nil } ?? env["BULKREG_DB"]
+    if let db, db.hasPrefix("/") {
+        environment["XDG_STATE_HOME"] = (db as NSString).deletingLastPathComponent + "/state"
+    } else if let cwd {
+        environment["XDG_STATE_HOME"] = cwd + "/state"
+    }
     for (k, v) in env { environment[k] = v }
     process.environment = environment
     if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }

@@ -37,6 +37,15 @@ public struct StatusReport: Sendable, Codable, Equatable {
     public var ratePerSecond: Double?
     /// Seconds to drain what is left at that rate, while a run goes on.
     public var etaSeconds: Double?
+    /// The other bulkreg processes drawing from the running run's API key budget now.
+    public var sharedWith: [SharedProcess] = []
+
+    /// Another process on the same API key.
+    public struct SharedProcess: Sendable, Codable, Equatable {
+        /// Its database path, or the command (`webinars`).
+        public var label: String
+        public var pid: Int
+    }
 
     enum CodingKeys: String, CodingKey {
         case total, states, targets, imports
@@ -44,6 +53,7 @@ public struct StatusReport: Sendable, Codable, Equatable {
         case runningPID = "running_pid"
         case ratePerSecond = "rate_per_second"
         case etaSeconds = "eta_seconds"
+        case sharedWith = "shared_with"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -57,6 +67,7 @@ public struct StatusReport: Sendable, Codable, Equatable {
         try c.encode(runningPID, forKey: .runningPID)
         try c.encode(ratePerSecond, forKey: .ratePerSecond)
         try c.encode(etaSeconds, forKey: .etaSeconds)
+        try c.encode(sharedWith, forKey: .sharedWith)
     }
 
     /// The rate from completion times (wall clock) in the last minute: completions after the
@@ -123,9 +134,15 @@ public struct StatusReport: Sendable, Codable, Equatable {
                 if let rate, rate > 0 { eta = Double(left) / rate }
             }
             let imports = Int(try connection.scalarInt("SELECT count(*) FROM imports") ?? 0)
-            return StatusReport(
+            var report = StatusReport(
                 total: total, states: states, targets: targets, imports: imports, recentErrors: errors,
                 runningPID: holder.map { Int($0.pid) }, ratePerSecond: rate, etaSeconds: eta)
+            if holder != nil {
+                report.sharedWith = KeyBudget.sharing(with: KeyBudget.label(forDatabase: path)).map {
+                    SharedProcess(label: $0.label, pid: Int($0.pid))
+                }
+            }
+            return report
         } catch {
             throw Database.storageError(error, path: path)
         }
@@ -159,6 +176,12 @@ public struct StatusReport: Sendable, Codable, Equatable {
                 if let eta = etaSeconds, eta > 0 { tail += ", ETA \(Self.duration(eta))" }
             }
             lines.append(tail)
+            if !sharedWith.isEmpty {
+                let n = sharedWith.count
+                let list = sharedWith.map { "\($0.label) (pid \($0.pid))" }.joined(separator: ", ")
+                lines.append(
+                    "its API key is shared now with \(n) other bulkreg process\(n == 1 ? "" : "es") (one budget of calls for all): \(list)")
+            }
         } else {
             let left = states[JobState.queued.rawValue, default: 0] + states[JobState.uncertain.rawValue, default: 0]
             lines.append(left > 0 ? "no run going on: `bulkreg run` registers the \(left) left" : "no run going on")

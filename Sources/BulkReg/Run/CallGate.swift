@@ -20,21 +20,14 @@ final class CallGate<C: Clock>: Sendable where C.Duration == Duration {
     private let sendLead: Duration
     private let margin: Duration
     private let warmUp = WarmUp()
-    private let callStarted: (@Sendable (Double) -> Void)?
-    private let wallClock: @Sendable () -> Double
     private let latencies = Mutex(LatencyWindow())
     private let lateStarts = Mutex(0)
 
-    init(
-        limiter: RateLimiter<C>, clock: C, sendLead: Duration, margin: Duration,
-        callStarted: (@Sendable (Double) -> Void)?, wallClock: @escaping @Sendable () -> Double
-    ) {
+    init(limiter: RateLimiter<C>, clock: C, sendLead: Duration, margin: Duration) {
         self.limiter = limiter
         self.clock = clock
         self.sendLead = sendLead
         self.margin = margin
-        self.callStarted = callStarted
-        self.wallClock = wallClock
     }
 
     /// The recent latencies.
@@ -59,6 +52,12 @@ final class CallGate<C: Clock>: Sendable where C.Duration == Duration {
         let warming = await warmUp.enter()
         do {
             var slot = try await limiter.acquire(lead: warming ? .zero : sendLead)
+            if warming && limiter.shared != nil {
+                // Other processes on the key go on meanwhile, so the warm-up's start cannot be
+                // moved to its answer afterwards (their starts are already counted around it):
+                // it holds the next slot as well, unused, which covers a set-up delay up to it.
+                try await limiter.acquire(lead: .seconds(5))
+            }
             guard try await prepare() else {
                 if warming { await warmUp.done() }
                 return nil
@@ -75,7 +74,6 @@ final class CallGate<C: Clock>: Sendable where C.Duration == Duration {
                 slot = try await limiter.acquire(lead: .zero)
             }
             let started = clock.now
-            callStarted?(wallClock())
             let result = await call(started)
             let ended = clock.now
             latencies.withLock { $0.record(started.duration(to: ended).seconds) }

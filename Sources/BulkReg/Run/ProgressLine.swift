@@ -30,6 +30,10 @@ public enum ProgressLine {
             parts.append(checks)
         }
         if s.pickedUp > 0 { parts.append("\(s.pickedUp) imported during the run") }
+        if !s.sharedWith.isEmpty {
+            let n = s.sharedWith.count
+            parts.append("key shared with \(n) other process\(n == 1 ? "" : "es")")
+        }
         let line = parts.joined(separator: " · ")
         guard let width, width > 1 else { return line }
         return fit(line, width: width - 1)  // the last column: some terminals wrap on it

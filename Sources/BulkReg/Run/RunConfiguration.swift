@@ -17,11 +17,6 @@ public struct RunConfiguration: Sendable {
     public var seed: UInt64
     /// How far ahead of its slot a register call commits its intent (see `CallGate`).
     public var sendLead: Duration = .milliseconds(250)
-    /// Called with the wall-clock time of every API call's start (the run lock records it).
-    public var callStarted: (@Sendable (Double) -> Void)?
-    /// Wall-clock time of the latest call of a previous run on this database, if recent: no
-    /// call starts before it is a window (plus margin) old.
-    public var previousCallAt: Double?
     /// Safety margin added to the 1-second window, against network jitter: sustained
     /// throughput is rate / (1 s + margin). 10 ms → 19.8 calls/s (5 ms earned about one 429
     /// per 10,000 calls on loopback at 2-4 s latency: BENCHMARKS.md).

@@ -36,6 +36,9 @@ public final class RunProgress: Sendable {
         /// When the outage began, and when the run next tries the API (wall clock, seconds).
         public var unreachableSince: Double?
         public var nextProbeAt: Double?
+        /// The other bulkreg processes drawing from this API key's budget now (their labels:
+        /// database paths, command names).
+        public var sharedWith: [String] = []
         public var remaining: Int { max(0, total - done - failed) }
 
         public init() {}

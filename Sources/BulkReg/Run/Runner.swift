@@ -43,7 +43,7 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
     public init(
         api: any WebinarAPI, store: JobStore, clock: C, configuration: RunConfiguration,
         progress: RunProgress = RunProgress(), logger: Logger = Logger(label: "bulkreg.run"),
-        wallClock: @escaping @Sendable () -> Double = WallClock.now
+        wallClock: @escaping @Sendable () -> Double = WallClock.now, shared: SharedStarts<C>? = nil
     ) {
         self.api = api
         self.store = store
@@ -56,10 +56,9 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
             clock: clock,
             configuration: RateLimiterConfiguration(
                 rate: configuration.rate > 0 ? configuration.rate : nil, margin: configuration.margin),
-            random: SplitMix64(seed: configuration.seed ^ 0x5DEE_CE66))
+            random: SplitMix64(seed: configuration.seed ^ 0x5DEE_CE66), shared: shared)
         self.gate = CallGate(
-            limiter: limiter, clock: clock, sendLead: configuration.sendLead, margin: configuration.margin,
-            callStarted: configuration.callStarted, wallClock: wallClock)
+            limiter: limiter, clock: clock, sendLead: configuration.sendLead, margin: configuration.margin)
         self.inFlight = ConcurrencyGate(
             limit: InFlightTarget.target(rate: configuration.rate, p95: nil, cap: configuration.maxInFlight))
         self.passes = RegistrantsPasses(clock: clock)
@@ -148,12 +147,6 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
             clockNow.advanced(by: SettleRule.wait(sentAt: job.sentAt, now: now, settle: settle))
         }
 
-        if let previous = configuration.previousCallAt, configuration.rate > 0 {
-            // A run that was killed a moment ago made calls the limiter has not seen: let the
-            // vendor's window of those calls pass before the first call of this run.
-            let wait = previous + 1 + configuration.margin.seconds - wallClock()
-            if wait > 0 { try await clock.sleep(for: .seconds(min(wait, 2))) }
-        }
         await withDiscardingTaskGroup { group in
             // The calls in flight (the gate) plus the checks, which wait for registrants passes
             // without holding a place of the calls (the scheduler hands out at most 32 at once).
