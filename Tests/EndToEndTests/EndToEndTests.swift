@@ -188,10 +188,17 @@ struct EndToEndTests {
             }
             outputs.append(try String(contentsOfFile: ws.file("out.csv"), encoding: .utf8))
             for text in outputs { #expect(!text.contains(secret)) }
-            for name in try FileManager.default.contentsOfDirectory(atPath: ws.path) where name != "key.txt" {
+            // Every file, the key's shared budget under state/ included.
+            var budgets = 0
+            for name in FileManager.default.subpaths(atPath: ws.path) ?? [] where name != "key.txt" {
+                var isDirectory: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: ws.file(name), isDirectory: &isDirectory), !isDirectory.boolValue
+                else { continue }
+                if name.hasSuffix(".budget") { budgets += 1 }
                 let data = try Data(contentsOf: URL(fileURLWithPath: ws.file(name)))
                 #expect(data.range(of: Data(secret.utf8)) == nil, "\(name) holds the key")
             }
+            #expect(budgets == 1)
             // The database, its lock and the export are private.
             for name in ["e2e.sqlite", "e2e.sqlite.lock", "out.csv"] {
                 let mode = try FileManager.default.attributesOfItem(atPath: ws.file(name))[.posixPermissions] as! Int
