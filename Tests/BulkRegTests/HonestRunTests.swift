@@ -88,6 +88,16 @@ struct HonestRunTests {
         down.nextProbeAt = 70
         let paused = ProgressLine.render(down, rate: 0, wall: 40, reachableAgain: false, width: 200)
         #expect(paused == "0/10 done · 0.0 calls/s · API unreachable for 30s (connection refused), next try in 30s · failed 0 · 429s 0 · retries 0")
+
+        // Other processes on the key's shared budget: said, with how many.
+        var shared = RunProgress.Snapshot()
+        shared.total = 10
+        shared.sharedWith = ["/data/b.sqlite", "webinars"]
+        #expect(
+            ProgressLine.render(shared, rate: 9.9, wall: 0, reachableAgain: false, width: nil)
+                == "0/10 done · 9.9 calls/s · ETA 2s · failed 0 · 429s 0 · retries 0 · key shared with 2 other processes")
+        shared.sharedWith = ["/data/b.sqlite"]
+        #expect(ProgressLine.render(shared, rate: 9.9, wall: 0, reachableAgain: false, width: nil).hasSuffix("key shared with 1 other process"))
     }
 
     @Test("a re-import leaves a job being sent (in flight) alone")
