@@ -135,7 +135,7 @@ public final class SharedBudget: Sendable {
         static let magic = 0, version = 1, boot = 2  // boot id: words 2...7 (48 bytes)
         static let capacity = 8, count = 9, pauseUntil = 10, lastEpisode = 11, baseRate = 12
         static let recoveryStart = 13, epoch = 14, keyRate = 15, keyRateAt = 16
-        static let signals = 17, pauses = 18, decreases = 19, reservations = 20
+        static let signals = 17, pauses = 18, decreases = 19
         static let participants = 64  // 32 × 32 words
         static let participantWords = 32
         static let log = participants + participantSlots * participantWords
@@ -206,17 +206,12 @@ public final class SharedBudget: Sendable {
                 map.set(w, Self.none)
             }
         }
-        // Join: this pid's old entry, a free one, or one whose process is gone.
-        var index: Int?
-        for i in 0..<Self.participantSlots {
-            let w = Word.participants + i * Word.participantWords
-            let p = map.word(w)
-            if p == Int64(pid) || p == 0 || !Self.isLive(pid: p, lastSeen: map.word(w + 1), now: now) {
-                index = i
-                if p == Int64(pid) { break }
-                if p == 0 { break }
-            }
-        }
+        // Join: this pid's old entry, else a free one, else one whose process is gone.
+        let slots = (0..<Self.participantSlots).map { Word.participants + $0 * Word.participantWords }
+        let own = slots.firstIndex(where: { map.word($0) == Int64(pid) })
+        let free = slots.firstIndex(where: { map.word($0) == 0 })
+        let gone = slots.firstIndex(where: { !Self.isLive(pid: map.word($0), lastSeen: map.word($0 + 1), now: now) })
+        let index: Int? = own ?? free ?? gone
         if let index {
             let w = Word.participants + index * Word.participantWords
             map.set(w, Int64(pid))
@@ -274,15 +269,14 @@ public final class SharedBudget: Sendable {
     /// Reserves the first start at or after `notBefore` (and after every reservation already
     /// made) that keeps every window of the key within its rate, and records it.
     public func reserve(notBefore: Int64, now: Int64) -> Reservation {
-        let began = Self.monotonicNanos()
+        let began = Self.nanos(CLOCK_MONOTONIC)
         return locked { local, view in
             view.touch(participantIndex, now: now)
             view.refreshKeyRate(now: now)
             let slot = view.nextStart(max(notBefore, now))
             view.append(slot)
-            view.map.set(Word.reservations, view.map.word(Word.reservations) &+ 1)
             local.reservations += 1
-            local.costs.add(Self.monotonicNanos() - began)
+            local.costs.add(Self.nanos(CLOCK_MONOTONIC) - began)
             local.waits.add(max(0, slot - now))
             return Reservation(slot: slot, epoch: view.map.word(Word.epoch))
         }
@@ -376,13 +370,11 @@ public final class SharedBudget: Sendable {
 
     /// `CLOCK_BOOTTIME` now, in nanoseconds: the budget's time.
     public static func bootTimeNow() -> Int64 {
-        var ts = timespec()
         #if os(Linux)
-        clock_gettime(CLOCK_BOOTTIME, &ts)
+        nanos(CLOCK_BOOTTIME)
         #else
-        clock_gettime(CLOCK_MONOTONIC, &ts)
+        nanos(CLOCK_MONOTONIC)
         #endif
-        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
     }
 
     /// This boot's id (`/proc/sys/kernel/random/boot_id`), or "" where there is none.
@@ -396,9 +388,10 @@ public final class SharedBudget: Sendable {
         return String(decoding: buffer[0..<n], as: UTF8.self).filter { !$0.isWhitespace }
     }
 
-    static func monotonicNanos() -> Int64 {
+    /// `clock` now, in nanoseconds.
+    static func nanos(_ clock: clockid_t) -> Int64 {
         var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
+        clock_gettime(clock, &ts)
         return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
     }
 
@@ -601,9 +594,6 @@ extension SharedStarts where C == ContinuousClock {
             toNanos: { anchorNanos + anchor.duration(to: $0).nanoseconds },
             fromNanos: { anchor.advanced(by: .nanoseconds($0 - anchorNanos)) })
     }
-
-    /// The budget's time now.
-    public static func now() -> Int64 { SharedBudget.bootTimeNow() }
 }
 
 extension SharedStarts where C == ManualClock {

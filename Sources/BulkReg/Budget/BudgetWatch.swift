@@ -11,7 +11,10 @@ import Darwin
 /// processes on the key in the progress line, and (with `--verbose`) logs the reservation
 /// waits every 10 s.
 public enum BudgetWatch {
-    public static func run(_ budget: SharedBudget?, progress: RunProgress, logger: Logger) async {
+    /// - Parameter clock: what it waits on between looks (the budget's own time is the kernel's).
+    public static func run<C: Clock>(
+        _ budget: SharedBudget?, progress: RunProgress, logger: Logger, clock: C = ContinuousClock()
+    ) async where C.Duration == Duration {
         guard let budget else { return }
         let me = getpid()
         var ticks = 0
@@ -33,7 +36,7 @@ public enum BudgetWatch {
                 )
             }
             ticks += 1
-            do { try await Task.sleep(for: .seconds(2)) } catch { return }
+            do { try await clock.sleep(for: .seconds(2)) } catch { return }
         }
     }
 }

@@ -55,8 +55,7 @@ public enum KeyBudget {
                 warning: "bulkreg: cannot create \(directory) for the shared rate budget (\(reason(error))): \(fallback). "
                     + "Set XDG_STATE_HOME to a writable directory.")
         }
-        var configuration = RateLimiterConfiguration(rate: rate, margin: margin)
-        configuration.evenSpacing = true
+        let configuration = RateLimiterConfiguration(rate: rate, margin: margin)
         do {
             let budget = try SharedBudget(
                 path: directory + "/" + fileName(apiKey: apiKey), bootID: SharedBudget.currentBootID(),
@@ -108,10 +107,8 @@ public enum KeyBudget {
     }
 
     private static func reason(_ error: any Error) -> String {
-        if let underlying = (error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError,
-            let code = Optional(underlying.code), code > 0
-        {
-            return String(cString: strerror(Int32(code)))
+        if let underlying = (error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError, underlying.code > 0 {
+            return String(cString: strerror(Int32(underlying.code)))
         }
         return error.localizedDescription
     }

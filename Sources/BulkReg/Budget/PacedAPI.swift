@@ -14,7 +14,7 @@ public final class PacedAPI: WebinarAPI {
         self.api = api
         self.patience = patience
         self.limiter = RateLimiter(
-            clock: ContinuousClock(), configuration: RateLimiterConfiguration(rate: rate), random: SplitMix64(seed: UInt64.random(in: 1...UInt64.max)),
+            clock: ContinuousClock(), configuration: RateLimiterConfiguration(rate: rate),
             shared: budget.map { SharedStarts(budget: $0) })
     }
 
