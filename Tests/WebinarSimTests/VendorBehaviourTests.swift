@@ -247,8 +247,10 @@ struct RefusalTests {
 struct SlowStoringTests {
     @Test("slow: stored when the delay ends although the client gave up and closed the connection")
     func slowStoresAfterClientLeft() async throws {
+        // A 6 s delay: the client's cancellation must be seen long before it ends, even on a
+        // loaded CI machine (2 s was once not enough under the full suite).
         let clock = ContinuousClock()
-        let config = SimulatorConfig(faults: SimFaults(slowRate: 1, slowMs: 2_000))
+        let config = SimulatorConfig(faults: SimFaults(slowRate: 1, slowMs: 6_000))
         try await withSimulator(config) { sim, client in
             let call = Task { try await client.register(email: "ann@example.com", timeout: .seconds(30)) }
             // Give up (cancel: the client closes the connection) once the simulator has the call.
@@ -259,8 +261,8 @@ struct SlowStoringTests {
             // The client is gone; the call has not been stored early...
             #expect(await sim.registrations().isEmpty)
             // ...nor lost: it is stored when its delay ends.
-            let stored = try await poll(clock, within: .seconds(10)) { await !sim.registrations().isEmpty }
-            #expect(stored - seen >= .milliseconds(1_000))
+            let stored = try await poll(clock, within: .seconds(20)) { await !sim.registrations().isEmpty }
+            #expect(stored - seen >= .milliseconds(3_000))
             #expect(await sim.registrations().map(\.email) == ["ann@example.com"])
             let stats = await sim.stats()
             #expect(stats.successfulRegisterCalls == 1)
@@ -274,7 +276,7 @@ struct SlowStoringTests {
     @Test("slow: stored when the delay ends although the client closed its socket right after sending")
     func slowStoresAfterSocketClosed() async throws {
         let clock = ContinuousClock()
-        let config = SimulatorConfig(faults: SimFaults(slowRate: 1, slowMs: 2_000))
+        let config = SimulatorConfig(faults: SimFaults(slowRate: 1, slowMs: 6_000))
         try await withSimulator(config) { sim, client in
             let request = rawFormPost(
                 "/webinarjam/register",
@@ -286,8 +288,8 @@ struct SlowStoringTests {
             let seen = try await poll(clock, within: .seconds(10)) { await sim.stats().faultsInjected["slow"] == 1 }
             try await Task.sleep(for: .milliseconds(200))
             #expect(await sim.registrations().isEmpty)
-            let stored = try await poll(clock, within: .seconds(10)) { await !sim.registrations().isEmpty }
-            #expect(stored - seen >= .milliseconds(1_000))
+            let stored = try await poll(clock, within: .seconds(20)) { await !sim.registrations().isEmpty }
+            #expect(stored - seen >= .milliseconds(3_000))
             #expect(await sim.stats().successfulRegisterCalls == 1)
             do { let answer = try await client.post("/webinarjam/webinars"); #expect(answer.status == 200) }
         }
