@@ -245,12 +245,14 @@ struct RefusalTests {
 
 @Suite("Simulator: slow storing and long latency")
 struct SlowStoringTests {
+    /// Every call slow by 6 s: the client's leaving must be seen long before the delay ends, even
+    /// on a loaded CI machine (2 s was once not enough under the full suite).
+    private let slowEveryCall = SimulatorConfig(faults: SimFaults(slowRate: 1, slowMs: 6_000))
+
     @Test("slow: stored when the delay ends although the client gave up and closed the connection")
     func slowStoresAfterClientLeft() async throws {
-        // A 6 s delay: the client's cancellation must be seen long before it ends, even on a
-        // loaded CI machine (2 s was once not enough under the full suite).
         let clock = ContinuousClock()
-        let config = SimulatorConfig(faults: SimFaults(slowRate: 1, slowMs: 6_000))
+        let config = slowEveryCall
         try await withSimulator(config) { sim, client in
             let call = Task { try await client.register(email: "ann@example.com", timeout: .seconds(30)) }
             // Give up (cancel: the client closes the connection) once the simulator has the call.
@@ -276,7 +278,7 @@ struct SlowStoringTests {
     @Test("slow: stored when the delay ends although the client closed its socket right after sending")
     func slowStoresAfterSocketClosed() async throws {
         let clock = ContinuousClock()
-        let config = SimulatorConfig(faults: SimFaults(slowRate: 1, slowMs: 6_000))
+        let config = slowEveryCall
         try await withSimulator(config) { sim, client in
             let request = rawFormPost(
                 "/webinarjam/register",
