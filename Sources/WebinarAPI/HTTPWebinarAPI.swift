@@ -150,9 +150,11 @@ public struct HTTPWebinarAPI: WebinarAPI, CustomStringConvertible, CustomDebugSt
 
     /// The form fields of a `register` call, in a stable order, without `api_key`:
     /// `webinar_id, first_name, last_name?, email, schedule, ip_address?, phone_country_code?,
-    /// phone?`, then for EverWebinar `timezone?, date?`, then `extraFields` sorted by name.
+    /// phone?`, then for EverWebinar `timezone?, date?`, then `extraFields` sorted by name,
+    /// then each of `multiFields` (sorted by name) as repeated `NAME[]=VALUE` pairs.
     /// Optional fields are sent only when non-empty. Extra fields never override the
-    /// fields above nor `api_key`.
+    /// fields above nor `api_key`, also as PHP reads names (`first name` and `email[]` are
+    /// `first_name` and `email` there).
     public static func formFields(for request: RegistrationRequest) -> [(String, String)] {
         var fields: [(String, String)] = [
             ("webinar_id", String(request.webinarID)),
@@ -172,10 +174,22 @@ public struct HTTPWebinarAPI: WebinarAPI, CustomStringConvertible, CustomDebugSt
             optional("date", request.date)
         }
         let reserved = Set(fields.map(\.0)).union(["api_key", "timezone", "date"])
-        for name in request.extraFields.keys.sorted() where !reserved.contains(name) && !name.isEmpty {
+        func allowed(_ name: String) -> Bool { !name.isEmpty && !reserved.contains(phpName(name)) }
+        for name in request.extraFields.keys.sorted() where allowed(name) {
             optional(name, request.extraFields[name])
         }
+        for name in request.multiFields.keys.sorted() where allowed(name) {
+            for value in request.multiFields[name] ?? [] where !value.isEmpty { fields.append((name, value)) }
+        }
         return fields
+    }
+
+    /// The variable name PHP makes of a form field's name: leading spaces dropped, `[…]` and
+    /// what follows gone, spaces and dots turned to `_`.
+    static func phpName(_ name: String) -> String {
+        var base = Substring(name).drop { $0 == " " }
+        if let bracket = base.firstIndex(of: "["), bracket != base.startIndex { base = base[..<bracket] }
+        return String(base.map { $0 == " " || $0 == "." ? "_" : $0 })
     }
 
     /// The form fields of a `registrants` call, without `api_key`.

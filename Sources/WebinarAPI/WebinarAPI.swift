@@ -77,12 +77,14 @@ public struct RegistrationRequest: Sendable, Equatable {
     public var date: String?
     /// Extra form fields the user asked to pass through (`country`, custom fields, …).
     public var extraFields: [String: String]
+    /// Multi-valued fields (`Interests[]`): each value sent as a repeated pair, in order.
+    public var multiFields: [String: [String]]
 
     public init(
         platform: Platform, webinarID: Int, schedule: Int, firstName: String,
         lastName: String? = nil, email: String, phoneCountryCode: String? = nil,
         phone: String? = nil, ipAddress: String? = nil, timezone: String? = nil,
-        date: String? = nil, extraFields: [String: String] = [:]
+        date: String? = nil, extraFields: [String: String] = [:], multiFields: [String: [String]] = [:]
     ) {
         self.platform = platform
         self.webinarID = webinarID
@@ -96,6 +98,7 @@ public struct RegistrationRequest: Sendable, Equatable {
         self.timezone = timezone
         self.date = date
         self.extraFields = extraFields
+        self.multiFields = multiFields
     }
 }
 

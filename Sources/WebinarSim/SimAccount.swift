@@ -86,13 +86,32 @@ public struct SimWebinar: Sendable, Equatable, Codable {
     /// Schedules, in the order `webinar` lists them.
     public var schedules: [SimSchedule]
     /// Register fields this webinar requires beyond the always-required ones:
-    /// any of `last_name`, `phone_country_code`, `phone`.
+    /// any of `last_name`, `phone_country_code`, `phone`, `country`, `state`, `twilio_consent`
+    /// (a webinar whose phone field sends SMS reminders), `timezone_id`.
     public var requiredFields: [String]
+    /// Custom registration questions, sent under their labels (API-NOTES.md).
+    public var questions: [SimQuestion]
     /// Optional user fields echoed in the `register` answer (absent when not listed;
     /// `""` when listed but not given).
     public var returnedFields: [String]
     /// Whether the room has a per-attendee password (else `"password": null`).
     public var password: Bool
+
+    /// What `required_fields` may name.
+    public static let requirableFields: Set<String> = [
+        "last_name", "phone_country_code", "phone", "country", "state", "twilio_consent", "timezone_id",
+    ]
+
+    /// The questions of the default account's webinar 8.
+    public static let demoQuestions: [SimQuestion] = [
+        SimQuestion(label: "What is your role?", type: .text),
+        SimQuestion(
+            label: "Company size", type: .dropdown,
+            options: [.init(id: 1, text: "1-10"), .init(id: 2, text: "11-50"), .init(id: 3, text: "51-200"), .init(id: 4, text: "201+")]),
+        SimQuestion(
+            label: "Interests", type: .multiselect,
+            options: [.init(id: 1, text: "Email"), .init(id: 2, text: "Social"), .init(id: 3, text: "SEO"), .init(id: 4, text: "Ads")]),
+    ]
 
     /// Creates a webinar.
     public init(
@@ -100,7 +119,7 @@ public struct SimWebinar: Sendable, Equatable, Codable {
         title: String? = nil, description: String = "", type: String? = nil,
         timezone: String = "America/Los_Angeles", schedules: [SimSchedule],
         requiredFields: [String] = [], returnedFields: [String] = ["last_name", "phone_country_code", "phone"],
-        password: Bool = false
+        password: Bool = false, questions: [SimQuestion] = []
     ) {
         self.platform = platform
         self.webinarID = webinarID
@@ -114,6 +133,7 @@ public struct SimWebinar: Sendable, Equatable, Codable {
         self.requiredFields = requiredFields
         self.returnedFields = returnedFields
         self.password = password
+        self.questions = questions
     }
 
     enum CodingKeys: String, CodingKey {
@@ -123,7 +143,7 @@ public struct SimWebinar: Sendable, Equatable, Codable {
         case name, title, description, type, timezone, schedules
         case requiredFields = "required_fields"
         case returnedFields = "returned_fields"
-        case password
+        case password, questions
     }
 
     /// Decodes with defaults for every optional key.
@@ -142,9 +162,53 @@ public struct SimWebinar: Sendable, Equatable, Codable {
             requiredFields: try c.decodeIfPresent([String].self, forKey: .requiredFields) ?? [],
             returnedFields: try c.decodeIfPresent([String].self, forKey: .returnedFields)
                 ?? ["last_name", "phone_country_code", "phone"],
-            password: try c.decodeIfPresent(Bool.self, forKey: .password) ?? false
+            password: try c.decodeIfPresent(Bool.self, forKey: .password) ?? false,
+            questions: try c.decodeIfPresent([SimQuestion].self, forKey: .questions) ?? []
         )
     }
+}
+
+/// A custom registration question: a text answer, a dropdown (sent as the option's id) or a
+/// multi-select (sent as repeated `LABEL[]=ID`). JSON: `{"label": "Company size", "type":
+/// "dropdown", "required": true, "options": [{"id": 1, "text": "1-10"}, …]}`.
+public struct SimQuestion: Sendable, Equatable, Codable {
+    /// How the answer is given.
+    public enum Kind: String, Sendable, Codable { case text, dropdown, multiselect }
+    /// One choice of a dropdown or multi-select.
+    public struct Option: Sendable, Equatable, Codable {
+        public var id: Int
+        public var text: String
+        public init(id: Int, text: String) {
+            self.id = id
+            self.text = text
+        }
+    }
+
+    /// The label exactly as configured: the field's name in the form.
+    public var label: String
+    public var type: Kind
+    public var required: Bool
+    public var options: [Option]
+
+    public init(label: String, type: Kind, required: Bool = true, options: [Option] = []) {
+        self.label = label
+        self.type = type
+        self.required = required
+        self.options = options
+    }
+
+    enum CodingKeys: String, CodingKey { case label, type, required, options }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            label: try c.decode(String.self, forKey: .label), type: try c.decode(Kind.self, forKey: .type),
+            required: try c.decodeIfPresent(Bool.self, forKey: .required) ?? true,
+            options: try c.decodeIfPresent([Option].self, forKey: .options) ?? [])
+    }
+
+    /// The form field the answer comes in: the label, with `[]` for a multi-select.
+    public var fieldName: String { type == .multiselect ? label + "[]" : label }
 }
 
 /// The webinars of the simulated account.
@@ -198,7 +262,7 @@ public struct SimAccount: Sendable, Equatable, Codable {
     func validate(source: String) throws(LoadError) {
         if webinars.isEmpty { throw LoadError(description: "\(source): no webinars") }
         var seen = Set<String>()
-        let allowedRequired: Set<String> = ["last_name", "phone_country_code", "phone"]
+        let allowedRequired: Set<String> = SimWebinar.requirableFields
         for webinar in webinars {
             let key = "\(webinar.platform.rawValue)/\(webinar.webinarID)"
             if !seen.insert(key).inserted {
@@ -215,7 +279,13 @@ public struct SimAccount: Sendable, Equatable, Codable {
             }
             for field in webinar.requiredFields where !allowedRequired.contains(field) {
                 throw LoadError(
-                    description: "\(source): webinar \(key) requires unknown field '\(field)' (allowed: last_name, phone_country_code, phone)")
+                    description: "\(source): webinar \(key) requires unknown field '\(field)' (allowed: \(SimWebinar.requirableFields.sorted().joined(separator: ", ")))")
+            }
+            if Set(webinar.questions.map(\.label)).count != webinar.questions.count {
+                throw LoadError(description: "\(source): webinar \(key) repeats a question label")
+            }
+            for question in webinar.questions where question.type != .text && question.options.isEmpty {
+                throw LoadError(description: "\(source): webinar \(key) question '\(question.label)' has no options")
             }
             for schedule in webinar.schedules {
                 for date in schedule.dates where SimDates.parse(date, timezone: webinar.timezone) == nil {
@@ -254,6 +324,7 @@ public struct SimAccount: Sendable, Equatable, Codable {
     /// | webinarjam | 4 | Right now | 41 (no date) | — |
     /// | everwebinar | 6 | — | 54 Instant replay (2024-01-04 12:00), 55 Just in time (2024-01-05 12:00), 56 Every day 01:00 PM (2024-01-05 13:00) | — |
     /// | everwebinar | 7 | — | 71 Every day 07:00 PM (2024-01-05/06/07 19:00, New York), 72 Every Monday 02:00 PM (2024-01-08 14:00) | last_name; room password |
+    /// | webinarjam | 8 | Single presentation | 81 Tuesday 11:00 AM (2024-01-09 11:00, Chicago) | twilio_consent, country; questions: "What is your role?" (text), "Company size" (dropdown 1-4), "Interests" (multi-select 1-4) |
     public static let `default` = SimAccount(webinars: [
         SimWebinar(
             platform: .webinarjam, webinarID: 5, webinarHash: "pqrs7890", name: "Demo5", title: "Demo5",
@@ -299,6 +370,15 @@ public struct SimAccount: Sendable, Equatable, Codable {
                 SimSchedule(schedule: 72, comment: "Every Monday, 02:00 PM", dates: ["2024-01-08 14:00"]),
             ],
             requiredFields: ["last_name"], returnedFields: ["last_name"], password: true),
+        SimWebinar(
+            platform: .webinarjam, webinarID: 8, webinarHash: "rst8901", name: "Demo8", title: "SMS reminders",
+            description: "Phone field with SMS reminders, a country and registration questions",
+            type: "Single presentation", timezone: "America/Chicago",
+            schedules: [
+                SimSchedule(schedule: 81, comment: "Tuesday, 9 Jan 2024, 11:00 AM", dates: ["2024-01-09 11:00"])
+            ],
+            requiredFields: ["twilio_consent", "country"],
+            questions: SimWebinar.demoQuestions),
     ])
 }
 

@@ -417,6 +417,10 @@ actor SimState {
         "last_name": "The last name field is required.",
         "phone_country_code": "The phone country code field is required.",
         "phone": "The phone field is required.",
+        "country": "The country field is required.",
+        "state": "The state field is required.",
+        "twilio_consent": "The twilio consent field is required.",
+        "timezone_id": "The timezone id field is required.",
     ]
 
     private func register(_ ticket: SimTicket) -> SimAnswer {
@@ -468,6 +472,12 @@ actor SimState {
                             })
                     ),
                 ])
+        }
+        // 3b. Consent, timezone id and the webinar's questions: 422 as Laravel answers.
+        let fieldErrors = Self.fieldErrors(ticket.fields, webinar: webinar)
+        if !fieldErrors.isEmpty {
+            return .error(
+                422, [("message", .string("The given data was invalid.")), ("errors", .object(fieldErrors))])
         }
         // 4. Formats: 422, errors as an object of strings.
         var formatErrors: [(String, JSONValue)] = []
@@ -531,6 +541,52 @@ actor SimState {
         return .json(200, .object([("status", .string("success")), ("user", userObject(registration, webinar: webinar))]))
     }
 
+    /// Errors of the optional fields' values and of the webinar's questions: consent is
+    /// `true`/`false`, a timezone id a number; a required question answered, a dropdown with
+    /// one of its option ids, a multi-select with option ids only.
+    static func fieldErrors(_ fields: [String: String], webinar: SimWebinar) -> [(String, JSONValue)] {
+        func given(_ name: String) -> String? {
+            guard let text = fields[name]?.trimmingCharacters(in: .whitespaces), !text.isEmpty else { return nil }
+            return text
+        }
+        var errors: [(String, JSONValue)] = []
+        if let consent = given("twilio_consent"), !["true", "false", "1", "0"].contains(consent.lowercased()) {
+            errors.append(("twilio_consent", .array([.string("The twilio consent field must be true or false.")])))
+        }
+        if let id = given("timezone_id"), Int(id) == nil {
+            errors.append(("timezone_id", .array([.string("The timezone id must be an integer.")])))
+        }
+        for question in webinar.questions {
+            let ids = Set(question.options.map { String($0.id) })
+            switch question.type {
+            case .text:
+                if question.required && given(question.label) == nil {
+                    errors.append((question.label, .array([.string("The \(question.label) field is required.")])))
+                }
+            case .dropdown:
+                if let answer = given(question.label) {
+                    if !ids.contains(answer) {
+                        errors.append((question.label, .array([.string("The selected \(question.label) is invalid.")])))
+                    }
+                } else if question.required {
+                    errors.append((question.label, .array([.string("The \(question.label) field is required.")])))
+                }
+            case .multiselect:
+                let answers = FormDecoding.values(fields[question.fieldName]).map {
+                    $0.trimmingCharacters(in: .whitespaces)
+                }.filter { !$0.isEmpty }
+                if answers.isEmpty {
+                    if question.required {
+                        errors.append((question.label, .array([.string("The \(question.label) field is required.")])))
+                    }
+                } else if !answers.allSatisfy(ids.contains) {
+                    errors.append((question.label, .array([.string("The selected \(question.label) is invalid.")])))
+                }
+            }
+        }
+        return errors
+    }
+
     private func store(
         _ ticket: SimTicket, webinar: SimWebinar, schedule: SimSchedule, date: String, zoneName: String,
         target: SimTarget
@@ -549,14 +605,17 @@ actor SimState {
             "phone_country_code", "phone", "timezone", "date",
         ]
         var extras: [String: String] = [:]
-        for (name, text) in ticket.fields where !known.contains(name) { extras[name] = text }
+        var lists: [String: [String]] = [:]
+        for (name, text) in ticket.fields where !known.contains(name) {
+            if name.hasSuffix("[]") { lists[name] = FormDecoding.values(text) } else { extras[name] = text }
+        }
         let userID = nextUserID
         nextUserID += 1
         let registration = SimRegistration(
             platform: ticket.platform, webinarID: webinar.webinarID, schedule: schedule.schedule, date: date,
             timezone: zoneName, email: value("email") ?? "", firstName: value("first_name") ?? "",
             lastName: value("last_name"), phoneCountryCode: value("phone_country_code"), phone: value("phone"),
-            extraFields: extras, userID: userID, registrantID: registrations.count + 1,
+            extraFields: extras, multiFields: lists, userID: userID, registrantID: registrations.count + 1,
             liveRoomURL: "\(base)/go/live/\(webinar.webinarID)/\(token)",
             replayRoomURL: "\(base)/go/replay/\(webinar.webinarID)/\(token)",
             thankYouURL: "\(base)/registration/thank-you/\(webinar.webinarID)/\(thankYouToken)",

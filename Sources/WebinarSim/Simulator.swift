@@ -448,6 +448,9 @@ struct SimResponder: HTTPResponder {
                 switch value {
                 case let text as String: fields[key] = text
                 case let number as NSNumber: fields[key] = number.stringValue
+                case let list as [Any]:
+                    fields[key] = list.map { ($0 as? String) ?? ($0 as? NSNumber)?.stringValue ?? "" }
+                        .joined(separator: String(FormDecoding.listSeparator))
                 default: continue
                 }
             }
@@ -513,13 +516,30 @@ struct SimResponder: HTTPResponder {
 
 /// `application/x-www-form-urlencoded` parsing (`+` is a space, `%XX` a byte).
 enum FormDecoding {
+    /// Joins the values of a repeated `NAME[]` field in the decoded fields (a control
+    /// character no value holds).
+    static let listSeparator: Character = "\u{1F}"
+
+    /// The values of a multi-valued field as decoded.
+    static func values(_ field: String?) -> [String] {
+        guard let field, !field.isEmpty else { return [] }
+        return field.split(separator: listSeparator, omittingEmptySubsequences: false).map(String.init)
+    }
+
+    /// The form's fields; a repeated `NAME[]` keeps every value (``values(_:)``), any other
+    /// repeated name its last, as PHP does.
     static func decode(_ text: String) -> [String: String] {
         var fields: [String: String] = [:]
         for pair in text.split(separator: "&", omittingEmptySubsequences: true) {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             let name = unescape(parts[0])
             let value = parts.count > 1 ? unescape(parts[1]) : ""
-            if !name.isEmpty { fields[name] = value }
+            guard !name.isEmpty else { continue }
+            if name.hasSuffix("[]"), let earlier = fields[name] {
+                fields[name] = earlier + String(listSeparator) + value
+            } else {
+                fields[name] = value
+            }
         }
         return fields
     }

@@ -125,6 +125,8 @@ public struct SimRegistration: Sendable, Equatable, Codable {
     public var phone: String?
     /// Extra fields passed through (`country`, custom fields, …).
     public var extraFields: [String: String]
+    /// Multi-valued fields (`Interests[]`), every value in the order sent.
+    public var multiFields: [String: [String]]
     /// `user_id` of the answer (`lead_id` in `registrants`).
     public var userID: Int
     /// Row `id` in `registrants`.
@@ -149,6 +151,7 @@ public struct SimRegistration: Sendable, Equatable, Codable {
         case phoneCountryCode = "phone_country_code"
         case phone
         case extraFields = "extra_fields"
+        case multiFields = "multi_fields"
         case userID = "user_id"
         case registrantID = "registrant_id"
         case liveRoomURL = "live_room_url"

@@ -14,6 +14,13 @@ struct ImportCommand: ParsableCommand {
             overrides, --map FIELD=- leaves a field out, --ignore HEADER leaves a column out. Columns named \
             exactly webinar_id, schedule, date, timezone and platform override the flags per row.
 
+            Fields some webinars require: country, state, twilio_consent (SMS opt-in: yes/no, y/n, \
+            true/false, 1/0, x or ✓/empty become true/false) and timezone_id. A custom question is sent \
+            under its label (--map "What is your role?=Role"); a FIELD ending in [] is multi-valued (the \
+            cell is split on ; or |, each value sent as a repeated FIELD[]). --set FIELD=VALUE gives every \
+            row one value; --value FIELD:TEXT=VALUE translates a cell's text (a dropdown's option id: \
+            --value "Company size:11-50=2").
+
             Every row becomes one job: queued, rejected (with the reason) or duplicate (of which job). \
             Importing the same file with the same target and options again adds nothing; into another \
             webinar it is a new import. A corrected file fixes its leads: a lead whose earlier job is \
@@ -21,6 +28,8 @@ struct ImportCommand: ParsableCommand {
             registered is never sent again.
 
             Example: bulkreg import leads.csv --webinar 5 --schedule 34
+            Example: bulkreg import crm.csv --webinar 5 --schedule 34 --set twilio_consent=true \
+            --map "Interests[]=Interests" --value "Interests:SEO=3"
             """)
 
     @OptionGroup var database: DatabaseOptions
@@ -43,8 +52,14 @@ struct ImportCommand: ParsableCommand {
     @Option(name: .long, help: "EverWebinar timezone, GMT-5 or GMT+4:30.")
     var timezone: String?
 
-    @Option(name: .long, parsing: .singleValue, help: "FIELD=HEADER: take FIELD from column HEADER, or from the Nth column with #N (repeatable). FIELD is first_name, last_name, email, phone, phone_country_code, ip_address, webinar_id, schedule, date, timezone, or an extra API field (country, state, ...).")
+    @Option(name: .long, parsing: .singleValue, help: "FIELD=HEADER: take FIELD from column HEADER, or from the Nth column with #N (repeatable). FIELD is first_name, last_name, email, phone, phone_country_code, ip_address, country, state, twilio_consent, timezone_id, webinar_id, schedule, date, timezone, or another API field or a custom question's label (NAME[] for a multi-select).")
     var map: [String] = []
+
+    @Option(name: .customLong("set"), parsing: .singleValue, help: "FIELD=VALUE: send VALUE as FIELD for every row (repeatable), e.g. --set twilio_consent=true, --set country=US.")
+    var constants: [String] = []
+
+    @Option(name: .customLong("value"), parsing: .singleValue, help: "FIELD:TEXT=VALUE: send VALUE where FIELD's cell says TEXT (trimmed, any case; each value of a multi-value), e.g. --value \"Company size:11-50=2\" (repeatable).")
+    var translations: [String] = []
 
     @Option(name: .long, parsing: .singleValue, help: "HEADER: leave this column out of the mapping (repeatable).")
     var ignore: [String] = []
@@ -108,7 +123,8 @@ struct ImportCommand: ParsableCommand {
             defaults: ImportDefaults(
                 platform: platform, webinarID: webinar, schedule: schedule, date: date,
                 timezone: timezone.flatMap(LeadValidator.normalizeTimezone)),
-            overrides: try overrides(), ignored: ignore, delimiter: try delimiterByte(), encoding: try givenEncoding())
+            overrides: try overrides(), ignored: ignore, sets: constants, values: translations,
+            delimiter: try delimiterByte(), encoding: try givenEncoding())
         let summary = try Importer.run(options, databasePath: database.path, now: WallClock.now())
         print(summary.rendered(databasePath: database.path))
     }

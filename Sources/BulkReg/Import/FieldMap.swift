@@ -17,6 +17,10 @@ public enum LeadField: String, Sendable, CaseIterable {
         case .schedule: return 9
         case .date: return 10
         case .timezone: return 11
+        case .country: return 12
+        case .state: return 13
+        case .smsConsent: return 14
+        case .timezoneID: return 15
         }
     }
 
@@ -34,6 +38,13 @@ public enum LeadField: String, Sendable, CaseIterable {
     case schedule
     case date
     case timezone
+    // Fields some webinars require (API-NOTES.md): sent as they are named here.
+    case country
+    case state
+    /// `twilio_consent`: `true`/`false`, from yes/no, y/n, 1/0, x or ✓/empty.
+    case smsConsent = "twilio_consent"
+    /// A number (2 = Mountain, 3 = Central), for states that span two time zones.
+    case timezoneID = "timezone_id"
 
     /// Header spellings seen in exports (Mailchimp, HubSpot, ActiveCampaign, Kit, AWeber,
     /// GetResponse, Keap, Kartra, spreadsheets), already normalized by `FieldMap.normalize`.
@@ -71,6 +82,16 @@ public enum LeadField: String, Sendable, CaseIterable {
         .schedule: ["schedule", "scheduleid"],
         .date: ["date", "sessiondate"],
         .timezone: ["timezone"],
+        .country: ["country", "country/region", "countryregion", "countryname", "pays", "land"],
+        .state: [
+            "state", "state/province", "stateprovince", "stateorprovince", "state/region", "stateregion", "region",
+            "province",
+        ],
+        .smsConsent: [
+            "smsoptin", "smsconsent", "consenttosms", "twilioconsent", "smsoptedin", "smspermission",
+            "smsmarketingconsent",
+        ],
+        .timezoneID: ["timezoneid"],
     ]
 
     /// A per-row override of the import's target: recognised by its exact column name only.
@@ -89,6 +110,7 @@ public enum LeadField: String, Sendable, CaseIterable {
         case .fullName: return "full name"
         case .phoneCountryCode: return "phone country code"
         case .ipAddress: return "IP address"
+        case .smsConsent: return "SMS consent"
         default: return rawValue
         }
     }
@@ -119,13 +141,16 @@ public struct FieldMap: Sendable, Equatable {
     @inline(__always) func column(_ field: LeadField) -> Int? { candidatesByOrdinal[field.ordinalFast].first }
     /// The candidate columns of `field`, in order.
     @inline(__always) func columns(of field: LeadField) -> [Int] { candidatesByOrdinal[field.ordinalFast] }
-    /// Extra API fields to pass through (`--map country=Country`): API name → column index.
+    /// Extra API fields to pass through (`--map "What is your role?=Role"`): API name → column
+    /// index. A name ending in `[]` is multi-valued.
     public private(set) var extras: [(name: String, column: Int)] = []
+    /// `--set` and `--value`: constants for every row and translations of cell text.
+    public private(set) var rules = FieldRules()
 
     public static func == (lhs: FieldMap, rhs: FieldMap) -> Bool {
         // columns and candidatesByOrdinal are derived from candidates.
         lhs.candidates == rhs.candidates && lhs.extras.map(\.name) == rhs.extras.map(\.name)
-            && lhs.extras.map(\.column) == rhs.extras.map(\.column)
+            && lhs.extras.map(\.column) == rhs.extras.map(\.column) && lhs.rules == rhs.rules
     }
 
     /// Per-row target columns: matched by these exact names only.
@@ -168,12 +193,16 @@ public struct FieldMap: Sendable, Equatable {
     }
 
     /// Builds the map from a header row, `--map FIELD=HEADER` overrides (`FIELD=-`: the field
-    /// is not taken from any column) and `--ignore HEADER` columns.
+    /// is not taken from any column), `--ignore HEADER` columns, and the `--set FIELD=VALUE`
+    /// and `--value FIELD:TEXT=VALUE` rules (see ``FieldRules``).
     ///
-    /// - Throws: `BulkRegError(.usage)` for a `--map` or `--ignore` naming a missing header,
-    ///   and `BulkRegError(.input)` for ambiguous or missing required columns, listing the
-    ///   headers found and the `--map` that fixes it.
-    public init(header: [String], overrides: [String: String], ignored: [String] = [], file: String) throws {
+    /// - Throws: `BulkRegError(.usage)` for a `--map` or `--ignore` naming a missing header or
+    ///   a rule that cannot apply, and `BulkRegError(.input)` for ambiguous or missing required
+    ///   columns, listing the headers found and the `--map` that fixes it.
+    public init(
+        header: [String], overrides: [String: String], ignored: [String] = [], sets: [String] = [],
+        values: [String] = [], file: String
+    ) throws {
         let normalized = header.map(Self.normalize)
         var claimed = Set<Int>()
         for name in ignored {
@@ -211,7 +240,9 @@ public struct FieldMap: Sendable, Equatable {
             } else {
                 guard Self.isValidAPIFieldName(fieldName) else {
                     throw BulkRegError(
-                        .usage, "--map \(fieldName)=\(headerName): \"\(fieldName)\" is not a valid API field name")
+                        .usage,
+                        "--map \(fieldName)=\(headerName): \"\(fieldName)\" is not a valid API field name "
+                            + "(a name or a question's label: no control characters, at most 200 bytes)")
                 }
                 extras.append((fieldName, index))
             }
@@ -253,6 +284,7 @@ public struct FieldMap: Sendable, Equatable {
                 "\(file): no first-name column. Headers found: \(Self.list(header)). "
                     + "Tell bulkreg which one holds it with --map first_name=\"HEADER\".")
         }
+        rules = try FieldRules(sets: sets, values: values, map: self, header: header)
     }
 
     /// The map as stored with its import (`email=2`, `phone=3,5`, `+country=7`), so the
@@ -264,6 +296,7 @@ public struct FieldMap: Sendable, Equatable {
             lines.append("\(field.rawValue)=" + columns.map(String.init).joined(separator: ","))
         }
         for extra in extras { lines.append("+\(extra.name)=\(extra.column)") }
+        lines += rules.stored
         return lines.joined(separator: "\n")
     }
 
@@ -278,7 +311,8 @@ public struct FieldMap: Sendable, Equatable {
     /// A map from its stored form; nil when it does not parse.
     public init?(stored: String) {
         for line in stored.split(separator: "\n") {
-            guard let eq = line.firstIndex(of: "=") else { return nil }
+            if rules.read(stored: line) { continue }
+            guard let eq = line.hasPrefix("+") ? line.lastIndex(of: "=") : line.firstIndex(of: "=") else { return nil }
             let name = line[..<eq]
             let numbers = line[line.index(after: eq)...].split(separator: ",").compactMap { Int($0) }
             guard !numbers.isEmpty, numbers.allSatisfy({ $0 >= 0 }) else { return nil }
@@ -304,22 +338,32 @@ public struct FieldMap: Sendable, Equatable {
         var lines: [String] = []
         func name(_ column: Int) -> String { column < header.count ? "\"\(header[column])\"" : "#\(column + 1)" }
         let order: [LeadField] = [
-            .email, .firstName, .lastName, .fullName, .phoneCountryCode, .phone, .ipAddress, .platform, .webinarID,
-            .schedule, .date, .timezone,
+            .email, .firstName, .lastName, .fullName, .phoneCountryCode, .phone, .ipAddress, .country, .state,
+            .smsConsent, .timezoneID, .platform, .webinarID, .schedule, .date, .timezone,
         ]
         for field in order {
             guard let columns = candidates[field], !columns.isEmpty else { continue }
-            lines.append("\(field.rawValue) ← " + columns.map(name).joined(separator: ", then "))
+            var line = "\(field.rawValue) ← " + columns.map(name).joined(separator: ", then ")
+            if field == .smsConsent { line += " (yes/no → true/false)" }
+            lines.append(line)
         }
-        for extra in extras { lines.append("\(extra.name) ← \(name(extra.column)) (sent as is)") }
-        return lines
+        for extra in extras {
+            let translated = rules.translations.contains { FieldRules.key($0.field) == FieldRules.key(extra.name) }
+            var how = FieldRules.isMultiValued(extra.name) ? "split on ; or |, each value sent" : "sent as is"
+            if translated { how += ", --value translating" }
+            lines.append("\(extra.name) ← \(name(extra.column)) (\(how))")
+        }
+        return lines + rules.describe()
     }
 
-    /// API field names are short identifiers: letters, digits, `_`.
+    /// An extra API field: a name (`country`) or a custom question's label exactly as the
+    /// webinar shows it (`What is your role?`, `Interests[]`): not empty, no control
+    /// characters, no surrounding spaces, at most 200 bytes, not `api_key`.
     static func isValidAPIFieldName(_ name: String) -> Bool {
-        !name.isEmpty && name.utf8.count <= 64
-            && name.unicodeScalars.allSatisfy { $0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_" }
-            && !["api_key"].contains(name)
+        let base = FieldRules.isMultiValued(name) ? String(name.dropLast(2)) : name
+        return !base.isEmpty && name.utf8.count <= 200 && LeadValidator.trim(base) == base
+            && !LeadValidator.hasControlCharacter(name) && !name.contains("\t") && !name.contains("\n")
+            && !name.contains("\r") && name != "api_key"
     }
 
     static func list(_ header: [String]) -> String {

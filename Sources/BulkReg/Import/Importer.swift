@@ -16,6 +16,10 @@ public struct ImportOptions: Sendable {
     public var overrides: [String: String]
     /// `--ignore HEADER`: columns never mapped.
     public var ignored: [String]
+    /// `--set FIELD=VALUE`: a value for every row.
+    public var sets: [String]
+    /// `--value FIELD:TEXT=VALUE`: a cell's text translated.
+    public var values: [String]
     /// nil: sniff among `,` `;` tab `|`.
     public var delimiter: UInt8?
     /// nil: detect (UTF-8, or UTF-16 by its BOM or zero bytes).
@@ -23,12 +27,14 @@ public struct ImportOptions: Sendable {
 
     public init(
         file: String, defaults: ImportDefaults, overrides: [String: String] = [:], ignored: [String] = [],
-        delimiter: UInt8? = nil, encoding: CSVEncoding? = nil
+        sets: [String] = [], values: [String] = [], delimiter: UInt8? = nil, encoding: CSVEncoding? = nil
     ) {
         self.file = file
         self.defaults = defaults
         self.overrides = overrides
         self.ignored = ignored
+        self.sets = sets
+        self.values = values
         self.delimiter = delimiter
         self.encoding = encoding
     }
@@ -87,7 +93,9 @@ public enum Importer {
             throw BulkRegError(.input, "\(file): no header row (the file has only blank lines)")
         }
         let header = headerRecord.fields.map { LeadValidator.trim($0) }
-        let map = try FieldMap(header: header, overrides: options.overrides, ignored: options.ignored, file: file)
+        let map = try FieldMap(
+            header: header, overrides: options.overrides, ignored: options.ignored, sets: options.sets,
+            values: options.values, file: file)
         try checkTarget(options.defaults, map: map, file: file)
         let validator = LeadValidator(map: map, defaults: options.defaults)
 
@@ -114,7 +122,7 @@ public enum Importer {
                 """)
             try previous.bind([
                 .text(hash.hex), .int(Int64(hash.byteCount)), .text(d.platform.rawValue), .int(d.webinarID),
-                .int(d.schedule), .text(d.date), .text(d.timezone), .blob(RowCodec.encode(Self.flat(options.overrides))),
+                .int(d.schedule), .text(d.date), .text(d.timezone), .blob(RowCodec.encode(Self.flat(options))),
                 .text(Self.joined(options.ignored)), .text(summary.delimiter), .text(summary.encoding),
             ])
             if try previous.step() {
@@ -160,7 +168,7 @@ public enum Importer {
             .text(file), .text(hash.hex), .int(Int64(hash.byteCount)), .double(now),
             .text(d.platform.rawValue), .int(d.webinarID), .int(d.schedule), .text(d.date), .text(d.timezone),
             .text(summary.delimiter), .text(summary.encoding), .blob(RowCodec.encode(header)),
-            .blob(RowCodec.encode(flat(options.overrides))), .text(joined(options.ignored)),
+            .blob(RowCodec.encode(flat(options))), .text(joined(options.ignored)),
             .text(validator.map.stored),
         ])
         try insertImport.step()
@@ -375,17 +383,20 @@ public enum Importer {
         }
     }
 
-    /// `--map` pairs as stored: sorted, flattened.
-    static func flat(_ overrides: [String: String]) -> [String] {
-        overrides.sorted { $0.key < $1.key }.flatMap { [$0.key, $0.value] }
+    /// The mapping options as stored (part of what identifies an import): the `--map` pairs
+    /// sorted, flattened, then each `--set` and `--value` (sorted) under the keys `=set` and
+    /// `=value`, which no `--map` FIELD can be (it never holds `=`).
+    static func flat(_ options: ImportOptions) -> [String] {
+        options.overrides.sorted { $0.key < $1.key }.flatMap { [$0.key, $0.value] }
+            + options.sets.sorted().flatMap { ["=set", $0] } + options.values.sorted().flatMap { ["=value", $0] }
     }
 
-    /// The stored `--map` pairs back (`flat`'s inverse).
+    /// The stored `--map` pairs back (`flat`'s inverse, without the rules).
     static func overrides(flat: [String]) -> [String: String] {
         var out: [String: String] = [:]
         var i = 0
         while i + 1 < flat.count {
-            out[flat[i]] = flat[i + 1]
+            if !flat[i].hasPrefix("=") { out[flat[i]] = flat[i + 1] }
             i += 2
         }
         return out

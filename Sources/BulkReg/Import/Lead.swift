@@ -56,7 +56,11 @@ public struct Lead: Sendable, Equatable {
 /// number taken as the country code); a phone or country code that cannot be read is left
 /// out with a warning; country code normalised to `+N`; EverWebinar timezone `GMT±H[:MM]` and date
 /// `YYYY-MM-DD HH:MM` checked; webinar and schedule must be positive integers; an IP address
-/// must be IPv4 or IPv6; names and extra fields must not hold control characters.
+/// must be IPv4 or IPv6; names and extra fields must not hold control characters; SMS
+/// consent normalised to `true`/`false` (a mapped column's empty cell: `false`) and
+/// `timezone_id` a number, anything else rejecting the row; a multi-valued field (`NAME[]`)
+/// split into its values; `--value` translations applied to each value, `--set` constants
+/// added (``FieldRules``).
 public struct LeadValidator: Sendable {
     public let map: FieldMap
     public let defaults: ImportDefaults
@@ -94,7 +98,8 @@ public struct LeadValidator: Sendable {
         // out of the request, with a warning, instead of rejecting the lead.
         var warnings: [String] = []
         var countryCode: String?
-        if let raw = value(.phoneCountryCode) {
+        let rules = map.rules
+        if let raw = value(.phoneCountryCode) ?? rules.constant(.phoneCountryCode)?.first {
             switch Self.normalizeCountryCode(raw) {
             case .success(let code): countryCode = code
             case .failure(let reason): warnings.append(reason.reason + ": left out")
@@ -159,11 +164,36 @@ public struct LeadValidator: Sendable {
         if let ipAddress, !Self.isValidIPAddress(ipAddress) {
             return .failure(.init("invalid IP address (expected IPv4 like 203.0.113.7 or IPv6)"))
         }
+        // Fields some webinars require: from a column (translated, then normalised), else
+        // from --set; a mapped consent column's empty cell is a "false".
         var extras: [(String, String)] = []
+        for field in FieldRules.translatable {
+            guard !map.columns(of: field).isEmpty else {
+                if let constant = rules.constant(field) { extras.append((field.rawValue, constant[0])) }
+                continue
+            }
+            let cell = value(field) ?? ""
+            if cell.isEmpty && field != .smsConsent { continue }
+            if Self.hasControlCharacter(cell) { return .failure(.init("\(field.label) contains a control character")) }
+            switch FieldRules.normalize(rules.translate(cell, key: field.rawValue), for: field) {
+            case .success(let normalized): extras.append((field.rawValue, normalized))
+            case .failure(let rejection):
+                return .failure(.init(rejection.reason + " (--value translates other texts)"))
+            }
+        }
         for (name, column) in map.extras where column < row.count {
             let v = Self.trim(row[column])
             if Self.hasControlCharacter(v) { return .failure(.init("\(name) contains a control character")) }
-            if !v.isEmpty { extras.append((name, v)) }
+            if v.isEmpty { continue }
+            let key = FieldRules.key(name)
+            if FieldRules.isMultiValued(name) {
+                for part in FieldRules.split(v) { extras.append((name, rules.translate(part, key: key))) }
+            } else {
+                extras.append((name, rules.translate(v, key: key)))
+            }
+        }
+        for constant in rules.extraConstants {
+            for v in constant.values { extras.append((constant.name, v)) }
         }
         return .success(
             Lead(

@@ -54,7 +54,10 @@ enum LegacyFieldMap {
         var extras: [(name: String, column: Int)] = []
         for (fieldName, headerName) in overrides.sorted(by: { $0.key < $1.key }) {
             guard let index = FieldMap.column(named: headerName, in: header, normalized: normalized) else { return nil }
-            if let field = LeadField(rawValue: fieldName) ?? byAlias[FieldMap.normalize(fieldName)] {
+            // Only the fields schema 2 knew: a later field (country, twilio_consent) was an
+            // extra field passed through as is.
+            let known = LeadField(rawValue: fieldName).flatMap { aliases[$0] == nil ? nil : $0 }
+            if let field = known ?? byAlias[FieldMap.normalize(fieldName)] {
                 columns[field] = [index]
             } else {
                 extras.append((fieldName, index))

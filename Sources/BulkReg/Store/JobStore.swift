@@ -477,12 +477,15 @@ public actor JobStore {
             let row = q.withBlob(3) { RowCodec.decode($0) }
             let lead = try maps.lead(import: q.int(2), row: row)
             var extras: [String: String] = [:]
-            for (name, value) in lead.extras { extras[name] = value }
+            var lists: [String: [String]] = [:]
+            for (name, value) in lead.extras {
+                if FieldRules.isMultiValued(name) { lists[name, default: []].append(value) } else { extras[name] = value }
+            }
             let request = RegistrationRequest(
                 platform: lead.platform, webinarID: lead.webinarID, schedule: lead.schedule,
                 firstName: lead.firstName, lastName: lead.lastName, email: lead.email,
                 phoneCountryCode: lead.phoneCountryCode, phone: lead.phone, ipAddress: lead.ipAddress,
-                timezone: lead.timezone, date: lead.date, extraFields: extras)
+                timezone: lead.timezone, date: lead.date, extraFields: extras, multiFields: lists)
             out.append(
                 Job(
                     id: q.int(0), line: q.int(1), request: request, attempts: q.int(4), sentAt: q.optionalDouble(5),
