@@ -102,7 +102,7 @@ public struct SimWebinar: Sendable, Equatable, Codable {
         "last_name", "phone_country_code", "phone", "country", "state", "twilio_consent", "timezone_id",
     ]
 
-    /// The questions of the default account's webinar 8.
+    /// The questions of the default account's webinar 1.
     public static let demoQuestions: [SimQuestion] = [
         SimQuestion(label: "What is your role?", type: .text),
         SimQuestion(
@@ -324,7 +324,7 @@ public struct SimAccount: Sendable, Equatable, Codable {
     /// | webinarjam | 4 | Right now | 41 (no date) | — |
     /// | everwebinar | 6 | — | 54 Instant replay (2024-01-04 12:00), 55 Just in time (2024-01-05 12:00), 56 Every day 01:00 PM (2024-01-05 13:00) | — |
     /// | everwebinar | 7 | — | 71 Every day 07:00 PM (2024-01-05/06/07 19:00, New York), 72 Every Monday 02:00 PM (2024-01-08 14:00) | last_name; room password |
-    /// | webinarjam | 8 | Single presentation | 81 Tuesday 11:00 AM (2024-01-09 11:00, Chicago) | twilio_consent, country; questions: "What is your role?" (text), "Company size" (dropdown 1-4), "Interests" (multi-select 1-4) |
+    /// | webinarjam | 1 | Single presentation | 11 Tuesday 11:00 AM (2024-01-09 11:00, Chicago) | twilio_consent, country; questions: "What is your role?" (text), "Company size" (dropdown 1-4), "Interests" (multi-select 1-4) |
     public static let `default` = SimAccount(webinars: [
         SimWebinar(
             platform: .webinarjam, webinarID: 5, webinarHash: "pqrs7890", name: "Demo5", title: "Demo5",
@@ -371,11 +371,11 @@ public struct SimAccount: Sendable, Equatable, Codable {
             ],
             requiredFields: ["last_name"], returnedFields: ["last_name"], password: true),
         SimWebinar(
-            platform: .webinarjam, webinarID: 8, webinarHash: "rst8901", name: "Demo8", title: "SMS reminders",
+            platform: .webinarjam, webinarID: 1, webinarHash: "abc0123", name: "Demo1", title: "SMS reminders",
             description: "Phone field with SMS reminders, a country and registration questions",
             type: "Single presentation", timezone: "America/Chicago",
             schedules: [
-                SimSchedule(schedule: 81, comment: "Tuesday, 9 Jan 2024, 11:00 AM", dates: ["2024-01-09 11:00"])
+                SimSchedule(schedule: 11, comment: "Tuesday, 9 Jan 2024, 11:00 AM", dates: ["2024-01-09 11:00"])
             ],
             requiredFields: ["twilio_consent", "country"],
             questions: SimWebinar.demoQuestions),

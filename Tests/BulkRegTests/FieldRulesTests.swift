@@ -13,7 +13,7 @@ struct FieldRulesTests {
     }
 
     func lead(_ row: [String], _ map: FieldMap) -> Result<Lead, LeadValidator.Rejection> {
-        LeadValidator(map: map, defaults: ImportDefaults(webinarID: 8, schedule: 81)).validate(row)
+        LeadValidator(map: map, defaults: ImportDefaults(webinarID: 1, schedule: 11)).validate(row)
     }
 
     func fields(_ result: Result<Lead, LeadValidator.Rejection>) -> [String] {
@@ -82,7 +82,7 @@ struct FieldRulesTests {
             header: header, overrides: [:],
             sets: ["twilio_consent=Y", "country=US", "What is your role?=Owner", "Interests[]=1;3", "phone_country_code=44"],
             file: "t.csv")
-        guard case .success(let l) = LeadValidator(map: m, defaults: ImportDefaults(webinarID: 8, schedule: 81)).validate(["a@example.com", "Ann"])
+        guard case .success(let l) = LeadValidator(map: m, defaults: ImportDefaults(webinarID: 1, schedule: 11)).validate(["a@example.com", "Ann"])
         else {
             Issue.record("expected a lead")
             return
@@ -110,10 +110,10 @@ struct FieldRulesTests {
 
     @Test("multi-values are sent as repeated NAME[] pairs; names PHP would read as a standard field are not sent")
     func form() {
-        var request = RegistrationRequest(platform: .webinarjam, webinarID: 8, schedule: 81, firstName: "Ann", email: "a@example.com")
+        var request = RegistrationRequest(platform: .webinarjam, webinarID: 1, schedule: 11, firstName: "Ann", email: "a@example.com")
         request.extraFields = ["first name": "Mallory", "country": "US", " email": "x"]
         request.multiFields = ["Interests[]": ["1", "3"], "email[]": ["evil@example.com"]]
         let pairs = HTTPWebinarAPI.formFields(for: request).map { "\($0.0)=\($0.1)" }
-        #expect(pairs == ["webinar_id=8", "first_name=Ann", "email=a@example.com", "schedule=81", "country=US", "Interests[]=1", "Interests[]=3"])
+        #expect(pairs == ["webinar_id=1", "first_name=Ann", "email=a@example.com", "schedule=11", "country=US", "Interests[]=1", "Interests[]=3"])
     }
 }

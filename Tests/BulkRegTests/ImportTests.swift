@@ -210,10 +210,12 @@ struct FieldMapTests {
     @Test("--map picks the column and passes extra API fields through")
     func overrides() throws {
         let map = try FieldMap(
-            header: ["Correo", "Nombre", "País"], overrides: ["email": "Correo", "country": "País"], file: "x.csv")
+            header: ["Correo", "Nombre", "País", "Rol"],
+            overrides: ["email": "Correo", "country": "País", "What is your role?": "Rol"], file: "x.csv")
         #expect(map.columns[.email] == 0)
         #expect(map.columns[.firstName] == 1)
-        #expect(map.extras.map(\.name) == ["country"])
+        #expect(map.columns[.country] == 2)
+        #expect(map.extras.map(\.name) == ["What is your role?"])
         #expect(throws: BulkRegError.self) {
             try FieldMap(header: ["Correo"], overrides: ["email": "Mail"], file: "x.csv")
         }

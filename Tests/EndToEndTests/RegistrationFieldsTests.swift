@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import WebinarSim
 
-/// The fields real webinars require, through the binary, against the simulator's webinar 8
+/// The fields real webinars require, through the binary, against the simulator's webinar 1
 /// (SMS consent and country required; a role question, a "Company size" dropdown and an
 /// "Interests" multi-select).
 @Suite("Registration fields, through the binary", .serialized)
@@ -48,7 +48,7 @@ struct RegistrationFieldsTests {
         let ws = Workspace()
         let file = ws.write("crm.csv", Self.crmExport())
         var args = [
-            "import", file, "--webinar", "8", "--schedule", "81", "--db", ws.db, "--map", "What is your role?=Job title",
+            "import", file, "--webinar", "1", "--schedule", "11", "--db", ws.db, "--map", "What is your role?=Job title",
             "--map", "Company size=Company size", "--map", "Interests[]=Interests",
         ]
         for (index, size) in Self.sizes.enumerated() { args += ["--value", "Company size:\(size)=\(index + 1)"] }
@@ -85,7 +85,7 @@ struct RegistrationFieldsTests {
     func requiredAndSet() async throws {
         let ws = Workspace()
         let file = ws.write("plain.csv", "Email,First Name,Interests\na@example.com,Ann,SEO\nb@example.com,Bob,Email;Ads\n")
-        let base = ["import", file, "--webinar", "8", "--schedule", "81", "--db", ws.db, "--map", "Interests[]=Interests"]
+        let base = ["import", file, "--webinar", "1", "--schedule", "11", "--db", ws.db, "--map", "Interests[]=Interests"]
         #expect(try await bulkreg(base).status == 0)
         try await withSimulator { sim in
             let env = ["WEBINARJAM_API_KEY": key]

@@ -86,7 +86,7 @@ struct ClientOutcomeTests {
     func webinars() async throws {
         try await withClient { _, api in
             let list = try #require(await api.webinars(platform: .webinarjam).value)
-            #expect(list.map(\.webinarID) == [5, 4, 3, 2])
+            #expect(list.map(\.webinarID) == [5, 4, 3, 2, 1])
             #expect(list[0].type == nil)
             #expect(list[0].schedules == ["Every day, 01:00 PM", "Every Saturday, 02:00 PM"])
             #expect(list[3].type == "Single presentation")

@@ -155,7 +155,7 @@ struct EnvelopeTests {
             let wj = try await client.post("/webinarjam/webinars").json()
             #expect(wj["status"] as? String == "success")
             let list = try #require(wj["webinars"] as? [[String: Any]])
-            #expect(list.map { $0["webinar_id"] as? Int } == [5, 4, 3, 2])
+            #expect(list.map { $0["webinar_id"] as? Int } == [5, 4, 3, 2, 1])
             let five = try #require(list.first)
             #expect(five["schedules"] as? [String] == ["Every day, 01:00 PM", "Every Saturday, 02:00 PM"])
             #expect(five["type"] is NSNull)

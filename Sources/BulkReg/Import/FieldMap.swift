@@ -82,7 +82,7 @@ public enum LeadField: String, Sendable, CaseIterable {
         .schedule: ["schedule", "scheduleid"],
         .date: ["date", "sessiondate"],
         .timezone: ["timezone"],
-        .country: ["country", "country/region", "countryregion", "countryname", "pays", "land"],
+        .country: ["country", "country/region", "countryregion", "countryname", "pays", "pais", "land"],
         .state: [
             "state", "state/province", "stateprovince", "stateorprovince", "state/region", "stateregion", "region",
             "province",
