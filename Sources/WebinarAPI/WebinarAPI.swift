@@ -260,6 +260,16 @@ public struct RegistrantsPage: Sendable, Equatable, Codable {
     }
 }
 
+extension RegistrantsPage {
+    /// Whether another page follows `page`: by `last_page`, else by `next_page_url`, else
+    /// until an empty page or one that repeats the one before (a vendor that ignores `page`).
+    public func continues(after page: Int, previous: [Registrant]?) -> Bool {
+        if let lastPage { return page < lastPage }
+        if let hasNextPage { return hasNextPage }
+        return !registrants.isEmpty && registrants != previous
+    }
+}
+
 /// Query of a `registrants` call.
 public struct RegistrantsQuery: Sendable, Equatable {
     public var platform: Platform

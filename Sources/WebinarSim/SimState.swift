@@ -83,6 +83,8 @@ actor SimState {
     private var latestByTarget: [SimTarget: Int] = [:]
     private var successfulCallsByTarget: [SimTarget: Int] = [:]
     private var usedTokens: Set<String> = []
+    /// `registrantID`s deleted (``deleteRegistrants(platform:webinarID:schedule:emails:)``).
+    private var deleted: Set<Int> = []
     private var nextUserID: Int
     private var scriptedFaults: [SimFault] = []
 
@@ -113,7 +115,48 @@ actor SimState {
         return result
     }
 
-    func allRegistrations() -> [SimRegistration] { registrations }
+    func allRegistrations() -> [SimRegistration] { registrations.filter { !deleted.contains($0.registrantID) } }
+
+    /// What the vendor does when a session is edited: every registrant of the schedule gets
+    /// new live, replay and thank-you links. Returns how many were reset.
+    func resetLinks(platform: SimPlatform, webinarID: Int, schedule: Int?) -> Int {
+        var count = 0
+        for index in registrations.indices {
+            let row = registrations[index]
+            guard row.platform == platform, row.webinarID == webinarID, schedule == nil || row.schedule == schedule,
+                !deleted.contains(row.registrantID)
+            else { continue }
+            var token = random.token(length: 9)
+            while usedTokens.contains(token) { token = random.token(length: 9) }
+            usedTokens.insert(token)
+            registrations[index].liveRoomURL = Self.replacingToken(row.liveRoomURL, with: token)
+            registrations[index].replayRoomURL = Self.replacingToken(row.replayRoomURL, with: token)
+            registrations[index].thankYouURL = Self.replacingToken(row.thankYouURL, with: token + random.token(length: 3))
+            count += 1
+        }
+        return count
+    }
+
+    /// What the vendor does when a session is deleted, or an admin removes a registrant: the
+    /// registrations of these emails (any case) in the webinar (a schedule's, if given) are
+    /// gone from `registrants`, and the person may register again. Returns how many.
+    func deleteRegistrants(platform: SimPlatform, webinarID: Int, schedule: Int?, emails: [String]) -> Int {
+        let wanted = Set(emails.map { $0.lowercased() })
+        var count = 0
+        for (index, row) in registrations.enumerated() {
+            guard row.platform == platform, row.webinarID == webinarID, schedule == nil || row.schedule == schedule,
+                wanted.contains(row.email.lowercased()), deleted.insert(row.registrantID).inserted
+            else { continue }
+            count += 1
+            for (target, latest) in latestByTarget where latest == index { latestByTarget[target] = nil }
+        }
+        return count
+    }
+
+    private static func replacingToken(_ url: String, with token: String) -> String {
+        guard let slash = url.lastIndex(of: "/") else { return url }
+        return String(url[...slash]) + token
+    }
 
     func reset() {
         stats = SimulatorStats(rateLimit: config.rateLimit, rateWindowMs: Int(config.rateWindow.milliseconds))
@@ -121,6 +164,7 @@ actor SimState {
         acceptedStarts = SlidingWindow(window: config.rateWindow)
         limiters = [:]
         registrations = []
+        deleted = []
         latestByTarget = [:]
         successfulCallsByTarget = [:]
         scriptedFaults = []
@@ -675,7 +719,8 @@ actor SimState {
         let page = max(1, Int(ticket.fields["page"]?.trimmingCharacters(in: .whitespaces) ?? "") ?? 1)
         let perPage = config.registrantsPerPage
         let matching = registrations.filter { row in
-            guard row.platform == ticket.platform, row.webinarID == webinar.webinarID else { return false }
+            guard row.platform == ticket.platform, row.webinarID == webinar.webinarID, !deleted.contains(row.registrantID)
+            else { return false }
             if let scheduleFilter, row.schedule != scheduleFilter { return false }
             if search.isEmpty { return true }
             return row.email.lowercased().contains(search) || row.firstName.lowercased().contains(search)
@@ -704,13 +749,18 @@ actor SimState {
                 (
                     "links",
                     .object([
-                        ("live_room", .string(row.liveRoomURL)),
-                        ("replay_room", .string(row.replayRoomURL)),
+                        ("live_room", .string(link(row.liveRoomURL, lead: row.userID))),
+                        ("replay_room", .string(link(row.replayRoomURL, lead: row.userID))),
                         ("unsubscribe", .string("https://event.webinarjam.com/unsubscribe/\(row.webinarID)/\(token)")),
                     ])
                 ),
             ]
             return .object(pairs)
+        }
+        func link(_ url: String, lead: Int) -> String {
+            guard config.registrantsLinkVariant else { return url }
+            return url.replacingOccurrences(of: "https://event.webinarjam.com", with: "http://EVENT.webinarjam.com")
+                + "/?lead_id=\(lead)"
         }
         // Laravel's length-aware paginator: the page URLs carry `?page=N` (a POST to one of
         // them reads the page from the query when the body has none).

@@ -13,6 +13,10 @@ import ServiceLifecycle
 ///   fault settings in force are kept; the registrants downtime and webinar-not-found counts restart).
 /// - `POST /__sim/faults` with `{"faults": ["resetAfterStore", …]}`: the next fault-eligible
 ///   calls get these faults, in order, before any random draw.
+/// - `POST /__sim/reset-links` with `{"platform": "webinarjam", "webinar_id": 5, "schedule": 34}`
+///   (schedule optional): new links for every registrant, as when a session is edited.
+/// - `POST /__sim/delete-registrants` with `{"platform": …, "webinar_id": …, "schedule": …,
+///   "emails": […]}`: those registrations deleted, as when a session is deleted.
 /// - `GET /__sim/config`: the fault settings in force, as ``SimFaults`` JSON (camelCase keys).
 /// - `POST /__sim/config` with a ``SimFaults`` JSON body (every key optional, absent keys take
 ///   their defaults, so `{}` turns every fault off): replaces the fault settings while the
@@ -139,6 +143,20 @@ public struct RunningSimulator: Sendable {
 
     /// Every stored registration, in registration order.
     public func registrations() async -> [SimRegistration] { await state.allRegistrations() }
+
+    /// Gives every registrant of a schedule (of every schedule when nil) new links, as the
+    /// vendor does when a session is edited. Returns how many.
+    public func resetLinks(platform: SimPlatform, webinarID: Int, schedule: Int? = nil) async -> Int {
+        await state.resetLinks(platform: platform, webinarID: webinarID, schedule: schedule)
+    }
+
+    /// Deletes these emails' registrations in a webinar, as the vendor does when a session is
+    /// deleted. Returns how many.
+    public func deleteRegistrants(platform: SimPlatform, webinarID: Int, schedule: Int? = nil, emails: [String]) async
+        -> Int
+    {
+        await state.deleteRegistrants(platform: platform, webinarID: webinarID, schedule: schedule, emails: emails)
+    }
 
     /// Makes the next fault-eligible calls fail with these faults, in order.
     public func injectFaults(_ faults: [SimFault]) async { await state.enqueueFaults(faults) }
@@ -399,7 +417,39 @@ struct SimResponder: HTTPResponder {
             if let problem = faults.validationError() { return Self.response(.message(400, problem)) }
             await state.replaceFaults(faults)
             return try Self.faultsResponse(faults)
-        case (_, "stats"), (_, "registrations"), (_, "reset"), (_, "faults"), (_, "config"):
+        case (.post, "reset-links"), (.post, "delete-registrants"):
+            struct Body: Decodable {
+                let platform: SimPlatform
+                let webinarID: Int
+                let schedule: Int?
+                let emails: [String]?
+                enum CodingKeys: String, CodingKey {
+                    case platform, schedule, emails
+                    case webinarID = "webinar_id"
+                }
+            }
+            var bytes: [UInt8] = []
+            for try await chunk in request.body {
+                bytes.append(contentsOf: chunk.readableBytesView)
+                if bytes.count > Self.maxRequestBody { return Self.response(.message(413, "Body too large")) }
+            }
+            let body: Body
+            do {
+                body = try JSONDecoder().decode(Body.self, from: Data(bytes))
+            } catch {
+                return Self.response(
+                    .message(400, "expected {\"platform\": …, \"webinar_id\": …, \"schedule\": …, \"emails\": [...]}: \(Self.describe(error))"))
+            }
+            let count: Int
+            if name == "reset-links" {
+                count = await state.resetLinks(platform: body.platform, webinarID: body.webinarID, schedule: body.schedule)
+            } else {
+                count = await state.deleteRegistrants(
+                    platform: body.platform, webinarID: body.webinarID, schedule: body.schedule, emails: body.emails ?? [])
+            }
+            return Self.response(.json(200, .object([("status", .string("success")), ("count", .int(count))])))
+        case (_, "stats"), (_, "registrations"), (_, "reset"), (_, "faults"), (_, "config"), (_, "reset-links"),
+            (_, "delete-registrants"):
             return Self.response(.message(405, "Method Not Allowed"))
         default:
             return Self.response(.message(404, "Not found"))

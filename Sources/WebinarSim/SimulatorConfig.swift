@@ -416,6 +416,10 @@ public struct SimulatorConfig: Sendable {
     /// (`yyyy-MM-dd HH:mm` as the register answer gave it, `""` for Always on / Right now).
     /// Off by default: the real rows are not known to carry it.
     public var registrantsDates: Bool
+    /// `registrants` links name the attendee another way than `register`'s did: `http://`,
+    /// an upper-case host, the row's `lead_id` in the query and a trailing slash (the same
+    /// attendee link, written differently; what a real account may do is unknown).
+    public var registrantsLinkVariant: Bool = false
     /// Monotonic time for the rate limiter and the window statistics. Tests inject a
     /// ``SimManualClock``'s `now`; the default reads `ContinuousClock`.
     public var now: @Sendable () -> Duration

@@ -93,7 +93,8 @@ struct BulkRegCommand: AsyncParsableCommand {
             """,
         subcommands: [
             ImportCommand.self, RunCommand.self, StatusCommand.self, ExportCommand.self, RetryCommand.self, CancelCommand.self,
-            WebinarsCommand.self, WebinarCommand.self, LinkCommand.self, SimCommand.self, DemoCommand.self,
+            VerifyCommand.self, WebinarsCommand.self, WebinarCommand.self, LinkCommand.self, SimCommand.self,
+            DemoCommand.self,
         ]
     )
 }

@@ -100,6 +100,9 @@ struct SimCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Each registrants row also carries \"date\", its session date (yyyy-MM-dd HH:mm).")
     var registrantsDates = false
 
+    @Flag(name: .long, help: "Registrants links written another way than register's (http, upper-case host, ?lead_id=N, trailing slash): the same attendee.")
+    var registrantsLinkVariant = false
+
     @Option(name: .long, help: "A second registration of the same email (EverWebinar: and session date): same-user, new-user or error.")
     var duplicates: String = "same-user"
 
@@ -172,6 +175,7 @@ struct SimCommand: AsyncParsableCommand {
             port: port, seed: seed, duplicatePolicy: try duplicatePolicy(), rateLimit: rateLimit,
             registrantsPerPage: registrantsPerPage, rateLimitAnswer: try rateLimitAnswerChoice(),
             ignoreSearch: ignoreSearch, registrantsDates: registrantsDates)
+        config.registrantsLinkVariant = registrantsLinkVariant
         if let webinars {
             do { config.account = try SimAccount.load(path: webinars) } catch { throw BulkRegError(.input, "\(error)") }
         }

@@ -464,7 +464,7 @@ struct SchemaTests {
         let dir = TempDir()
         _ = FileManager.default.createFile(atPath: dir.db, contents: Data())
         let connection = try Database.open(dir.db, mode: .existing)
-        #expect(try connection.scalarInt("PRAGMA user_version") == 3)
+        #expect(try connection.scalarInt("PRAGMA user_version") == 4)
         for table in ["imports", "jobs", "results", "targets"] {
             #expect(try connection.scalarInt("SELECT count(*) FROM sqlite_master WHERE name = '\(table)'") == 1)
         }

@@ -130,7 +130,7 @@ public enum Exporter {
             let sql = """
                 SELECT j.import_id, j.row, j.state, j.error, j.attempts, r.user_id,
                        r.live_room_url, r.replay_room_url, r.thank_you_url, r.registered_at, r.source,
-                       j.id, j.target_id, r.date, j.duplicate_of, j.note
+                       j.id, j.target_id, r.date, j.duplicate_of, j.note, r.verified_at
                 FROM jobs j LEFT JOIN results r ON r.job_id = j.id
                 \(conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "))
                 ORDER BY j.id
@@ -141,7 +141,7 @@ public enum Exporter {
             let owner = try connection.prepare(
                 """
                 SELECT j.state, j.attempts, r.user_id, r.live_room_url, r.replay_room_url, r.thank_you_url,
-                       r.registered_at, r.source, r.date
+                       r.registered_at, r.source, r.date, r.verified_at
                 FROM jobs j LEFT JOIN results r ON r.job_id = j.id WHERE j.id = ?
                 """)
             // Fields go from SQLite's buffers to the writer as bytes: no String per value.
@@ -170,14 +170,17 @@ public enum Exporter {
                 // The outcome: this job's, or for a duplicate the job it duplicates.
                 let ownerID = query.optionalInt(14)
                 var outcome: Statement = query
-                var columns: (state: Int32, attempts: Int32, user: Int32, urls: Int32, at: Int32, source: Int32, date: Int32) =
-                    (2, 4, 5, 6, 9, 10, 13)
+                var columns:
+                    (
+                        state: Int32, attempts: Int32, user: Int32, urls: Int32, at: Int32, source: Int32, date: Int32,
+                        verified: Int32
+                    ) = (2, 4, 5, 6, 9, 10, 13, 16)
                 if let ownerID {
                     owner.reset()
                     try owner.bind(1, Int64(ownerID))
                     if try owner.step() {
                         outcome = owner
-                        columns = (0, 1, 2, 3, 6, 7, 8)
+                        columns = (0, 1, 2, 3, 6, 7, 8, 9)
                     }
                     try writer.writeField("duplicate of job \(ownerID): \(outcome === owner ? owner.text(0) ?? "?" : "?")")
                 } else {
@@ -202,9 +205,8 @@ public enum Exporter {
                 try query.withBlob(3) { try writer.writeField(utf8: $0) }  // error
                 try outcome.withBlob(columns.attempts) { try writer.writeField(utf8: $0) }  // attempts
                 try writer.writeField(outcome.optionalDouble(columns.at).map(WallClock.iso8601) ?? "")
-                // verified_at: when `bulkreg verify` last confirmed the lead at the vendor (that
-                // command is not built yet: empty until it is).
-                try writer.writeField(utf8: empty)
+                // verified_at: when `bulkreg verify` last found the lead at the vendor.
+                try writer.writeField(outcome.optionalDouble(columns.verified).map(WallClock.iso8601) ?? "")
                 try query.withBlob(15) { note in
                     if note.isEmpty && outcome.text(columns.source) == "registrants" {
                         try writer.writeField("registered earlier (found via registrants); thank-you URL not known")

@@ -691,17 +691,7 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
                 }
                 // A search only ever proves a registration: once it has, the rest is not needed.
                 if search != nil, !rows.isEmpty { return .rows(rows) }
-                let more: Bool
-                if let last = result.lastPage {
-                    more = page < last
-                } else if let next = result.hasNextPage {
-                    more = next
-                } else {
-                    // Neither: go on until an empty page, or one that repeats the last (a
-                    // vendor that ignores `page`).
-                    more = !result.registrants.isEmpty && result.registrants != previous
-                }
-                guard more else { return .rows(rows) }
+                guard result.continues(after: page, previous: previous) else { return .rows(rows) }
                 previous = result.registrants
                 page += 1
             }

@@ -6,7 +6,7 @@ import SQLite
 /// at one version or the next, never in between.
 enum Schema {
     /// The version this build writes.
-    static let currentVersion = 3
+    static let currentVersion = 4
 
     /// Migration `i` takes the schema from version `i` to `i + 1`.
     static let migrations: [String] = [
@@ -109,6 +109,10 @@ enum Schema {
         CREATE INDEX imports_content ON imports(content_hash, byte_size);
         ALTER TABLE jobs ADD COLUMN note TEXT;
         CREATE INDEX jobs_duplicate_of ON jobs(duplicate_of) WHERE duplicate_of IS NOT NULL;
+        """,
+        // 4: when `bulkreg verify` last found the lead at the vendor.
+        """
+        ALTER TABLE results ADD COLUMN verified_at REAL;
         """,
     ]
 
