@@ -463,12 +463,25 @@ public final class RateLimiter<C: Clock>: Sendable where C.Duration == Duration 
     /// set-up before it reaches the vendor. The window then counts the real start, so the
     /// calls after it keep their distance. Never moves a start earlier.
     public func delayStart(_ slot: C.Instant, to instant: C.Instant) {
+        // In the shared log only by up to the margin: there, later starts belong to other
+        // processes and cannot be pushed, so a longer move could crowd a window.
+        delay(slot, to: instant, sharedUpTo: configuration.margin)
+    }
+
+    /// Records that the call started at `stamped` left the process at `sent` (later: it
+    /// waited in the HTTP client for a connection, TLS or a busy event loop). The vendor sees
+    /// the later instant, so the window counts it, in the shared log too: the calls reserved
+    /// after this instant keep their distance from the real send. By up to the window (a move
+    /// learned later than that comes after the calls it should have kept away).
+    public func recordSend(_ stamped: C.Instant, at sent: C.Instant) {
+        delay(stamped, to: sent, sharedUpTo: configuration.window)
+    }
+
+    private func delay(_ slot: C.Instant, to instant: C.Instant, sharedUpTo limit: Duration) {
         state.withLock { state in
             guard state.limited, instant > slot else { return }
             state.delay(slot, to: instant)
-            // In the shared log only by up to the margin: there, later starts belong to other
-            // processes and cannot be pushed, so a longer move could crowd a window.
-            if let shared, slot.duration(to: instant) <= configuration.margin {
+            if let shared, slot.duration(to: instant) <= limit {
                 shared.budget.delay(shared.nanos(slot), to: shared.nanos(instant))
             }
         }

@@ -213,8 +213,13 @@ public struct HTTPWebinarAPI: WebinarAPI, CustomStringConvertible, CustomDebugSt
         request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
         request.headers.add(name: "Accept", value: "application/json")
         request.headers.add(name: "User-Agent", value: "bulkreg")
-        let body = FormEncoding.encode([("api_key", apiKey.value)] + fields)
-        request.body = .bytes(Array(body.utf8))
+        let body = Array(FormEncoding.encode([("api_key", apiKey.value)] + fields).utf8)
+        if let onSend = RequestTiming.onSend {
+            // Pulled by the connection once the request head is on its way: the send instant.
+            request.body = .stream(NotifyingBody(bytes: body, onSend: onSend), length: .known(Int64(body.count)))
+        } else {
+            request.body = .bytes(body)
+        }
         let prepared = request
 
         let start = ContinuousClock.now
@@ -439,4 +444,33 @@ extension Duration {
         let (seconds, attoseconds) = self.components
         return seconds * 1000 + attoseconds / 1_000_000_000_000_000
     }
+}
+
+/// When a call's request actually leaves: the limiter counts call starts, and a request can
+/// wait in the HTTP client after its start (a connection being set up, TLS, a busy event loop).
+public enum RequestTiming {
+    /// Called once, when the connection takes the request's body (its head is written), for
+    /// calls made while it is bound (``HTTPWebinarAPI`` reads it when it builds a request).
+    @TaskLocal public static var onSend: (@Sendable () -> Void)?
+}
+
+/// A request body of one buffer that says when it is first read.
+struct NotifyingBody: AsyncSequence, Sendable {
+    typealias Element = ByteBuffer
+    let bytes: [UInt8]
+    let onSend: @Sendable () -> Void
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        var bytes: [UInt8]?
+        let onSend: @Sendable () -> Void
+
+        mutating func next() async -> ByteBuffer? {
+            guard let bytes else { return nil }
+            self.bytes = nil
+            onSend()
+            return ByteBuffer(bytes: bytes)
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(bytes: bytes, onSend: onSend) }
 }

@@ -1,5 +1,6 @@
 import Pacing
 import Synchronization
+import WebinarAPI
 
 /// Every call to the vendor goes through here: the shared limiter, a fresh slot, the call,
 /// and the latency it took.
@@ -9,11 +10,14 @@ import Synchronization
 /// ends after the slot by more than the limiter's margin, the call takes a new slot instead
 /// of going late on the old one (a late start on an old slot would put more than `rate`
 /// starts into one second at the vendor). A start late by less than the margin is re-stamped
-/// at its real instant, which keeps the window's invariant.
+/// at its real instant, which keeps the window's invariant; so is a request that waits in the
+/// HTTP client after its start (a connection being set up, TLS, a busy event loop): its start
+/// moves, in the shared log too, to the instant the connection takes it (``RequestTiming``),
+/// before the calls it must keep its distance from are granted.
 ///
 /// The process's first call goes alone (the warm-up): it pays for connection set-up and lazy
-/// initialisation, so it reaches the vendor later than it was granted; its start is moved to
-/// when it answered, so the vendor never sees 21 calls in one of its windows.
+/// initialisation, so it reaches the vendor later than it was granted; its send instant is
+/// counted (above), and in this process its start is moved to when it answered.
 final class CallGate<C: Clock>: Sendable where C.Duration == Duration {
     let limiter: RateLimiter<C>
     private let clock: C
@@ -52,39 +56,69 @@ final class CallGate<C: Clock>: Sendable where C.Duration == Duration {
         let warming = await warmUp.enter()
         do {
             var slot = try await limiter.acquire(lead: warming ? .zero : sendLead)
-            if warming && limiter.shared != nil {
-                // Other processes on the key go on meanwhile, so the warm-up's start cannot be
-                // moved to its answer afterwards (their starts are already counted around it):
-                // it holds the next slot as well, unused, which covers a set-up delay up to it.
-                try await limiter.acquire(lead: .seconds(5))
-            }
             guard try await prepare() else {
                 if warming { await warmUp.done() }
                 return nil
             }
+            var stamped = slot
             while true {
                 try await clock.sleep(until: slot, tolerance: nil)
                 let now = clock.now
                 if now <= slot.advanced(by: margin) {
-                    if now > slot { limiter.delayStart(slot, to: now) }
+                    if now > slot {
+                        limiter.delayStart(slot, to: now)
+                        stamped = now
+                    }
                     break
                 }
                 // Late for its slot (a stalled commit, a busy machine): a new slot, not the old one.
                 lateStarts.withLock { $0 += 1 }
                 slot = try await limiter.acquire(lead: .zero)
+                stamped = slot
             }
             let started = clock.now
-            let result = await call(started)
+            // The start is re-stamped when the request really leaves (RequestTiming).
+            let sendStamp = SendStamp(limiter: limiter, clock: clock, stamped: stamped)
+            let result = await RequestTiming.$onSend.withValue({ sendStamp.sent() }) { await call(started) }
             let ended = clock.now
             latencies.withLock { $0.record(started.duration(to: ended).seconds) }
             if warming {
-                limiter.delayStart(slot, to: ended)
+                limiter.delayStart(sendStamp.current, to: ended)
                 await warmUp.done()
             }
             return result
         } catch {
             if warming { await warmUp.done() }
             throw error
+        }
+    }
+}
+
+/// Moves a call's start to the instant its request leaves the process, once.
+final class SendStamp<C: Clock>: Sendable where C.Duration == Duration {
+    private let limiter: RateLimiter<C>
+    private let clock: C
+    private let state: Mutex<(start: C.Instant, sent: Bool)>
+
+    init(limiter: RateLimiter<C>, clock: C, stamped: C.Instant) {
+        self.limiter = limiter
+        self.clock = clock
+        self.state = Mutex((stamped, false))
+    }
+
+    /// The start as the limiter now counts it.
+    var current: C.Instant { state.withLock { $0.start } }
+
+    /// The request is leaving now (called once per request; later calls do nothing).
+    func sent() {
+        let now = clock.now
+        state.withLock { state in
+            guard !state.sent else { return }
+            state.sent = true
+            // Sub-millisecond hand-offs are not worth a move.
+            guard now > state.start.advanced(by: .milliseconds(1)) else { return }
+            limiter.recordSend(state.start, at: now)
+            state.start = now
         }
     }
 }
