@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 /// The vendor API over HTTPS, built on AsyncHTTPClient.
 ///
@@ -39,6 +40,8 @@ public struct HTTPWebinarAPI: WebinarAPI, CustomStringConvertible, CustomDebugSt
 
     private let apiKey: APIKey
     private let client: HTTPClient
+    /// Told when the next request built leaves (``SendObserving``).
+    private let nextSend = SendHook()
     private let ownsClient: Bool
     private let logger: Logger
 
@@ -214,7 +217,7 @@ public struct HTTPWebinarAPI: WebinarAPI, CustomStringConvertible, CustomDebugSt
         request.headers.add(name: "Accept", value: "application/json")
         request.headers.add(name: "User-Agent", value: "bulkreg")
         let body = Array(FormEncoding.encode([("api_key", apiKey.value)] + fields).utf8)
-        if let onSend = RequestTiming.onSend {
+        if let onSend = nextSend.take() {
             // Pulled by the connection once the request head is on its way: the send instant.
             request.body = .stream(NotifyingBody(bytes: body, onSend: onSend), length: .known(Int64(body.count)))
         } else {
@@ -446,12 +449,24 @@ extension Duration {
     }
 }
 
-/// When a call's request actually leaves: the limiter counts call starts, and a request can
-/// wait in the HTTP client after its start (a connection being set up, TLS, a busy event loop).
-public enum RequestTiming {
-    /// Called once, when the connection takes the request's body (its head is written), for
-    /// calls made while it is bound (``HTTPWebinarAPI`` reads it when it builds a request).
-    @TaskLocal public static var onSend: (@Sendable () -> Void)?
+extension HTTPWebinarAPI: SendObserving {
+    public func observeNextSend(_ observer: @escaping @Sendable () -> Void) {
+        nextSend.set(observer)
+    }
+}
+
+/// The observer of the next request (shared by the copies of one ``HTTPWebinarAPI``).
+final class SendHook: Sendable {
+    private let observer = Mutex<(@Sendable () -> Void)?>(nil)
+
+    func set(_ value: @escaping @Sendable () -> Void) { observer.withLock { $0 = value } }
+
+    func take() -> (@Sendable () -> Void)? {
+        observer.withLock { value in
+            defer { value = nil }
+            return value
+        }
+    }
 }
 
 /// A request body of one buffer that says when it is first read.

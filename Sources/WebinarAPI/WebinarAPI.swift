@@ -290,6 +290,15 @@ public struct RegistrantsQuery: Sendable, Equatable {
     }
 }
 
+/// An API that can say when a request actually leaves the process: the limiter counts call
+/// starts, and a request can wait in the HTTP client after its start (the process's first
+/// connection, TLS, lazy initialisation).
+public protocol SendObserving: Sendable {
+    /// `observer` is called once, when the next request this value builds leaves (the
+    /// connection takes its body, once its head is written). For a call made alone.
+    func observeNextSend(_ observer: @escaping @Sendable () -> Void)
+}
+
 /// The vendor API as the runner and the CLI see it.
 public protocol WebinarAPI: Sendable {
     func webinars(platform: Platform) async -> Result<[WebinarSummary], APIFailure>

@@ -22,7 +22,9 @@ public final class PacedAPI: WebinarAPI {
         let configuration = RateLimiterConfiguration(rate: rate)
         self.limiter = RateLimiter(
             clock: ContinuousClock(), configuration: configuration, shared: budget.map { SharedStarts(budget: $0) })
-        self.gate = CallGate(limiter: limiter, clock: ContinuousClock(), sendLead: .zero, margin: configuration.margin)
+        self.gate = CallGate(
+            limiter: limiter, clock: ContinuousClock(), sendLead: .zero, margin: configuration.margin,
+            sendObserver: api as? any SendObserving)
     }
 
     private func paced<T: Sendable>(_ call: () async -> Result<T, APIFailure>) async -> Result<T, APIFailure> {

@@ -10,24 +10,28 @@ import WebinarAPI
 /// ends after the slot by more than the limiter's margin, the call takes a new slot instead
 /// of going late on the old one (a late start on an old slot would put more than `rate`
 /// starts into one second at the vendor). A start late by less than the margin is re-stamped
-/// at its real instant, which keeps the window's invariant; so is a request that waits in the
-/// HTTP client after its start (a connection being set up, TLS, a busy event loop): its start
-/// moves, in the shared log too, to the instant the connection takes it (``RequestTiming``),
-/// before the calls it must keep its distance from are granted.
+/// at its real instant, which keeps the window's invariant.
 ///
 /// The process's first call goes alone (the warm-up): it pays for connection set-up and lazy
-/// initialisation, so it reaches the vendor later than it was granted; its send instant is
-/// counted (above), and in this process its start is moved to when it answered.
+/// initialisation, so it reaches the vendor later than it was granted. Its start moves, in
+/// the shared log too, to the instant the connection takes its request (``SendObserving``),
+/// before the calls it must keep its distance from are granted; in this process, to when it
+/// answered.
 final class CallGate<C: Clock>: Sendable where C.Duration == Duration {
     let limiter: RateLimiter<C>
     private let clock: C
     private let sendLead: Duration
     private let margin: Duration
+    private let sendObserver: (any SendObserving)?
     private let warmUp = WarmUp()
     private let latencies = Mutex(LatencyWindow())
     private let lateStarts = Mutex(0)
 
-    init(limiter: RateLimiter<C>, clock: C, sendLead: Duration, margin: Duration) {
+    init(
+        limiter: RateLimiter<C>, clock: C, sendLead: Duration, margin: Duration,
+        sendObserver: (any SendObserving)? = nil
+    ) {
+        self.sendObserver = sendObserver
         self.limiter = limiter
         self.clock = clock
         self.sendLead = sendLead
@@ -77,9 +81,13 @@ final class CallGate<C: Clock>: Sendable where C.Duration == Duration {
                 stamped = slot
             }
             let started = clock.now
-            // The start is re-stamped when the request really leaves (RequestTiming).
+            // The warm-up's start is re-stamped when its request really leaves (SendObserving):
+            // it waits for the process's first connection, and goes alone, so "the next
+            // request" is its own. Later calls go on pooled connections with their bodies in
+            // one write.
             let sendStamp = SendStamp(limiter: limiter, clock: clock, stamped: stamped)
-            let result = await RequestTiming.$onSend.withValue({ sendStamp.sent() }) { await call(started) }
+            if warming { sendObserver?.observeNextSend { sendStamp.sent() } }
+            let result = await call(started)
             let ended = clock.now
             latencies.withLock { $0.record(started.duration(to: ended).seconds) }
             if warming {

@@ -58,7 +58,8 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
                 rate: configuration.rate > 0 ? configuration.rate : nil, margin: configuration.margin),
             random: SplitMix64(seed: configuration.seed ^ 0x5DEE_CE66), shared: shared)
         self.gate = CallGate(
-            limiter: limiter, clock: clock, sendLead: configuration.sendLead, margin: configuration.margin)
+            limiter: limiter, clock: clock, sendLead: configuration.sendLead, margin: configuration.margin,
+            sendObserver: api as? any SendObserving)
         self.inFlight = ConcurrencyGate(
             limit: InFlightTarget.target(rate: configuration.rate, p95: nil, cap: configuration.maxInFlight))
         self.passes = RegistrantsPasses(clock: clock)
