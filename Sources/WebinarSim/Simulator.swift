@@ -389,10 +389,8 @@ struct SimResponder: HTTPResponder {
             return Self.response(.json(200, .object([("status", .string("success"))])))
         case (.post, "faults"):
             struct Body: Decodable { let faults: [SimFault] }
-            var bytes: [UInt8] = []
-            for try await chunk in request.body {
-                bytes.append(contentsOf: chunk.readableBytesView)
-                if bytes.count > Self.maxRequestBody { return Self.response(.message(413, "Body too large")) }
+            guard let bytes = try await Self.adminBody(request) else {
+                return Self.response(.message(413, "Body too large"))
             }
             guard let body = try? JSONDecoder().decode(Body.self, from: Data(bytes)) else {
                 let kinds = SimFault.allCases.map(\.rawValue).joined(separator: ", ")
@@ -403,10 +401,8 @@ struct SimResponder: HTTPResponder {
         case (.get, "config"):
             return try Self.faultsResponse(await state.currentFaults())
         case (.post, "config"):
-            var bytes: [UInt8] = []
-            for try await chunk in request.body {
-                bytes.append(contentsOf: chunk.readableBytesView)
-                if bytes.count > Self.maxRequestBody { return Self.response(.message(413, "Body too large")) }
+            guard let bytes = try await Self.adminBody(request) else {
+                return Self.response(.message(413, "Body too large"))
             }
             let faults: SimFaults
             do {
@@ -428,10 +424,8 @@ struct SimResponder: HTTPResponder {
                     case webinarID = "webinar_id"
                 }
             }
-            var bytes: [UInt8] = []
-            for try await chunk in request.body {
-                bytes.append(contentsOf: chunk.readableBytesView)
-                if bytes.count > Self.maxRequestBody { return Self.response(.message(413, "Body too large")) }
+            guard let bytes = try await Self.adminBody(request) else {
+                return Self.response(.message(413, "Body too large"))
             }
             let body: Body
             do {
@@ -454,6 +448,16 @@ struct SimResponder: HTTPResponder {
         default:
             return Self.response(.message(404, "Not found"))
         }
+    }
+
+    /// An admin request's body, nil when it is over ``maxRequestBody``.
+    static func adminBody(_ request: Request) async throws -> [UInt8]? {
+        var bytes: [UInt8] = []
+        for try await chunk in request.body {
+            bytes.append(contentsOf: chunk.readableBytesView)
+            if bytes.count > maxRequestBody { return nil }
+        }
+        return bytes
     }
 
     static func faultsResponse(_ faults: SimFaults) throws -> Response {

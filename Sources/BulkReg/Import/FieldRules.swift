@@ -70,7 +70,7 @@ public struct FieldRules: Sendable, Equatable {
                     }
                 }
             }
-            constants.append(Constant(name: name, values: parts))
+            append(Constant(name: name, values: parts))
         }
         for item in values {
             guard let (name, rest) = Self.splitField(item, map: map) else {
@@ -109,6 +109,11 @@ public struct FieldRules: Sendable, Equatable {
         }
     }
 
+    private mutating func append(_ constant: Constant) {
+        constants.append(constant)
+        if LeadField(rawValue: constant.name) == nil { extraConstants.append(constant) }
+    }
+
     private mutating func add(_ translation: Translation) {
         translations.append(translation)
         table[Self.key(translation.field), default: [:]][Self.fold(translation.text)] = translation.value
@@ -127,8 +132,8 @@ public struct FieldRules: Sendable, Equatable {
         constants.first { $0.name == field.rawValue }?.values
     }
 
-    /// The constants of extra fields.
-    var extraConstants: [Constant] { constants.filter { LeadField(rawValue: $0.name) == nil } }
+    /// The constants of extra fields (kept apart: every row reads them).
+    private(set) var extraConstants: [Constant] = []
 
     // MARK: names and values
 
@@ -246,7 +251,7 @@ public struct FieldRules: Sendable, Equatable {
         guard let first = line.first, first == "!" || first == "~" else { return false }
         let parts = line.dropFirst().split(separator: "\u{1F}", omittingEmptySubsequences: false).map(String.init)
         if first == "!", parts.count >= 2 {
-            constants.append(Constant(name: parts[0], values: Array(parts.dropFirst())))
+            append(Constant(name: parts[0], values: Array(parts.dropFirst())))
         } else if first == "~", parts.count == 3 {
             add(Translation(field: parts[0], text: parts[1], value: parts[2]))
         }

@@ -29,8 +29,17 @@ public struct VerifyCounts: Sendable, Equatable {
 /// after a complete pass over its schedule.
 public struct Verifier: Sendable {
     public var refresh: Bool
+    /// Waits between retries of a page (injected: tests do not sleep).
+    let sleep: @Sendable (Duration) async throws -> Void
 
-    public init(refresh: Bool) { self.refresh = refresh }
+    public init(refresh: Bool) {
+        self.init(refresh: refresh) { try await Task.sleep(for: $0) }
+    }
+
+    init(refresh: Bool, sleep: @escaping @Sendable (Duration) async throws -> Void) {
+        self.refresh = refresh
+        self.sleep = sleep
+    }
 
     /// Retries of one page in vendor trouble before the pass is given up.
     static let pageRetries = 4
@@ -47,11 +56,11 @@ public struct Verifier: Sendable {
     /// Pure: the job a row stands for among `candidates` (not yet matched), by session date.
     static func match(rowDate: String?, platform: Platform, candidates: [VerifyStore.DoneJob]) -> RowMatch {
         guard !candidates.isEmpty else { return .none }
-        let dated = (rowDate ?? "").isEmpty ? nil : RegistrantMatch.sessionKey(rowDate!)
-        if platform == .everwebinar, let dated {
-            let same = candidates.filter { $0.date.map(RegistrantMatch.sessionKey) == dated }
-            if let job = same.first { return .job(job.id) }
-            return candidates.contains { $0.date == nil } ? .job(candidates.first { $0.date == nil }!.id) : .none
+        if platform == .everwebinar, let rowDate, !rowDate.isEmpty {
+            let dated = RegistrantMatch.sessionKey(rowDate)
+            if let job = candidates.first(where: { $0.date.map(RegistrantMatch.sessionKey) == dated }) { return .job(job.id) }
+            // A job without a date takes the row; else it is another session's registration.
+            return candidates.first { $0.date == nil }.map { .job($0.id) } ?? .none
         }
         return candidates.count == 1 ? .job(candidates[0].id) : .ambiguous
     }
@@ -74,7 +83,7 @@ public struct Verifier: Sendable {
         stamp: String, progress: (VerifyCounts) -> Void
     ) async throws -> VerifyCounts {
         var counts = VerifyCounts(platform: schedule.platform, webinarID: schedule.webinarID, schedule: schedule.schedule)
-        var byEmail = try store.doneJobs(schedule)
+        let byEmail = try store.doneJobs(schedule)
         counts.jobs = byEmail.values.reduce(0) { $0 + $1.count }
         var settled = Set<Int>()
         var unsettled = Set<Int>()
@@ -97,7 +106,7 @@ public struct Verifier: Sendable {
                     failures < Self.pageRetries
                 {
                     failures += 1
-                    try await Task.sleep(for: .seconds(1 << (failures - 1)))
+                    try await sleep(.seconds(1 << (failures - 1)))
                     continue
                 }
                 counts.error = "registrants page \(page): \(failure.text)"
@@ -147,7 +156,6 @@ public struct Verifier: Sendable {
         counts.unsettled = unsettled.count
         counts.notFound = missing.count
         try store.record(missing, at: now(), stamp: stamp)
-        byEmail.removeAll()
         progress(counts)
         return counts
     }
