@@ -154,8 +154,8 @@ struct WebinarCommand: AsyncParsableCommand {
             var line = "bulkreg import leads.csv --platform \(platform.rawValue) --webinar \(detail.webinarID) --schedule \(s.schedule)"
             if platform == .everwebinar, let date = s.date {
                 line += " --date \"\(date)\""
-                let zone = timezone.flatMap(LeadValidator.normalizeTimezone)
-                    ?? detail.timezone.flatMap { LeadValidator.gmtOffset(ofZone: $0, at: date) }
+                let zone = timezone.flatMap(LeadText.normalizeTimezone)
+                    ?? detail.timezone.flatMap { LeadText.gmtOffset(ofZone: $0, at: date) }
                 if let zone { line += " --timezone \(zone)" }
             }
             return line

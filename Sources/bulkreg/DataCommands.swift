@@ -73,10 +73,10 @@ struct ImportCommand: ParsableCommand {
     func validate() throws {
         if let webinar, webinar <= 0 { throw ValidationError("--webinar must be a positive integer") }
         if let schedule, schedule <= 0 { throw ValidationError("--schedule must be a positive integer") }
-        if let date, !LeadValidator.isValidDate(date) {
+        if let date, !LeadText.isValidDate(date) {
             throw ValidationError("--date \(date): expected YYYY-MM-DD HH:MM")
         }
-        if let timezone, LeadValidator.normalizeTimezone(timezone) == nil {
+        if let timezone, LeadText.normalizeTimezone(timezone) == nil {
             throw ValidationError("--timezone \(timezone): expected GMT-5 or GMT+4:30")
         }
         if (date != nil || timezone != nil) && platform != .everwebinar {
@@ -122,7 +122,7 @@ struct ImportCommand: ParsableCommand {
             file: file,
             defaults: ImportDefaults(
                 platform: platform, webinarID: webinar, schedule: schedule, date: date,
-                timezone: timezone.flatMap(LeadValidator.normalizeTimezone)),
+                timezone: timezone.flatMap(LeadText.normalizeTimezone)),
             overrides: try overrides(), ignored: ignore, sets: constants, values: translations,
             delimiter: try delimiterByte(), encoding: try givenEncoding())
         let summary = try Importer.run(options, databasePath: database.path, now: WallClock.now())

@@ -145,12 +145,12 @@ struct ValidationTests {
         ("555 123 4567", "5551234567"),
     ])
     func phones(raw: String, digits: String) throws {
-        #expect(try LeadValidator.normalizePhone(raw).get() == digits)
+        #expect(try LeadText.normalizePhone(raw).get() == digits)
     }
 
     @Test("country codes", arguments: [("1", "+1"), ("+44", "+44"), ("0049", "+49"), ("(+33)", "+33"), ("+1-268", "+1268")])
     func countryCodes(raw: String, code: String) throws {
-        #expect(try LeadValidator.normalizeCountryCode(raw).get() == code)
+        #expect(try LeadText.normalizeCountryCode(raw).get() == code)
     }
 
     @Test("EverWebinar date and timezone are checked; WebinarJam ignores them")
@@ -159,17 +159,17 @@ struct ValidationTests {
         #expect(reason(["a@example.com", "Ann", "", "", ""], defaults: ew) == "invalid date (expected YYYY-MM-DD HH:MM)")
         let tz = ImportDefaults(platform: .everwebinar, webinarID: 6, schedule: 56, timezone: "EST")
         #expect(reason(["a@example.com", "Ann", "", "", ""], defaults: tz) == "invalid timezone (expected GMT-5, GMT+4:30 or a zone like America/New_York)")
-        #expect(LeadValidator.normalizeTimezone("gmt+04:30") == "GMT+4:30")
+        #expect(LeadText.normalizeTimezone("gmt+04:30") == "GMT+4:30")
         // IANA names (Mailchimp's TIMEZONE column) become the offset at the session date.
-        #expect(LeadValidator.gmtOffset(ofZone: "America/New_York", at: "2024-01-05 13:00") == "GMT-5")
-        #expect(LeadValidator.gmtOffset(ofZone: "America/New_York", at: "2024-07-05 13:00") == "GMT-4")
-        #expect(LeadValidator.gmtOffset(ofZone: "Asia/Kolkata", at: nil) == "GMT+5:30")
-        #expect(LeadValidator.gmtOffset(ofZone: "Mars/Olympus", at: nil) == nil)
-        #expect(LeadValidator.normalizeTimezone("GMT-5") == "GMT-5")
-        #expect(LeadValidator.normalizeTimezone("GMT+4:20") == nil)
-        #expect(LeadValidator.isValidDate("2024-02-29 23:59"))
-        #expect(!LeadValidator.isValidDate("2023-02-29 10:00"))
-        #expect(!LeadValidator.isValidDate("2024-01-05 24:00"))
+        #expect(LeadText.gmtOffset(ofZone: "America/New_York", at: "2024-01-05 13:00") == "GMT-5")
+        #expect(LeadText.gmtOffset(ofZone: "America/New_York", at: "2024-07-05 13:00") == "GMT-4")
+        #expect(LeadText.gmtOffset(ofZone: "Asia/Kolkata", at: nil) == "GMT+5:30")
+        #expect(LeadText.gmtOffset(ofZone: "Mars/Olympus", at: nil) == nil)
+        #expect(LeadText.normalizeTimezone("GMT-5") == "GMT-5")
+        #expect(LeadText.normalizeTimezone("GMT+4:20") == nil)
+        #expect(LeadText.isValidDate("2024-02-29 23:59"))
+        #expect(!LeadText.isValidDate("2023-02-29 10:00"))
+        #expect(!LeadText.isValidDate("2024-01-05 24:00"))
     }
 
     @Test("missing webinar or schedule rejects the row")

@@ -361,8 +361,8 @@ public struct FieldMap: Sendable, Equatable {
     /// characters, no surrounding spaces, at most 200 bytes, not `api_key`.
     static func isValidAPIFieldName(_ name: String) -> Bool {
         let base = FieldRules.isMultiValued(name) ? String(name.dropLast(2)) : name
-        return !base.isEmpty && name.utf8.count <= 200 && LeadValidator.trim(base) == base
-            && !LeadValidator.hasControlCharacter(name) && !name.contains("\t") && !name.contains("\n")
+        return !base.isEmpty && name.utf8.count <= 200 && LeadText.trim(base) == base
+            && !LeadText.hasControlCharacter(name) && !name.contains("\t") && !name.contains("\n")
             && !name.contains("\r") && name != "api_key"
     }
 

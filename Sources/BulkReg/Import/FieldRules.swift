@@ -50,7 +50,7 @@ public struct FieldRules: Sendable, Equatable {
                 throw BulkRegError(.usage, "--set \(item): expected FIELD=VALUE, e.g. --set twilio_consent=true")
             }
             let given = String(item[..<eq])
-            let raw = LeadValidator.trim(String(item[item.index(after: eq)...]))
+            let raw = LeadText.trim(String(item[item.index(after: eq)...]))
             let name = try Self.constantField(given, item: item, map: map, header: header)
             if constants.contains(where: { Self.key($0.name) == Self.key(name) }) {
                 throw BulkRegError(.usage, "--set \(item): \(name) is set twice")
@@ -58,7 +58,7 @@ public struct FieldRules: Sendable, Equatable {
             guard !raw.isEmpty else {
                 throw BulkRegError(.usage, "--set \(item): the value is empty (leave the --set out to send nothing)")
             }
-            guard !LeadValidator.hasControlCharacter(raw) else {
+            guard !LeadText.hasControlCharacter(raw) else {
                 throw BulkRegError(.usage, "--set \(item): the value contains a control character")
             }
             var parts = Self.isMultiValued(name) ? Self.split(raw) : [raw]
@@ -84,12 +84,12 @@ public struct FieldRules: Sendable, Equatable {
             guard let eq = rest.lastIndex(of: "=") else {
                 throw BulkRegError(.usage, "--value \(item): expected FIELD:TEXT=VALUE, e.g. --value \"Company size:11-50=2\"")
             }
-            let text = LeadValidator.trim(String(rest[..<eq]))
-            var value = LeadValidator.trim(String(rest[rest.index(after: eq)...]))
+            let text = LeadText.trim(String(rest[..<eq]))
+            var value = LeadText.trim(String(rest[rest.index(after: eq)...]))
             guard !text.isEmpty, !value.isEmpty else {
                 throw BulkRegError(.usage, "--value \(item): TEXT and VALUE must not be empty")
             }
-            guard !LeadValidator.hasControlCharacter(text + value) else {
+            guard !LeadText.hasControlCharacter(text + value) else {
                 throw BulkRegError(.usage, "--value \(item): contains a control character")
             }
             if let field = LeadField(rawValue: name) {
@@ -145,7 +145,7 @@ public struct FieldRules: Sendable, Equatable {
     /// ones dropped.
     static func split(_ cell: String) -> [String] {
         cell.split(whereSeparator: { $0 == ";" || $0 == "|" || $0 == "\n" || $0 == "\r\n" || $0 == "\r" })
-            .map { LeadValidator.trim(String($0)) }.filter { !$0.isEmpty }
+            .map { LeadText.trim(String($0)) }.filter { !$0.isEmpty }
     }
 
     /// How rules and cells find a field: its name lowercased, without `[]`.
@@ -153,10 +153,10 @@ public struct FieldRules: Sendable, Equatable {
         (isMultiValued(name) ? String(name.dropLast(2)) : name).lowercased()
     }
 
-    static func fold(_ text: String) -> String { LeadValidator.trim(text).lowercased() }
+    static func fold(_ text: String) -> String { LeadText.trim(text).lowercased() }
 
     /// A cell's (or a rule's) value of standard field `field`, as the vendor takes it.
-    static func normalize(_ value: String, for field: LeadField) -> Result<String, LeadValidator.Rejection> {
+    static func normalize(_ value: String, for field: LeadField) -> Result<String, LeadText.Rejection> {
         switch field {
         case .smsConsent: return consent(value)
         case .timezoneID:
@@ -164,13 +164,13 @@ public struct FieldRules: Sendable, Equatable {
                 return .failure(.init("invalid timezone_id (expected a number such as 2)"))
             }
             return .success(String(Int(value) ?? 0))
-        case .phoneCountryCode: return LeadValidator.normalizeCountryCode(value)
+        case .phoneCountryCode: return LeadText.normalizeCountryCode(value)
         default: return .success(value)
         }
     }
 
     /// SMS consent: yes/no, y/n, true/false, 1/0, on/off, x or a check mark/empty → `true`/`false`.
-    static func consent(_ cell: String) -> Result<String, LeadValidator.Rejection> {
+    static func consent(_ cell: String) -> Result<String, LeadText.Rejection> {
         switch fold(cell) {
         case "yes", "y", "true", "1", "x", "✓", "✔", "☑", "✅", "on", "t": return .success("true")
         case "no", "n", "false", "0", "", "off", "f": return .success("false")
@@ -182,7 +182,7 @@ public struct FieldRules: Sendable, Equatable {
 
     /// The field `--set NAME=…` gives: a settable standard field's name, or an extra field's.
     private static func constantField(_ given: String, item: String, map: FieldMap, header: [String]) throws -> String {
-        let trimmed = LeadValidator.trim(given)
+        let trimmed = LeadText.trim(given)
         if let field = LeadField(rawValue: trimmed) ?? LeadField.byAlias[FieldMap.normalize(trimmed)] {
             guard settable.contains(field) else {
                 let hint =
@@ -219,7 +219,7 @@ public struct FieldRules: Sendable, Equatable {
         var best: (String, Substring)?
         var index = item.startIndex
         while let colon = item[index...].firstIndex(of: ":") {
-            let prefix = LeadValidator.trim(String(item[..<colon]))
+            let prefix = LeadText.trim(String(item[..<colon]))
             if let name = translatableField(prefix, map: map) { best = (name, item[item.index(after: colon)...]) }
             index = item.index(after: colon)
         }

@@ -127,10 +127,10 @@ final class RowPreparer: @unchecked Sendable {
                 if rejection == nil && fields.count < width {
                     fields.append(contentsOf: repeatElement("", count: width - fields.count))
                 }
-                if rejection == nil && zip(fields, header).allSatisfy({ LeadValidator.trim($0) == $1 }) {
+                if rejection == nil && zip(fields, header).allSatisfy({ LeadText.trim($0) == $1 }) {
                     rejection = "repeated header row"
                 }
-                if fields.allSatisfy({ LeadValidator.trim($0).isEmpty }) {
+                if fields.allSatisfy({ LeadText.trim($0).isEmpty }) {
                     // `,,,`: a spreadsheet's formatted but empty row: nothing to account for.
                     blank += 1
                     continue

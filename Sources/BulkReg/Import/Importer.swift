@@ -86,13 +86,13 @@ public enum Importer {
         let reader = try openReader(file, delimiter: options.delimiter, encoding: options.encoding)
         // Lines of only spaces or delimiters before the header are blank lines too.
         var first = try next(reader, file: file)
-        while let record = first, record.fields.allSatisfy({ LeadValidator.trim($0).isEmpty }) {
+        while let record = first, record.fields.allSatisfy({ LeadText.trim($0).isEmpty }) {
             first = try next(reader, file: file)
         }
         guard let headerRecord = first else {
             throw BulkRegError(.input, "\(file): no header row (the file has only blank lines)")
         }
-        let header = headerRecord.fields.map { LeadValidator.trim($0) }
+        let header = headerRecord.fields.map { LeadText.trim($0) }
         let map = try FieldMap(
             header: header, overrides: options.overrides, ignored: options.ignored, sets: options.sets,
             values: options.values, file: file)

@@ -18,7 +18,7 @@ enum Phone {
 
     /// `raw` split and reduced to digits; `countryCode` is the row's country code (`+N`), if any.
     /// (Runs for every row of a million-row import: the slow steps only when a byte needs them.)
-    static func parse(_ raw: String, countryCode: String?) -> Result<Parsed, LeadValidator.Rejection> {
+    static func parse(_ raw: String, countryCode: String?) -> Result<Parsed, LeadText.Rejection> {
         var mayHaveExtension = false
         var hasTrunk = false
         var copy = raw
@@ -36,7 +36,7 @@ enum Phone {
         if mayHaveExtension { text = withoutExtension(text) }
         // `+44 (0)20 …`: the national trunk prefix in parentheses is not dialled from abroad.
         if hasTrunk { text = text.replacingOccurrences(of: "(0)", with: "") }
-        let trimmed = LeadValidator.trim(text)
+        let trimmed = LeadText.trim(text)
         var prefix = 0  // digits of an international prefix to drop: `00`
         var international = false
         var body = trimmed
@@ -52,7 +52,7 @@ enum Phone {
             body = String(rest)
         }
         var digits: String
-        switch LeadValidator.normalizePhone(body) {
+        switch LeadText.normalizePhone(body) {
         case .success(let d): digits = d
         case .failure(let reason): return .failure(reason)
         }
