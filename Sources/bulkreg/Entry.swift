@@ -93,7 +93,7 @@ struct BulkRegCommand: AsyncParsableCommand {
             """,
         subcommands: [
             ImportCommand.self, RunCommand.self, StatusCommand.self, ExportCommand.self, RetryCommand.self, CancelCommand.self,
-            VerifyCommand.self, WebinarsCommand.self, WebinarCommand.self, LinkCommand.self, SimCommand.self,
+            VerifyCommand.self, ShowCommand.self, ReportCommand.self, WebinarsCommand.self, WebinarCommand.self, LinkCommand.self, SimCommand.self,
             DemoCommand.self,
         ]
     )

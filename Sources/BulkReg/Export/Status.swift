@@ -40,6 +40,57 @@ public struct StatusReport: Sendable, Codable, Equatable {
     /// The other bulkreg processes drawing from the running run's API key budget now.
     public var sharedWith: [SharedProcess] = []
 
+    /// The history's last minute: calls started, registrations, 429s.
+    public var lastMinute = LastMinute()
+    /// The newest outage in the call history.
+    public var lastOutage: Outage?
+
+    public struct LastMinute: Sendable, Codable, Equatable {
+        public var calls = 0
+        public var registered = 0
+        public var rateLimited = 0
+        /// Registrations per second over the minute.
+        public var perSecond: Double { Double(registered) / 60 }
+
+        enum CodingKeys: String, CodingKey {
+            case calls, registered
+            case rateLimited = "rate_limited"
+            case perSecond = "per_second"
+        }
+
+        public init(calls: Int = 0, registered: Int = 0, rateLimited: Int = 0) {
+            self.calls = calls
+            self.registered = registered
+            self.rateLimited = rateLimited
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            calls = try c.decode(Int.self, forKey: .calls)
+            registered = try c.decode(Int.self, forKey: .registered)
+            rateLimited = try c.decode(Int.self, forKey: .rateLimited)
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(calls, forKey: .calls)
+            try c.encode(registered, forKey: .registered)
+            try c.encode(rateLimited, forKey: .rateLimited)
+            try c.encode((perSecond * 100).rounded() / 100, forKey: .perSecond)
+        }
+    }
+
+    /// An outage seen in the call history (`OutageDetector`).
+    public struct Outage: Sendable, Codable, Equatable {
+        public var from: String
+        public var to: String
+        public var seconds: Double
+        public var calls: Int
+        public var reason: String?
+        /// The history ends inside it: no call has been answered since.
+        public var ongoing: Bool
+    }
+
     /// Another process on the same API key.
     public struct SharedProcess: Sendable, Codable, Equatable {
         /// Its database path, or the command (`webinars`).
@@ -54,6 +105,8 @@ public struct StatusReport: Sendable, Codable, Equatable {
         case ratePerSecond = "rate_per_second"
         case etaSeconds = "eta_seconds"
         case sharedWith = "shared_with"
+        case lastMinute = "last_minute"
+        case lastOutage = "last_outage"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -68,6 +121,8 @@ public struct StatusReport: Sendable, Codable, Equatable {
         try c.encode(ratePerSecond, forKey: .ratePerSecond)
         try c.encode(etaSeconds, forKey: .etaSeconds)
         try c.encode(sharedWith, forKey: .sharedWith)
+        try c.encode(lastMinute, forKey: .lastMinute)
+        try c.encode(lastOutage, forKey: .lastOutage)
     }
 
     /// The rate from completion times (wall clock) in the last minute: completions after the
@@ -137,6 +192,14 @@ public struct StatusReport: Sendable, Codable, Equatable {
             var report = StatusReport(
                 total: total, states: states, targets: targets, imports: imports, recentErrors: errors,
                 runningPID: holder.map { Int($0.pid) }, ratePerSecond: rate, etaSeconds: eta)
+            let minute = try CallLog.lastMinute(connection, now: now)
+            report.lastMinute = LastMinute(
+                calls: minute.calls, registered: minute.registered, rateLimited: minute.rateLimited)
+            report.lastOutage = try CallLog.lastOutage(connection).map {
+                Outage(
+                    from: WallClock.iso8601($0.from), to: WallClock.iso8601($0.to), seconds: ($0.to - $0.from).rounded(),
+                    calls: $0.calls, reason: $0.reason, ongoing: !$0.ended)
+            }
             if holder != nil {
                 report.sharedWith = KeyBudget.sharing(with: KeyBudget.label(forDatabase: path)).map {
                     SharedProcess(label: $0.label, pid: Int($0.pid))
@@ -168,6 +231,20 @@ public struct StatusReport: Sendable, Codable, Equatable {
         if !recentErrors.isEmpty {
             lines.append("recent errors:")
             for e in recentErrors { lines.append("  job \(e.job) (line \(e.line)) at \(e.at): \(e.error)") }
+        }
+        if lastMinute.calls > 0 {
+            let rate = (lastMinute.perSecond * 10).rounded() / 10
+            lines.append(
+                "last minute: \(lastMinute.calls) calls, \(lastMinute.registered) registered (\(rate)/s), "
+                    + "\(lastMinute.rateLimited) × 429")
+        }
+        if let outage = lastOutage {
+            let span = Self.duration(max(1, outage.seconds))
+            lines.append(
+                outage.ongoing
+                    ? "outage since \(outage.from) (\(outage.calls) calls unanswered): \(outage.reason ?? "no answer")"
+                    : "last outage: \(outage.from) – \(outage.to) (\(span), \(outage.calls) calls unanswered): "
+                        + (outage.reason ?? "no answer"))
         }
         if let pid = runningPID {
             var tail = "a run is going on (pid \(pid))"

@@ -39,6 +39,19 @@ public struct Lead: Sendable, Equatable {
     /// What was left out of the request, and why (`phone contains letters: left out`).
     public var warnings: [String] = []
 
+    /// The register request of this lead (a multi-valued field's values as repeated pairs).
+    public var request: RegistrationRequest {
+        var single: [String: String] = [:]
+        var lists: [String: [String]] = [:]
+        for (name, value) in extras {
+            if FieldRules.isMultiValued(name) { lists[name, default: []].append(value) } else { single[name] = value }
+        }
+        return RegistrationRequest(
+            platform: platform, webinarID: webinarID, schedule: schedule, firstName: firstName, lastName: lastName,
+            email: email, phoneCountryCode: phoneCountryCode, phone: phone, ipAddress: ipAddress, timezone: timezone,
+            date: date, extraFields: single, multiFields: lists)
+    }
+
     public static func == (lhs: Lead, rhs: Lead) -> Bool {
         lhs.platform == rhs.platform && lhs.webinarID == rhs.webinarID && lhs.schedule == rhs.schedule
             && lhs.date == rhs.date && lhs.timezone == rhs.timezone && lhs.firstName == rhs.firstName

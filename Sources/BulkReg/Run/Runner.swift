@@ -156,6 +156,7 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
             }
         }
         heartbeat.cancel()
+        try await store.flushHistory()
         try await store.releaseLease(token)
         let state = stopState.withLock { $0 }
         if let failure = state.failure { throw failure }
@@ -322,6 +323,7 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
         }
         progress.update { $0.inFlight -= 1 }
         let failure = result.failure
+        await recordCall(.register, job: job.id, sent: sent.withLock { $0 }, failure: failure, attempt: job.attempts + 1)
         if case .timedOut = failure { gate.record(latency: configuration.requestTimeout.seconds) }
         await noteHealth(failure)
         var history = histories.withLock { $0[job.id] } ?? CallHistory()
@@ -446,18 +448,18 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
             ])
     }
 
-    static func label(_ failure: APIFailure?) -> String {
-        switch failure {
-        case nil: return "success"
-        case .rateLimited?: return "rate-limited"
-        case .unauthorized?: return "key-refused"
-        case .rejected?: return "request-at-fault"
-        case .unexplained?: return "unexplained"
-        case .busy?: return "vendor-busy"
-        case .timedOut?: return "timeout"
-        case .transient(_, true)?: return "vendor-trouble"
-        case .transient(_, false)?: return "unreachable"
-        }
+    static func label(_ failure: APIFailure?) -> String { CallOutcome(failure).label }
+
+    /// The call's row in the history, written with the change it leads to.
+    private func recordCall(
+        _ method: CallMethod, job: Int?, sent: (instant: C.Instant?, wall: Double), failure: APIFailure?,
+        attempt: Int?, reason: String? = nil
+    ) async {
+        let latency = sent.instant.map { $0.duration(to: clock.now).seconds } ?? 0
+        await store.record(
+            CallRecord(
+                at: sent.wall, latency: latency, job: job, method: method, failure: failure, attempt: attempt,
+                reason: reason))
     }
 
     static func label(_ action: OutcomeAction) -> String {
@@ -478,8 +480,10 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
     private func checkTarget(_ job: Job, history: CallHistory) async -> (TargetChecks.Verdict, CallHistory) {
         let target = job.target
         let answer: Result<WebinarDetail, APIFailure>?
+        let sent = Mutex<(instant: C.Instant?, wall: Double)>((nil, 0))
         do {
-            answer = try await gate.call(prepare: { !self.isStopping }) { _ in
+            answer = try await gate.call(prepare: { !self.isStopping }) { started in
+                sent.withLock { $0 = (started, self.wallClock()) }
                 self.progress.update { $0.calls += 1 }
                 return await self.api.webinar(
                     platform: target.platform, webinarID: target.webinarID, timezone: job.request.timezone)
@@ -489,6 +493,7 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
         }
         guard let answer else { return (.cancelled, history) }
         let failure = answer.failure
+        await recordCall(.webinar, job: job.id, sent: sent.withLock { $0 }, failure: failure, attempt: history.attempts + 1)
         await noteHealth(failure)
         let action = OutcomePolicy.decide(.webinarCheck, failure, history: history)
         log(.webinarCheck, job: job.id, failure: failure, action: action, attempt: history.attempts + 1)
@@ -517,6 +522,7 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
         guard !isStopping else { return .finished }
         let key = RegistrantsPasses<C>.Key(
             platform: job.request.platform, webinarID: job.request.webinarID, schedule: job.request.schedule)
+        let began = (instant: Optional(clock.now), wall: wallClock())
         let outcome = await passes.outcome(email: job.request.email, key: key, notBefore: clock.now) { wanted in
             await self.readRegistrants(key, wanted: wanted)
         }
@@ -532,6 +538,9 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
             let action = OutcomePolicy.decide(
                 .registrantsCheck, failure, history: CallHistory(attempts: failures - 1, maxAttempts: configuration.maxAttempts))
             log(.registrantsCheck, job: job.id, failure: failure, action: action, attempt: failures)
+            await recordCall(
+                .check, job: job.id, sent: began, failure: failure, attempt: failures,
+                reason: "the registrants could not be read: \(failure.text)")
             switch action {
             case .stop(let message): return .stop(message)
             case .unreachable(let reason): return .unreachable(handedOut, reason: "checking the registrants: \(reason)")
@@ -566,6 +575,7 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
             let match = RegistrantMatch.decide(job.request, rows: rows[job.request.email.lowercased()] ?? [], siblings: siblings)
             logger.debug(
                 "check", metadata: ["job": "\(job.id)", "match": "\(Self.label(match))", "confirming": "\(confirming)"])
+            await recordVerdict(match, job: job.id, began: began, confirming: confirming)
             switch match {
             case .found(let found):
                 let user = RegisteredUser(
@@ -615,6 +625,27 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
     /// Failed attempts at one page of a registrants pass before the pass fails.
     static var pageRetries: Int { 8 }
 
+    private func recordVerdict(
+        _ match: RegistrantMatch, job: Int, began: (instant: C.Instant?, wall: Double), confirming: Bool
+    ) async {
+        let (outcome, reason): (CallOutcome, String) = {
+            switch match {
+            case .found: return (.found, "registered at the vendor: links stored")
+            case .ambiguous(let why): return (.ambiguous, why)
+            case .noURL: return (.foundWithoutURL, "listed without a live-room URL")
+            case .notFound:
+                return (
+                    .notFound,
+                    confirming ? "not registered (second look agrees)" : "not listed yet: looked again after the settle time")
+            }
+        }()
+        let latency = began.instant.map { $0.duration(to: clock.now).seconds } ?? 0
+        await store.record(
+            CallRecord(
+                at: began.wall, latency: latency, job: job, method: .check, outcome: outcome, httpStatus: nil,
+                attempt: confirming ? 2 : 1, reason: reason))
+    }
+
     static func label(_ match: RegistrantMatch) -> String {
         switch match {
         case .found: return "found"
@@ -657,8 +688,10 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
             let query = RegistrantsQuery(
                 platform: key.platform, webinarID: key.webinarID, scheduleID: key.schedule, search: search, page: page)
             let answer: Result<RegistrantsPage, APIFailure>?
+            let sent = Mutex<(instant: C.Instant?, wall: Double)>((nil, 0))
             do {
-                answer = try await gate.call(prepare: { !self.isStopping }) { _ in
+                answer = try await gate.call(prepare: { !self.isStopping }) { started in
+                    sent.withLock { $0 = (started, self.wallClock()) }
                     self.progress.update { $0.calls += 1 }
                     return await self.api.registrants(query)
                 }
@@ -666,6 +699,9 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
                 return .stopped
             }
             guard let answer else { return .stopped }
+            await recordCall(
+                .registrants, job: nil, sent: sent.withLock { $0 }, failure: answer.failure, attempt: pageFailures + 1,
+                reason: answer.failure == nil ? "page \(page)\(search == nil ? "" : ", searched by email")" : nil)
             if case .failure(.timedOut) = answer { gate.record(latency: configuration.requestTimeout.seconds) }
             await noteHealth(answer.failure)
             switch answer {

@@ -39,6 +39,10 @@ public actor JobStore {
     private var pending: [(Change, CheckedContinuation<Bool, any Error>?)] = []
     private let maps: ImportMaps
     private var flushScheduled = false
+    /// Calls recorded since the last transaction: written with the next change (no fsync of
+    /// their own), or on their own once `historyBatch` are waiting.
+    private var calls: [CallRecord] = []
+    static let historyBatch = 512
 
     /// Opens the database at `path` (it must exist).
     public init(path: String) throws {
@@ -391,6 +395,25 @@ public actor JobStore {
         }
     }
 
+    /// Records a call in the history. It is written in the transaction of the next change
+    /// committed (record a call before committing the change it led to, and both land
+    /// together), at `flushHistory()`, or on its own once many wait.
+    public func record(_ call: CallRecord) {
+        calls.append(call)
+        if calls.count >= Self.historyBatch { scheduleFlush() }
+    }
+
+    /// Writes the calls still waiting for a transaction (at the end of a run).
+    public func flushHistory() throws {
+        guard !calls.isEmpty else { return }
+        try wrap { try connection.transaction { try writeCalls() } }
+    }
+
+    private func writeCalls() throws {
+        try CallLog.insert(calls, into: connection)
+        calls.removeAll(keepingCapacity: true)
+    }
+
     private func scheduleFlush() {
         guard !flushScheduled else { return }
         flushScheduled = true
@@ -401,15 +424,18 @@ public actor JobStore {
         flushScheduled = false
         let batch = pending
         pending.removeAll(keepingCapacity: true)
-        guard !batch.isEmpty else { return }
+        guard !batch.isEmpty || !calls.isEmpty else { return }
+        let recorded = calls
         do {
             let applied = try connection.transaction {
-                try batch.map { try apply($0.0) }
+                try writeCalls()
+                return try batch.map { try apply($0.0) }
             }
             for ((_, continuation), took) in zip(batch, applied) { continuation?.resume(returning: took) }
         } catch {
             let failure: any Error =
                 (error as? SQLiteError).map { Database.storageError($0, path: path) } ?? error
+            calls = recorded  // rolled back: kept for the next transaction
             for (_, continuation) in batch { continuation?.resume(throwing: failure) }
         }
     }
@@ -475,17 +501,7 @@ public actor JobStore {
         var out: [Job] = []
         while try q.step() {
             let row = q.withBlob(3) { RowCodec.decode($0) }
-            let lead = try maps.lead(import: q.int(2), row: row)
-            var extras: [String: String] = [:]
-            var lists: [String: [String]] = [:]
-            for (name, value) in lead.extras {
-                if FieldRules.isMultiValued(name) { lists[name, default: []].append(value) } else { extras[name] = value }
-            }
-            let request = RegistrationRequest(
-                platform: lead.platform, webinarID: lead.webinarID, schedule: lead.schedule,
-                firstName: lead.firstName, lastName: lead.lastName, email: lead.email,
-                phoneCountryCode: lead.phoneCountryCode, phone: lead.phone, ipAddress: lead.ipAddress,
-                timezone: lead.timezone, date: lead.date, extraFields: extras, multiFields: lists)
+            let request = try maps.lead(import: q.int(2), row: row).request
             out.append(
                 Job(
                     id: q.int(0), line: q.int(1), request: request, attempts: q.int(4), sentAt: q.optionalDouble(5),

@@ -6,7 +6,7 @@ import SQLite
 /// at one version or the next, never in between.
 enum Schema {
     /// The version this build writes.
-    static let currentVersion = 4
+    static let currentVersion = 5
 
     /// Migration `i` takes the schema from version `i` to `i + 1`.
     static let migrations: [String] = [
@@ -113,6 +113,23 @@ enum Schema {
         // 4: when `bulkreg verify` last found the lead at the vendor.
         """
         ALTER TABLE results ADD COLUMN verified_at REAL;
+        """,
+        // 5: the call history (`CallRecord`): one row per API call (and per registrants-check
+        // verdict), written in the transaction of the change it led to. Times in milliseconds
+        // (wall clock), method and outcome as small integers: about 30 bytes a call.
+        """
+        CREATE TABLE calls (
+            id INTEGER PRIMARY KEY,
+            at_ms INTEGER NOT NULL,
+            ms INTEGER NOT NULL,
+            job_id INTEGER,
+            method INTEGER NOT NULL,
+            outcome INTEGER NOT NULL,
+            http INTEGER,
+            attempt INTEGER,
+            reason TEXT
+        );
+        CREATE INDEX calls_job ON calls(job_id) WHERE job_id IS NOT NULL;
         """,
     ]
 

@@ -90,12 +90,20 @@ public struct Verifier: Sendable {
         var page = 1
         var previous: [Registrant]?
         var failures = 0
+        var calls: [CallRecord] = []
         while true {
             try Task.checkCancellation()
             let query = RegistrantsQuery(
                 platform: schedule.platform, webinarID: schedule.webinarID, scheduleID: schedule.schedule, page: page)
             let answer: RegistrantsPage
-            switch await api.registrants(query) {
+            let (startedAt, started) = (now(), ContinuousClock.now)
+            let result = await api.registrants(query)
+            calls.append(
+                CallRecord(
+                    at: startedAt, latency: (ContinuousClock.now - started).seconds, job: nil, method: .registrants,
+                    failure: result.failure, attempt: failures + 1,
+                    reason: result.failure == nil ? "page \(page) (verify)" : nil))
+            switch result {
             case .success(let p):
                 answer = p
                 failures = 0
@@ -110,6 +118,7 @@ public struct Verifier: Sendable {
                     continue
                 }
                 counts.error = "registrants page \(page): \(failure.text)"
+                try store.record([], calls: calls, at: now(), stamp: stamp)
                 return counts
             }
             counts.pages += 1
@@ -140,7 +149,8 @@ public struct Verifier: Sendable {
                     }
                 }
             }
-            try store.record(findings, at: now(), stamp: stamp)
+            try store.record(findings, calls: calls, at: now(), stamp: stamp)
+            calls.removeAll()
             progress(counts)
             guard answer.continues(after: page, previous: previous) else { break }
             previous = answer.registrants

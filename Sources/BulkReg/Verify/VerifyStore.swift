@@ -85,10 +85,12 @@ final class VerifyStore {
 
     /// Stores `findings` in one transaction. Only jobs still `done` change.
     /// - Parameter stamp: `YYYY-MM-DD HH:MM` for the messages.
-    func record(_ findings: [Finding], at now: Double, stamp: String) throws {
-        guard !findings.isEmpty else { return }
+    /// - Parameter calls: the page calls that led to them, for the history.
+    func record(_ findings: [Finding], calls: [CallRecord] = [], at now: Double, stamp: String) throws {
+        guard !findings.isEmpty || !calls.isEmpty else { return }
         try wrap {
             try connection.transaction(.immediate) {
+                try CallLog.insert(calls, into: connection)
                 for finding in findings {
                     switch finding {
                     case .confirmed(let job):

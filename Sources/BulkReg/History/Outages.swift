@@ -1,0 +1,73 @@
+/// Finds the vendor's outages in a stream of calls: a run of at least `minimumCalls`
+/// consecutive calls that got no working answer (unreachable, vendor trouble, timeouts), ended
+/// by the next call that got any answer. Pure: fed in call order (or reversed, to find the last
+/// outage first), table-tested in `OutageTests`.
+public struct OutageDetector: Sendable {
+    /// One outage: from the first failing call's start to the first answered call's start
+    /// after it (or the last failing call's end, when nothing answered since).
+    public struct Outage: Sendable, Equatable {
+        public var from: Double
+        public var to: Double
+        public var calls: Int
+        /// The reason of the run's first failing call (in time).
+        public var reason: String?
+        /// Whether an answered call closed it (false: the history ends inside it).
+        public var ended: Bool
+
+        public init(from: Double, to: Double, calls: Int, reason: String?, ended: Bool) {
+            self.from = from
+            self.to = to
+            self.calls = calls
+            self.reason = reason
+            self.ended = ended
+        }
+    }
+
+    public static let minimumCalls = 3
+
+    public let reversed: Bool
+    private var run: Outage?
+    /// Reversed: the start of the last answered call seen, which ends the run that follows.
+    private var answeredAfter: Double?
+
+    public init(reversed: Bool = false) { self.reversed = reversed }
+
+    /// Feeds one call; returns an outage this call closes.
+    public mutating func feed(at: Double, latency: Double, outcome: CallOutcome, reason: String?) -> Outage? {
+        if outcome.isTrouble {
+            let end = at + latency
+            if var current = run {
+                current.calls += 1
+                if at < current.from {
+                    current.from = at
+                    current.reason = reason
+                }
+                if !current.ended { current.to = max(current.to, end) }
+                run = current
+            } else {
+                run = Outage(
+                    from: at, to: answeredAfter ?? end, calls: 1, reason: reason, ended: reversed && answeredAfter != nil)
+            }
+            return nil
+        }
+        if reversed { answeredAfter = at }
+        let closed = run.flatMap { current -> Outage? in
+            guard current.calls >= Self.minimumCalls else { return nil }
+            var done = current
+            if !reversed {
+                done.to = max(done.to, at)
+                done.ended = true
+            }
+            return done
+        }
+        run = nil
+        return closed
+    }
+
+    /// The outage the stream ends in, if any.
+    public mutating func finish() -> Outage? {
+        defer { run = nil }
+        guard let current = run, current.calls >= Self.minimumCalls else { return nil }
+        return current
+    }
+}

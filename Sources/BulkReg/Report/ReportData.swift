@@ -1,0 +1,137 @@
+import SQLite
+import WebinarAPI
+
+/// What `bulkreg report` shows, read with SQL aggregates and one streaming pass over the call
+/// history: memory is bounded by the timeline's buckets and the 1,000 leads listed, not by the
+/// size of the database.
+public struct ReportData: Sendable {
+    public struct Lead: Sendable {
+        public var job: Int
+        public var state: String
+        public var file: String
+        public var line: Int
+        public var email: String
+        public var target: String
+        public var attempts: Int
+        public var reason: String
+    }
+
+    public struct ImportSummary: Sendable {
+        public var id: Int
+        public var file: String
+        public var importedAt: Double
+        public var rows: Int
+        public var queued: Int
+        public var rejected: Int
+        public var duplicates: Int
+        public var blank: Int
+        public var updated: Int
+        /// The most frequent rejection reasons, with their counts.
+        public var reasons: [(reason: String, count: Int)]
+        /// Rejections under reasons not listed.
+        public var otherReasons: Int
+    }
+
+    public static let leadsListed = 1000
+    public static let reasonsListed = 10
+
+    public var status: StatusReport
+    public var timeline: Timeline?
+    public var firstCall: Double?
+    public var lastCall: Double?
+    public var leads: [Lead]
+    /// Failed and uncertain leads in all (the list holds the first `leadsListed`).
+    public var leadsCount: Int
+    public var imports: [ImportSummary]
+    /// Registrants checks by verdict (found, not found, ...).
+    public var checks: [CallOutcome: Int]
+    public var generatedAt: Double
+
+    public static func load(databasePath path: String, now: Double) throws -> ReportData {
+        let status = try StatusReport.load(databasePath: path, now: now)
+        let connection = try Database.open(path, mode: .existing)
+        do {
+            var data = ReportData(
+                status: status, timeline: nil, firstCall: nil, lastCall: nil, leads: [], leadsCount: 0, imports: [],
+                checks: [:], generatedAt: now)
+            try data.readTimeline(connection)
+            try data.readLeads(connection)
+            try data.readImports(connection)
+            return data
+        } catch let error as SQLiteError {
+            throw Database.storageError(error, path: path)
+        }
+    }
+
+    mutating func readTimeline(_ connection: Connection) throws {
+        let bounds = try connection.prepare("SELECT min(at_ms), max(at_ms + ms), count(*) FROM calls")
+        guard try bounds.step(), bounds.int(2) > 0 else { return }
+        let first = Double(bounds.int(0)) / 1000
+        let last = Double(bounds.int(1)) / 1000
+        firstCall = first
+        lastCall = last
+        var timeline = Timeline(first: first, last: last)
+        let q = try connection.prepare("SELECT \(CallLog.columns) FROM calls ORDER BY id")
+        while try q.step() {
+            let call = CallLog.record(q)
+            if call.method == .check { checks[call.outcome, default: 0] += 1 }
+            timeline.add(call)
+        }
+        timeline.finish()
+        self.timeline = timeline
+    }
+
+    mutating func readLeads(_ connection: Connection) throws {
+        leadsCount = Int(
+            try connection.scalarInt("SELECT count(*) FROM jobs WHERE state IN ('failed', 'uncertain')") ?? 0)
+        let maps = ImportMaps(connection: connection)
+        let q = try connection.prepare(
+            """
+            SELECT j.id, j.state, i.file_name, j.line, j.import_id, j.row, t.platform, t.webinar_id, t.schedule, t.date,
+                j.attempts, j.error
+            FROM jobs j JOIN imports i ON i.id = j.import_id LEFT JOIN targets t ON t.id = j.target_id
+            WHERE j.state IN ('failed', 'uncertain') ORDER BY j.id LIMIT \(Self.leadsListed)
+            """)
+        while try q.step() {
+            let row = q.withBlob(5) { RowCodec.decode($0) }
+            let email = (try? maps.lead(import: q.int(4), row: row))?.email ?? "(unreadable row)"
+            var target = "-"
+            if let platform = q.text(6).flatMap(Platform.init(rawValue:)) {
+                target = Target(platform: platform, webinarID: q.int(7), schedule: q.int(8), date: q.text(9) ?? "")
+                    .description
+            }
+            leads.append(
+                Lead(
+                    job: q.int(0), state: q.text(1) ?? "", file: q.text(2) ?? "", line: q.int(3), email: email,
+                    target: target, attempts: q.int(10), reason: q.text(11) ?? ""))
+        }
+    }
+
+    mutating func readImports(_ connection: Connection) throws {
+        let q = try connection.prepare(
+            "SELECT id, file_name, imported_at, rows, queued, rejected, duplicates, blank, updated FROM imports ORDER BY id")
+        var byID: [Int: Int] = [:]
+        while try q.step() {
+            byID[q.int(0)] = imports.count
+            imports.append(
+                ImportSummary(
+                    id: q.int(0), file: q.text(1) ?? "", importedAt: q.double(2), rows: q.int(3), queued: q.int(4),
+                    rejected: q.int(5), duplicates: q.int(6), blank: q.int(7), updated: q.int(8), reasons: [],
+                    otherReasons: 0))
+        }
+        let reasons = try connection.prepare(
+            """
+            SELECT import_id, error, count(*) AS n FROM jobs WHERE state = 'rejected'
+            GROUP BY import_id, error ORDER BY import_id, n DESC, error
+            """)
+        while try reasons.step() {
+            guard let index = byID[reasons.int(0)] else { continue }
+            let count = reasons.int(2)
+            if imports[index].reasons.count < Self.reasonsListed {
+                imports[index].reasons.append((reasons.text(1) ?? "(no reason)", count))
+            } else {
+                imports[index].otherReasons += count
+            }
+        }
+    }
+}
