@@ -241,7 +241,7 @@ struct SchemaUpgradeTests {
         #expect(jobs.count == 1)
         #expect(jobs.first?.request.webinarID == 7 && jobs.first?.request.schedule == 70)
         let upgraded = try Database.open(dir.db, mode: .existing)
-        #expect(try upgraded.scalarInt("PRAGMA user_version") == 4)
+        #expect(try upgraded.scalarInt("PRAGMA user_version") == 5)
         #expect(try upgraded.scalarInt("SELECT count(*) FROM imports WHERE mapping LIKE '%webinar_id=2%'") == 1)
     }
 }

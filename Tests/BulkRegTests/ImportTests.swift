@@ -464,8 +464,8 @@ struct SchemaTests {
         let dir = TempDir()
         _ = FileManager.default.createFile(atPath: dir.db, contents: Data())
         let connection = try Database.open(dir.db, mode: .existing)
-        #expect(try connection.scalarInt("PRAGMA user_version") == 4)
-        for table in ["imports", "jobs", "results", "targets"] {
+        #expect(try connection.scalarInt("PRAGMA user_version") == 5)
+        for table in ["imports", "jobs", "results", "targets", "calls"] {
             #expect(try connection.scalarInt("SELECT count(*) FROM sqlite_master WHERE name = '\(table)'") == 1)
         }
         let fresh = dir.file("fresh.sqlite")

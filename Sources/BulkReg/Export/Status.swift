@@ -197,7 +197,7 @@ public struct StatusReport: Sendable, Codable, Equatable {
                 calls: minute.calls, registered: minute.registered, rateLimited: minute.rateLimited)
             report.lastOutage = try CallLog.lastOutage(connection).map {
                 Outage(
-                    from: WallClock.iso8601($0.from), to: WallClock.iso8601($0.to), seconds: ($0.to - $0.from).rounded(),
+                    from: WallClock.iso8601($0.from), to: WallClock.iso8601($0.to), seconds: (($0.to - $0.from) * 10).rounded() / 10,
                     calls: $0.calls, reason: $0.reason, ongoing: !$0.ended)
             }
             if holder != nil {

@@ -163,7 +163,7 @@ public struct LeadStory: Sendable {
             for call in calls {
                 var parts = [
                     Self.timestamp(call.at), call.method.label, call.outcome.label,
-                    call.httpStatus.map { "HTTP \($0)" } ?? "no HTTP status",
+                    call.httpStatus.map { "HTTP \($0)" } ?? "-",
                     "\(Int((call.latency * 1000).rounded())) ms",
                 ]
                 if let attempt = call.attempt { parts.append("attempt \(attempt)") }

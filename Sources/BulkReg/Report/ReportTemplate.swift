@@ -82,7 +82,8 @@ enum ReportTemplate {
         <h2 id="over-time">Over time</h2>
         {{#hasCharts}}
         <p>Each point is an average over one time bucket. <span class="key hatch" aria-hidden="true"></span> hatched bands
-        are outages (three or more calls in a row without a working answer, until the next answer);
+        are outages (ten or more calls in a row without a working answer, or three lasting five seconds or more,
+        until the next answer);
         <span class="mark" aria-hidden="true">▲</span> red marks under the time axis are buckets with 429 answers.</p>
         {{#charts}}
         <figure>
