@@ -274,4 +274,66 @@ struct HistoryTests {
         guard let range = dom.range(of: "id=\"\(id)\" data-count=\"") else { return nil }
         return Int(dom[range.upperBound...].prefix(while: \.isNumber))
     }
+
+    @Test("report of 1,000,000 jobs and a million calls: in bounded memory (at most 64 MB), the first 1,000 failed leads and the count")
+    func millionJobs() async throws {
+        let ws = Workspace()
+        // 1,000,000 leads through the real import, then the history a 14-hour run would leave
+        // (fixtures/million-history.sql, shared with `scripts/bench --part report`).
+        let file = ws.file("leads.csv")
+        _ = FileManager.default.createFile(atPath: file, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: file))
+        try handle.write(contentsOf: Data("email,first_name\n".utf8))
+        var chunk = ""
+        for i in 1...1_000_000 {
+            chunk += "lead\(i)@example.com,Lead\(i)\n"
+            if i % 50_000 == 0 {
+                try handle.write(contentsOf: Data(chunk.utf8))
+                chunk = ""
+            }
+        }
+        try handle.close()
+        let imported = try await bulkreg(["import", file, "--webinar", "5", "--schedule", "34", "--db", ws.db])
+        #expect(imported.status == 0, "\(imported.stderr)")
+        let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("fixtures/million-history.sql")
+        let sql = try String(contentsOf: fixture, encoding: .utf8)
+        let connection = try Connection(.path(ws.db))
+        try connection.transaction { try connection.execute(sql) }
+        #expect(try connection.scalarInt("SELECT count(*) FROM calls") ?? 0 > 1_000_000)
+
+        let out = ws.file("million.html")
+        let (status, maxRSS) = try Self.measured([bulkregBinary.path, "report", out, "--db", ws.db])
+        #expect(status == 0)
+        #expect(maxRSS <= 64 * 1024, "peak RSS \(maxRSS / 1024) MB")
+        let html = try String(contentsOfFile: out, encoding: .utf8)
+        #expect(html.contains("id=\"total\" data-count=\"1000000\""))
+        #expect(html.contains("id=\"state-done\" data-count=\"989007\""))
+        #expect(html.contains("The first 1,000 of 10,993"), "failed and uncertain leads counted")
+        #expect(html.components(separatedBy: "<tr><td class=\"n\">").count - 1 <= 1_000 + 10, "at most 1,000 lead rows")
+        #expect(html.contains("10m00s") && html.contains("connection refused"), "the ten-minute outage")
+        #expect(html.components(separatedBy: "class=\"chart\"").count - 1 == 3)
+    }
+
+    /// Runs a command to its end with its output discarded; its exit status and peak RSS (KiB),
+    /// from `wait4` on that one child (Foundation's `Process` waits only for its own).
+    static func measured(_ argv: [String]) throws -> (Int32, Int) {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        var cArgs = argv.map { strdup($0) } + [nil]
+        defer { for a in cArgs { free(a) } }
+        var env: [UnsafeMutablePointer<CChar>?] = [strdup("PATH=/usr/bin:/bin"), strdup("HOME=/tmp"), nil]
+        defer { for e in env { free(e) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, argv[0], &actions, nil, &cArgs, &env)
+        guard rc == 0 else { throw POSIXError(POSIXErrorCode(rawValue: rc) ?? .EIO) }
+        var status: Int32 = 0
+        var usage = rusage()
+        while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
+        let exit = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        return (exit, usage.ru_maxrss)
+    }
 }

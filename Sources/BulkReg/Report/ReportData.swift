@@ -96,9 +96,10 @@ public struct ReportData: Sendable {
             let row = q.withBlob(5) { RowCodec.decode($0) }
             let email = (try? maps.lead(import: q.int(4), row: row))?.email ?? "(unreadable row)"
             var target = "-"
-            if let platform = q.text(6).flatMap(Platform.init(rawValue:)) {
-                target = Target(platform: platform, webinarID: q.int(7), schedule: q.int(8), date: q.text(9) ?? "")
-                    .description
+            if let platform = q.text(6) {
+                // Compact, as the per-webinar table writes it: `webinarjam 5 / 34` (and the date).
+                let date = q.text(9) ?? ""
+                target = "\(platform) \(q.int(7)) / \(q.int(8))" + (date.isEmpty ? "" : " \(date)")
             }
             leads.append(
                 Lead(

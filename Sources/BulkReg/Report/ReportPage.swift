@@ -114,7 +114,8 @@ public enum ReportPage {
         }
         let targets = status.targets.map { t in
             TargetRow(
-                target: "\(t.platform) \(t.webinarID.map(String.init) ?? "-") / \(t.schedule.map(String.init) ?? "-")",
+                target: t.webinarID == nil && t.schedule == nil
+                    ? t.platform : "\(t.platform) \(t.webinarID.map(String.init) ?? "-") / \(t.schedule.map(String.init) ?? "-")",
                 cells: stateOrder.map { Cell(value: grouped(t.states[$0.rawValue, default: 0])) })
         }
         var charts: [ChartView] = []
@@ -142,7 +143,7 @@ public enum ReportPage {
                 .joined(separator: ", ")
         let leads = data.leads.map {
             LeadRow(
-                job: $0.job, state: $0.state, source: "\($0.file):\($0.line)", email: $0.email, target: $0.target,
+                job: $0.job, state: $0.state, source: "\(($0.file as NSString).lastPathComponent):\($0.line)", email: $0.email, target: $0.target,
                 attempts: $0.attempts, reason: $0.reason)
         }
         let imports = data.imports.map { i in
@@ -183,7 +184,7 @@ public enum ReportPage {
         let registrationRates = t.rates(t.registered, end: last)
         let peak = callRates.compactMap { $0 }.max() ?? 0
         let bucketText = StatusReport.duration(t.bucket)
-        let outageText = t.outages.isEmpty ? "no outage" : "\(t.outages.count) outage(s), hatched"
+        let outageText = t.outages.isEmpty ? "no outage" : t.outages.count == 1 ? "1 outage, hatched" : "\(t.outages.count) outages, hatched"
         let throughput = TimeChart(
             id: "chart-rate", title: "Calls and registrations per second",
             summary:

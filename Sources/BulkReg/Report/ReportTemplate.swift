@@ -37,6 +37,9 @@ enum ReportTemplate {
         .hatch { background: repeating-linear-gradient(45deg, #f3f4f6 0 3px, #9ca3af 3px 5px); border: 1px solid #9ca3af; }
         .mark { color: #dc2626; }
         .reason { max-width: 36em; overflow-wrap: anywhere; }
+        table.leads td.reason { min-width: 14em; }
+        table.leads td.email { overflow-wrap: anywhere; min-width: 10em; }
+        table.leads td.nowrap { white-space: nowrap; }
         .empty { color: #4b5563; font-style: italic; }
         code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: .92em; }
         @media (max-width: 600px) { body { padding: 10px; font-size: 14px; } th, td { padding: 3px 5px; } }
@@ -112,10 +115,10 @@ enum ReportTemplate {
         <h2 id="leads">Failed and uncertain leads</h2>
         {{#leadsNote}}<p>{{leadsNote}}</p>{{/leadsNote}}
         {{#hasLeads}}
-        <div class="scroll"><table>
-        <thead><tr><th scope="col" class="n">job</th><th scope="col">state</th><th scope="col">file:line</th><th scope="col">email</th><th scope="col">webinar</th><th scope="col" class="n">attempts</th><th scope="col">reason</th></tr></thead>
+        <div class="scroll"><table class="leads">
+        <thead><tr><th scope="col" class="n">job</th><th scope="col">state</th><th scope="col">email</th><th scope="col">reason</th><th scope="col">webinar / schedule</th><th scope="col">file:line</th><th scope="col" class="n">attempts</th></tr></thead>
         <tbody>
-        {{#leads}}<tr><td class="n">{{job}}</td><td>{{state}}</td><td>{{source}}</td><td>{{email}}</td><td>{{target}}</td><td class="n">{{attempts}}</td><td class="reason">{{reason}}</td></tr>
+        {{#leads}}<tr><td class="n">{{job}}</td><td>{{state}}</td><td class="email">{{email}}</td><td class="reason">{{reason}}</td><td class="nowrap">{{target}}</td><td>{{source}}</td><td class="n">{{attempts}}</td></tr>
         {{/leads}}
         </tbody></table></div>
         <p><code>bulkreg show JOB</code> tells one lead's whole story; <code>bulkreg retry</code> queues failed leads again.</p>

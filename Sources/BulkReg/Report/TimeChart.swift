@@ -176,9 +176,11 @@ public struct TimeChart: Sendable {
             """
         for (time, label) in timeTicks() {
             let tx = x(time)
+            // A label at the right edge ends there instead of being cut off.
+            let anchor = tx > Self.width - 30 ? "end" : "middle"
             out += """
                 <line x1="\(f(tx))" y1="\(f(plotBottom))" x2="\(f(tx))" y2="\(f(plotBottom + 4))" stroke="#374151"/>\
-                <text x="\(f(tx))" y="\(f(plotBottom + 16))" text-anchor="middle" class="tick">\(label)</text>
+                <text x="\(f(tx))" y="\(f(plotBottom + 16))" text-anchor="\(anchor)" class="tick">\(label)</text>
 
                 """
         }
