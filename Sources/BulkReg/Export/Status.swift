@@ -135,7 +135,11 @@ public struct StatusReport: Sendable, Codable, Equatable {
 
     /// Reads the report from the database at `path`.
     public static func load(databasePath path: String, now: Double) throws -> StatusReport {
-        let connection = try Database.open(path, mode: .existing)
+        try load(try Database.open(path, mode: .existing), path: path, now: now)
+    }
+
+    /// The status read on `connection` (the report reads it inside its own read transaction).
+    static func load(_ connection: Connection, path: String, now: Double) throws -> StatusReport {
         do {
             var states: [String: Int] = [:]
             for state in JobState.allCases { states[state.rawValue] = 0 }

@@ -153,7 +153,9 @@ public struct LeadStory: Sendable {
         lines.append("  row:")
         for (column, value) in row { lines.append("    \(column): \(value)") }
         if let sent {
-            lines.append("  sent as:")
+            // A job never sent (a duplicate, queued or cancelled) shows what it would send.
+            let wasSent = calls.contains { $0.method == .register }
+            lines.append(wasSent ? "  sent as:" : "  fields to send (not sent):")
             for (name, value) in sent { lines.append("    \(name)=\(value)") }
         }
         if calls.isEmpty {

@@ -48,9 +48,13 @@ public struct ReportData: Sendable {
     public var generatedAt: Double
 
     public static func load(databasePath path: String, now: Double) throws -> ReportData {
-        let status = try StatusReport.load(databasePath: path, now: now)
         let connection = try Database.open(path, mode: .existing)
         do {
+            // One read transaction: totals, history and leads from one snapshot, even beside a
+            // run that commits meanwhile (WAL: the run is never blocked by it).
+            try connection.execute("BEGIN DEFERRED")
+            defer { try? connection.execute("COMMIT") }
+            let status = try StatusReport.load(connection, path: path, now: now)
             var data = ReportData(
                 status: status, timeline: nil, firstCall: nil, lastCall: nil, leads: [], leadsCount: 0, imports: [],
                 checks: [:], generatedAt: now)
