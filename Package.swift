@@ -17,6 +17,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", exact: "3.12.3"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache", exact: "2.1.1"),
+        // Already built for async-http-client; named so the client matches its transport
+        // errors by type (NIOConnectionError, NIOSSLError).
+        .package(url: "https://github.com/apple/swift-nio", exact: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", exact: "2.37.6"),
     ],
     targets: [
         // SQLite through the system library; only the SQLite module imports it.
@@ -32,6 +36,8 @@ let package = Package(
             dependencies: [
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
         // The vendor API simulator (independent of the client, so it tests it honestly).
@@ -74,7 +80,10 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
-        .testTarget(name: "BulkRegTests", dependencies: ["BulkReg", "CSV", "Pacing", "SQLite", "WebinarAPI", "WebinarSim"]),
+        .testTarget(
+            name: "BulkRegTests",
+            dependencies: ["BulkReg", "CSV", "Pacing", "SQLite", "WebinarAPI", "WebinarSim"]
+        ),
         .testTarget(name: "EndToEndTests", dependencies: ["BulkReg", "SQLite", "WebinarSim"]),
     ]
 )

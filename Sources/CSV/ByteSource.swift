@@ -263,12 +263,14 @@ struct DecodedSource {
             var o = 0
             var i = 0
             while i + 1 < total {
-                let u = bigEndian
+                let u =
+                    bigEndian
                     ? UInt32(staging[i]) << 8 | UInt32(staging[i + 1])
                     : UInt32(staging[i + 1]) << 8 | UInt32(staging[i])
                 if u >= 0xD800 && u <= 0xDBFF {
                     if i + 3 >= total { break }  // partner not read yet: carry over
-                    let l = bigEndian
+                    let l =
+                        bigEndian
                         ? UInt32(staging[i + 2]) << 8 | UInt32(staging[i + 3])
                         : UInt32(staging[i + 3]) << 8 | UInt32(staging[i + 2])
                     if l >= 0xDC00 && l <= 0xDFFF {

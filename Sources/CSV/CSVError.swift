@@ -76,8 +76,11 @@ public struct CSVError: Error, CustomStringConvertible, Sendable, Hashable {
 
     static func io(_ err: Int32, _ what: String, line: Int? = nil) -> CSVError {
         let suffix = line.map { " at line \($0)" } ?? ""
-        return CSVError(code: .io(errno: err), line: line,
-                        message: "\(what) failed\(suffix): \(errnoDescription(err)) (errno \(err))")
+        return CSVError(
+            code: .io(errno: err),
+            line: line,
+            message: "\(what) failed\(suffix): \(errnoDescription(err)) (errno \(err))"
+        )
     }
 }
 

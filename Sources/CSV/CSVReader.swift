@@ -123,8 +123,11 @@ public final class CSVReader {
 
     private static func validate(_ o: CSVReaderOptions) throws(CSVError) {
         if o.chunkSize < 1 || o.maxFieldBytes < 1 || o.maxRecordBytes < 1 || o.maxFields < 1 {
-            throw CSVError(code: .invalidOption, line: nil,
-                           message: "chunkSize, maxFieldBytes, maxRecordBytes and maxFields must be ≥ 1")
+            throw CSVError(
+                code: .invalidOption,
+                line: nil,
+                message: "chunkSize, maxFieldBytes, maxRecordBytes and maxFields must be ≥ 1"
+            )
         }
     }
 
@@ -541,8 +544,11 @@ struct ReaderCore {
                 pos = p
                 if p == e {
                     if try refill() { continue }
-                    throw CSVError(code: .unterminatedQuote, line: fieldLine,
-                                   message: "unterminated quoted field starting at line \(fieldLine)")
+                    throw CSVError(
+                        code: .unterminatedQuote,
+                        line: fieldLine,
+                        message: "unterminated quoted field starting at line \(fieldLine)"
+                    )
                 }
                 let b = work[p]
                 if b == QUOTE {
@@ -646,8 +652,11 @@ struct ReaderCore {
         if discarding { return }
         if fieldCount == endsCap {
             if fieldCount >= maxFields {
-                throw CSVError(code: .tooManyFields, line: recordLine,
-                               message: "record at line \(recordLine) has more than \(maxFields) fields (maxFields)")
+                throw CSVError(
+                    code: .tooManyFields,
+                    line: recordLine,
+                    message: "record at line \(recordLine) has more than \(maxFields) fields (maxFields)"
+                )
             }
             let cap = Swift.min(endsCap * 2, maxFields)
             let p = UnsafeMutablePointer<Int>.allocate(capacity: cap)
@@ -662,13 +671,20 @@ struct ReaderCore {
 
     private func fieldTooLarge() -> CSVError {
         let hint = state == .quoted || state == .quotedAfterCR ? " (an unterminated quote?)" : ""
-        return CSVError(code: .fieldTooLarge, line: fieldLine,
-                        message: "field \(fieldCount + 1) starting at line \(fieldLine) exceeds \(maxFieldBytes) bytes (maxFieldBytes)\(hint)")
+        return CSVError(
+            code: .fieldTooLarge,
+            line: fieldLine,
+            message:
+                "field \(fieldCount + 1) starting at line \(fieldLine) exceeds \(maxFieldBytes) bytes (maxFieldBytes)\(hint)"
+        )
     }
 
     private func recordTooLarge() -> CSVError {
-        CSVError(code: .recordTooLarge, line: recordLine,
-                 message: "record starting at line \(recordLine) exceeds \(maxRecordBytes) bytes (maxRecordBytes)")
+        CSVError(
+            code: .recordTooLarge,
+            line: recordLine,
+            message: "record starting at line \(recordLine) exceeds \(maxRecordBytes) bytes (maxRecordBytes)"
+        )
     }
 
     /// Full UTF-8 / NUL validation of the current record, field by field.
@@ -686,18 +702,31 @@ struct ReaderCore {
                 let field = i + 1
                 if problem.isNUL {
                     if source.encoding == .utf8 {
-                        throw CSVError(code: .nulByte, line: errLine,
-                                       message: "NUL byte at line \(errLine) (field \(field)): is this a binary or UTF-16 file?")
+                        throw CSVError(
+                            code: .nulByte,
+                            line: errLine,
+                            message: "NUL byte at line \(errLine) (field \(field)): is this a binary or UTF-16 file?"
+                        )
                     }
-                    throw CSVError(code: .nulByte, line: errLine,
-                                   message: "NUL character (U+0000) at line \(errLine) (field \(field))")
+                    throw CSVError(
+                        code: .nulByte,
+                        line: errLine,
+                        message: "NUL character (U+0000) at line \(errLine) (field \(field))"
+                    )
                 }
                 if source.encoding == .utf8 {
-                    throw CSVError(code: .invalidUTF8, line: errLine,
-                                   message: "invalid UTF-8 at line \(errLine) (field \(field)); re-export the file as UTF-8")
+                    throw CSVError(
+                        code: .invalidUTF8,
+                        line: errLine,
+                        message: "invalid UTF-8 at line \(errLine) (field \(field)); re-export the file as UTF-8"
+                    )
                 }
-                throw CSVError(code: .invalidUTF16, line: errLine,
-                               message: "invalid \(source.encoding) (unpaired surrogate or truncated data) at line \(errLine) (field \(field))")
+                throw CSVError(
+                    code: .invalidUTF16,
+                    line: errLine,
+                    message:
+                        "invalid \(source.encoding) (unpaired surrogate or truncated data) at line \(errLine) (field \(field))"
+                )
             }
             start = stop
         }
@@ -722,7 +751,8 @@ struct ReaderCore {
             for i in 0..<n {
                 let e = ends[i]
                 (buf.baseAddress! + i).initialize(
-                    to: String(decoding: UnsafeBufferPointer(start: value + s, count: e - s), as: UTF8.self))
+                    to: String(decoding: UnsafeBufferPointer(start: value + s, count: e - s), as: UTF8.self)
+                )
                 s = e
             }
             count = n

@@ -239,7 +239,15 @@ struct WriterCore {
                 let safe = excelSafe
                 let here = dst + o
                 let m = record[i].utf8.withContiguousStorageIfAvailable { src in
-                    src.isEmpty ? 0 : WriterCore.encodeBytes(src.baseAddress!, src.count, into: here, needsQuote: nq, excelSafe: safe)
+                    src.isEmpty
+                        ? 0
+                        : WriterCore.encodeBytes(
+                            src.baseAddress!,
+                            src.count,
+                            into: here,
+                            needsQuote: nq,
+                            excelSafe: safe
+                        )
                 }
                 o &+= m ?? WriterCore.encode(record[i], into: here, needsQuote: nq, excelSafe: safe)
             }
@@ -419,7 +427,8 @@ struct WriterCore {
 
     @inline(__always)
     static func encodeBytes(
-        _ src: UnsafePointer<UInt8>, _ n: Int,
+        _ src: UnsafePointer<UInt8>,
+        _ n: Int,
         into dst: UnsafeMutablePointer<UInt8>,
         needsQuote: UnsafeMutablePointer<Bool>,
         excelSafe: Bool
@@ -467,7 +476,9 @@ struct WriterCore {
         var i = 0
         while i &+ 8 <= n {
             UnsafeMutableRawPointer(dst + i).storeBytes(
-                of: UnsafeRawPointer(src + i).loadUnaligned(as: UInt64.self), as: UInt64.self)
+                of: UnsafeRawPointer(src + i).loadUnaligned(as: UInt64.self),
+                as: UInt64.self
+            )
             i &+= 8
         }
         while i < n {

@@ -114,7 +114,10 @@ public final class ManualClock: Clock, Sendable {
         }
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                enum Action { case resume, cancel, registered([SleeperWatch]) }
+                enum Action {
+                    case resume, cancel
+                    case registered([SleeperWatch])
+                }
                 let action = state.withLock { state -> Action in
                     if deadline <= state.now { return .resume }
                     // Checked under the lock: either we see the cancellation here, or the

@@ -539,7 +539,8 @@ public final class RateLimiter<C: Clock>: Sendable where C.Duration == Duration 
                 pauses: state.pauses,
                 decreases: state.decreases,
                 effectiveRate: state.limited ? state.effectiveRate(at: now) : nil,
-                pausedUntil: state.pauseUntil.flatMap { $0 > now ? $0 : nil })
+                pausedUntil: state.pauseUntil.flatMap { $0 > now ? $0 : nil }
+            )
         }
     }
 

@@ -114,15 +114,16 @@ public struct RateLimiterConfiguration: Sendable, Hashable {
     }
 }
 
+/// The package's one set of `Duration` conversions (NIO's `TimeAmount(_:)` does the rest).
 extension Duration {
     /// The duration in (fractional) seconds.
-    var seconds: Double {
+    public var seconds: Double {
         let (s, a) = components
         return Double(s) + Double(a) / 1e18
     }
 
     /// The duration in whole nanoseconds (truncated toward zero; saturating).
-    var nanoseconds: Int64 {
+    public var nanoseconds: Int64 {
         let (s, a) = components
         let (product, overflow) = s.multipliedReportingOverflow(by: 1_000_000_000)
         if overflow { return s < 0 ? .min : .max }

@@ -154,8 +154,13 @@ public final class SharedBudget: Sendable {
     ///   - rate: this process's `rate`; the key's rate is the smallest among the participants.
     ///   - label: what other processes see of this one (a database path, a command name).
     public init(
-        path: String, bootID: String, now: Int64, configuration: RateLimiterConfiguration, label: String,
-        pid: Int32 = getpid(), random: SplitMix64 = SplitMix64(seed: UInt64.random(in: 1...UInt64.max))
+        path: String,
+        bootID: String,
+        now: Int64,
+        configuration: RateLimiterConfiguration,
+        label: String,
+        pid: Int32 = getpid(),
+        random: SplitMix64 = SplitMix64(seed: UInt64.random(in: 1...UInt64.max))
     ) throws {
         configuration.validate()
         guard let rate = configuration.rate, rate <= Self.capacity else {
@@ -193,7 +198,8 @@ public final class SharedBudget: Sendable {
         }
         let map = Mapping(base: base, size: size)
         let boot = Self.bootWords(bootID)
-        var fresh = map.word(Word.magic) != Self.magic || map.word(Word.version) != Self.version
+        var fresh =
+            map.word(Word.magic) != Self.magic || map.word(Word.version) != Self.version
             || map.word(Word.capacity) != Int64(Self.capacity)
         for i in 0..<6 where map.word(Word.boot + i) != boot[i] { fresh = true }
         if fresh {
@@ -234,10 +240,14 @@ public final class SharedBudget: Sendable {
         self.parameters = Parameters(
             span: (configuration.window + configuration.margin).nanoseconds,
             evenSpacing: configuration.evenSpacing,
-            pause: configuration.pause.nanoseconds, pauseJitter: configuration.pauseJitter.nanoseconds,
-            decreaseFactor: configuration.decreaseFactor, minimumRate: configuration.minimumRate,
-            increaseStep: configuration.increaseStep, increaseInterval: configuration.increaseInterval.nanoseconds,
-            repeatInterval: configuration.repeatInterval.nanoseconds)
+            pause: configuration.pause.nanoseconds,
+            pauseJitter: configuration.pauseJitter.nanoseconds,
+            decreaseFactor: configuration.decreaseFactor,
+            minimumRate: configuration.minimumRate,
+            increaseStep: configuration.increaseStep,
+            increaseInterval: configuration.increaseInterval.nanoseconds,
+            repeatInterval: configuration.repeatInterval.nanoseconds
+        )
         self.local = Mutex(Local(random: random))
     }
 
@@ -300,7 +310,8 @@ public final class SharedBudget: Sendable {
     @discardableResult
     public func rateLimited(now: Int64) -> Int64 {
         locked { local, view in
-            let jitter = parameters.pauseJitter > 0 ? Int64.random(in: 0...parameters.pauseJitter, using: &local.random) : 0
+            let jitter =
+                parameters.pauseJitter > 0 ? Int64.random(in: 0...parameters.pauseJitter, using: &local.random) : 0
             return view.rateLimited(now: now, jitter: jitter)
         }
     }
@@ -340,9 +351,13 @@ public final class SharedBudget: Sendable {
     public var statistics: Statistics {
         local.withLock { local in
             Statistics(
-                reservations: local.reservations, costP50: local.costs.quantile(0.5),
-                costP99: local.costs.quantile(0.99), costMax: local.costs.maximum,
-                waitP50: local.waits.quantile(0.5), waitP99: local.waits.quantile(0.99))
+                reservations: local.reservations,
+                costP50: local.costs.quantile(0.5),
+                costP99: local.costs.quantile(0.99),
+                costMax: local.costs.maximum,
+                waitP50: local.waits.quantile(0.5),
+                waitP99: local.waits.quantile(0.99)
+            )
         }
     }
 
@@ -490,7 +505,9 @@ private struct View {
             guard pid != 0, SharedBudget.isLive(pid: pid, lastSeen: map.word(w + 1), now: now) else { continue }
             let length = max(0, min(Int(map.word(w + 4)), SharedBudget.labelBytes))
             let label = String(
-                decoding: UnsafeRawBufferPointer(start: map.base + (w + 5) * 8, count: length), as: UTF8.self)
+                decoding: UnsafeRawBufferPointer(start: map.base + (w + 5) * 8, count: length),
+                as: UTF8.self
+            )
             out.append(.init(pid: Int32(pid), rate: Int(map.word(w + 2)), label: label, lastSeen: map.word(w + 1)))
         }
         return out
@@ -572,7 +589,8 @@ public struct SharedStarts<C: Clock>: Sendable where C.Duration == Duration {
     let fromNanos: @Sendable (Int64) -> C.Instant
 
     public init(
-        budget: SharedBudget, toNanos: @escaping @Sendable (C.Instant) -> Int64,
+        budget: SharedBudget,
+        toNanos: @escaping @Sendable (C.Instant) -> Int64,
         fromNanos: @escaping @Sendable (Int64) -> C.Instant
     ) {
         self.budget = budget
@@ -592,7 +610,8 @@ extension SharedStarts where C == ContinuousClock {
         self.init(
             budget: budget,
             toNanos: { anchorNanos + anchor.duration(to: $0).nanoseconds },
-            fromNanos: { anchor.advanced(by: .nanoseconds($0 - anchorNanos)) })
+            fromNanos: { anchor.advanced(by: .nanoseconds($0 - anchorNanos)) }
+        )
     }
 }
 
@@ -601,7 +620,9 @@ extension SharedStarts where C == ManualClock {
     /// manual clock).
     public init(budget: SharedBudget) {
         self.init(
-            budget: budget, toNanos: { $0.offset.nanoseconds },
-            fromNanos: { ManualClock.Instant(offset: .nanoseconds($0)) })
+            budget: budget,
+            toNanos: { $0.offset.nanoseconds },
+            fromNanos: { ManualClock.Instant(offset: .nanoseconds($0)) }
+        )
     }
 }

@@ -27,7 +27,9 @@ public final class Connection: @unchecked Sendable {
         public var busyTimeoutMilliseconds: Int32
 
         public init(
-            readOnly: Bool = false, create: Bool = true, fileMode: mode_t = 0o600,
+            readOnly: Bool = false,
+            create: Bool = true,
+            fileMode: mode_t = 0o600,
             busyTimeoutMilliseconds: Int32 = 5_000
         ) {
             self.readOnly = readOnly
@@ -67,7 +69,8 @@ public final class Connection: @unchecked Sendable {
                     throw SQLiteError(
                         code: err == EACCES || err == EROFS ? .cannotOpen : .cannotOpen,
                         message: "cannot create database file: \(String(cString: strerror(err)))",
-                        operation: "open")
+                        operation: "open"
+                    )
                 }
             }
         }
@@ -124,7 +127,8 @@ public final class Connection: @unchecked Sendable {
 
     /// Runs `body` in a transaction: committed if it returns, rolled back if it throws.
     public func transaction<T>(
-        _ kind: TransactionKind = .immediate, _ body: () throws -> T
+        _ kind: TransactionKind = .immediate,
+        _ body: () throws -> T
     ) throws -> T {
         try execute("BEGIN \(kind.rawValue)")
         do {

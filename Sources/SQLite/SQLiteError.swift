@@ -46,10 +46,4 @@ public struct SQLiteError: Error, CustomStringConvertible, Sendable, Equatable {
     public var description: String {
         "\(message) (\(operation), SQLite code \(code.rawValue))"
     }
-
-    /// True for the codes a user fixes outside bulkreg: disk full, read-only, locked, corrupt.
-    public var isEnvironmental: Bool {
-        [.full, .readOnly, .busy, .locked, .corrupt, .notADatabase, .cannotOpen, .ioError,
-         .permission].contains(code.primary)
-    }
 }

@@ -12,11 +12,19 @@ public final class Statement {
     init(connection: Connection, sql: String) throws(SQLiteError) {
         var stmt: OpaquePointer?
         let rc = sqlite3_prepare_v3(
-            connection.handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &stmt, nil)
+            connection.handle,
+            sql,
+            -1,
+            UInt32(SQLITE_PREPARE_PERSISTENT),
+            &stmt,
+            nil
+        )
         guard rc == SQLITE_OK, let stmt else {
             throw SQLiteError(
-                code: .init(rc), message: connection.lastMessage,
-                operation: "prepare \(Connection.summary(sql))")
+                code: .init(rc),
+                message: connection.lastMessage,
+                operation: "prepare \(Connection.summary(sql))"
+            )
         }
         self.handle = stmt
         self.connection = connection
@@ -40,8 +48,12 @@ public final class Statement {
         let rc = text.withUTF8 { buf -> Int32 in
             let base = UnsafeRawPointer(buf.baseAddress ?? UnsafePointer(bitPattern: 1)!)
             return sqlite3_bind_text(
-                handle, index, base.assumingMemoryBound(to: CChar.self), Int32(buf.count),
-                SQLITE_TRANSIENT)
+                handle,
+                index,
+                base.assumingMemoryBound(to: CChar.self),
+                Int32(buf.count),
+                SQLITE_TRANSIENT
+            )
         }
         try check(rc)
     }
@@ -67,7 +79,13 @@ public final class Statement {
     public func bind(_ index: Int32, blob value: [UInt8]?) throws(SQLiteError) {
         guard let value else { return try check(sqlite3_bind_null(handle, index)) }
         let rc = value.withUnsafeBytes { buf in
-            sqlite3_bind_blob(handle, index, buf.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, Int32(buf.count), SQLITE_TRANSIENT)
+            sqlite3_bind_blob(
+                handle,
+                index,
+                buf.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!,
+                Int32(buf.count),
+                SQLITE_TRANSIENT
+            )
         }
         try check(rc)
     }
@@ -76,8 +94,12 @@ public final class Statement {
     public func bind(_ index: Int32, bytes value: [UInt8]) throws(SQLiteError) {
         let rc = value.withUnsafeBytes { buf in
             sqlite3_bind_blob64(
-                handle, index, buf.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, sqlite3_uint64(buf.count),
-                SQLITE_TRANSIENT)
+                handle,
+                index,
+                buf.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!,
+                sqlite3_uint64(buf.count),
+                SQLITE_TRANSIENT
+            )
         }
         try check(rc)
     }
@@ -86,8 +108,12 @@ public final class Statement {
     public func bind(_ index: Int32, bytes value: [UInt8], range: Range<Int>) throws(SQLiteError) {
         let rc = value.withUnsafeBytes { buf in
             sqlite3_bind_blob64(
-                handle, index, (buf.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!) + range.lowerBound,
-                sqlite3_uint64(range.count), SQLITE_TRANSIENT)
+                handle,
+                index,
+                (buf.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!) + range.lowerBound,
+                sqlite3_uint64(range.count),
+                SQLITE_TRANSIENT
+            )
         }
         try check(rc)
     }
@@ -117,7 +143,10 @@ public final class Statement {
         case SQLITE_DONE: return false
         default:
             throw SQLiteError(
-                code: .init(rc), message: connection.lastMessage, operation: "step \(summary)")
+                code: .init(rc),
+                message: connection.lastMessage,
+                operation: "step \(summary)"
+            )
         }
     }
 

@@ -37,7 +37,8 @@ enum AnswerParser {
                         type: LenientJSON.string(entry["type"]),
                         schedules: schedules,
                         timezone: LenientJSON.string(entry["timezone"])
-                    ))
+                    )
+                )
             }
             return result
         }
@@ -57,7 +58,8 @@ enum AnswerParser {
                         schedule: scheduleID,
                         date: LenientJSON.string(schedule["date"]),
                         comment: LenientJSON.string(schedule["comment"])
-                    ))
+                    )
+                )
             }
             return WebinarDetail(
                 webinarID: id,
@@ -74,7 +76,10 @@ enum AnswerParser {
     }
 
     static func register(
-        status: Int, body: [UInt8], secret: String?, sentFields: [String] = []
+        status: Int,
+        body: [UInt8],
+        secret: String?,
+        sentFields: [String] = []
     ) -> Result<RegisteredUser, APIFailure> {
         classify(status: status, body: body, secret: secret, sentFields: sentFields) { object in
             guard let user = object["user"] as? [String: Any],
@@ -133,7 +138,8 @@ enum AnswerParser {
                             ?? LenientJSON.string(row["live_room_url"]),
                         replayRoomURL: LenientJSON.string(links["replay_room"])
                             ?? LenientJSON.string(row["replay_room_url"])
-                    ))
+                    )
+                )
             }
             let next: Bool? =
                 pageObject.keys.contains("next_page_url")
@@ -167,7 +173,11 @@ enum AnswerParser {
     /// - Parameter sentFields: the form fields of the request (custom question labels included),
     ///   so a message naming one of them counts as naming the request.
     static func classify<T>(
-        status: Int, body: [UInt8], secret: String?, sentFields: [String] = [], decode: ([String: Any]) -> T?
+        status: Int,
+        body: [UInt8],
+        secret: String?,
+        sentFields: [String] = [],
+        decode: ([String: Any]) -> T?
     ) -> Result<T, APIFailure> {
         if status == 429 { return .failure(.rateLimited) }
         let object = LenientJSON.object(body)
@@ -192,7 +202,12 @@ enum AnswerParser {
         }
         if status == 408 || status == 425 {
             let detail = message ?? Evidence.pageTitle(body)
-            return .failure(.busy(httpStatus: status, message: clean("HTTP \(status) from the API" + (detail.map { ": \($0)" } ?? ""))))
+            return .failure(
+                .busy(
+                    httpStatus: status,
+                    message: clean("HTTP \(status) from the API" + (detail.map { ": \($0)" } ?? ""))
+                )
+            )
         }
         if (500...599).contains(status) {
             let detail = message ?? Evidence.pageTitle(body) ?? ErrorMessage.bodySnippet(body)
@@ -212,7 +227,11 @@ enum AnswerParser {
             }
             guard let message, !message.isEmpty else {
                 return .failure(
-                    .busy(httpStatus: status, message: "the API answered \"status\":\"error\" without a message (HTTP \(status))"))
+                    .busy(
+                        httpStatus: status,
+                        message: "the API answered \"status\":\"error\" without a message (HTTP \(status))"
+                    )
+                )
             }
             if Evidence.saysTrouble(message) { return .failure(.busy(httpStatus: status, message: clean(message))) }
             if Evidence.namesRequest(message, sentFields: sentFields) {
@@ -223,28 +242,42 @@ enum AnswerParser {
         if (400...499).contains(status) {
             // Not JSON: a proxy's or firewall's page, not the application's word on the request.
             let text = Evidence.pageTitle(body) ?? ErrorMessage.bodySnippet(body) ?? "HTTP \(status)"
-            return .failure(.unexplained(httpStatus: status, message: clean(text == "HTTP \(status)" ? text : "\(text) (HTTP \(status))")))
+            return .failure(
+                .unexplained(
+                    httpStatus: status,
+                    message: clean(text == "HTTP \(status)" ? text : "\(text) (HTTP \(status))")
+                )
+            )
         }
         guard (200...299).contains(status) else {
             return .failure(
-                .transient(reason: "unexpected HTTP status \(status) from the API", mayHaveReachedVendor: true))
+                .transient(reason: "unexpected HTTP status \(status) from the API", mayHaveReachedVendor: true)
+            )
         }
         guard let object else {
             let snippet = ErrorMessage.bodySnippet(body).map { ": \($0)" } ?? ": empty body"
             return .failure(
-                .transient(reason: clean("unreadable answer (HTTP \(status), not JSON)\(snippet)"), mayHaveReachedVendor: true))
+                .transient(
+                    reason: clean("unreadable answer (HTTP \(status), not JSON)\(snippet)"),
+                    mayHaveReachedVendor: true
+                )
+            )
         }
         guard LenientJSON.string(object["status"])?.lowercased() == "success" else {
             return .failure(
                 .transient(
                     reason: "unexpected answer (HTTP \(status)) without \"status\":\"success\"",
-                    mayHaveReachedVendor: true))
+                    mayHaveReachedVendor: true
+                )
+            )
         }
         guard let value = decode(object) else {
             return .failure(
                 .transient(
                     reason: "undecodable success answer (HTTP \(status)): required fields missing or malformed",
-                    mayHaveReachedVendor: true))
+                    mayHaveReachedVendor: true
+                )
+            )
         }
         return .success(value)
     }
@@ -313,7 +346,8 @@ enum Evidence {
         let keys = errors.keys.filter { $0 != "api_key" }.sorted()
         return keys.first { key in
             let base = key.split(separator: ".").first.map(String.init) ?? key
-            return knownFields.contains(base.lowercased()) || !["general", "error", "message", "system"].contains(base.lowercased())
+            return knownFields.contains(base.lowercased())
+                || !["general", "error", "message", "system"].contains(base.lowercased())
         }
     }
 
@@ -384,7 +418,8 @@ enum ErrorMessage {
         let printable = String(
             text.unicodeScalars.map { scalar -> Character in
                 scalar.properties.generalCategory == .control ? " " : Character(scalar)
-            })
+            }
+        )
         .trimmingCharacters(in: .whitespacesAndNewlines)
         return printable.isEmpty ? nil : printable
     }

@@ -19,7 +19,8 @@ public enum BaseURLError: Error, Sendable, Equatable, CustomStringConvertible {
         case .unsupportedScheme(let scheme):
             return "API base URL scheme '\(scheme)' is not supported: use https:// (http:// only to a loopback host)"
         case .insecureRemoteHost(let host):
-            return "API base URL uses plain http:// to '\(host)': https:// is required except for a loopback host (127.0.0.1, ::1, localhost)"
+            return
+                "API base URL uses plain http:// to '\(host)': https:// is required except for a loopback host (127.0.0.1, ::1, localhost)"
         case .unexpectedComponents(let text):
             return "API base URL '\(text)' must not contain credentials, a query or a fragment"
         }

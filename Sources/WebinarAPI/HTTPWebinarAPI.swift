@@ -3,6 +3,8 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOPosix
+import NIOSSL
 import Synchronization
 
 /// The vendor API over HTTPS, built on AsyncHTTPClient.
@@ -82,7 +84,7 @@ public struct HTTPWebinarAPI: WebinarAPI, CustomStringConvertible, CustomDebugSt
         } else {
             var configuration = HTTPClient.Configuration(
                 redirectConfiguration: .disallow,
-                timeout: .init(connect: connectTimeout.timeAmount, read: requestTimeout.timeAmount)
+                timeout: .init(connect: TimeAmount(connectTimeout), read: TimeAmount(requestTimeout))
             )
             configuration.httpVersion = .http1Only
             // A refused connection fails the call at once (the runner retries with backoff)
@@ -121,7 +123,11 @@ public struct HTTPWebinarAPI: WebinarAPI, CustomStringConvertible, CustomDebugSt
 
     /// `webinar`: one webinar with its schedules as `{date, schedule, comment}`. `timezone`
     /// (EverWebinar, `GMT-5`) is sent only when non-empty.
-    public func webinar(platform: Platform, webinarID: Int, timezone: String?) async
+    public func webinar(
+        platform: Platform,
+        webinarID: Int,
+        timezone: String?
+    ) async
         -> Result<WebinarDetail, APIFailure>
     {
         var fields = [("webinar_id", String(webinarID))]
@@ -136,7 +142,9 @@ public struct HTTPWebinarAPI: WebinarAPI, CustomStringConvertible, CustomDebugSt
         let fields = Self.formFields(for: request)
         let names = fields.map(\.0)
         return await call(platform: request.platform, method: "register", fields: fields) {
-            status, body, secret in
+            status,
+            body,
+            secret in
             AnswerParser.register(status: status, body: body, secret: secret, sentFields: names)
         }
     }
@@ -144,7 +152,9 @@ public struct HTTPWebinarAPI: WebinarAPI, CustomStringConvertible, CustomDebugSt
     /// `registrants`: one page of a webinar's registrants, optionally by schedule and search.
     public func registrants(_ query: RegistrantsQuery) async -> Result<RegistrantsPage, APIFailure> {
         await call(platform: query.platform, method: "registrants", fields: Self.formFields(for: query)) {
-            status, body, secret in
+            status,
+            body,
+            secret in
             AnswerParser.registrants(status: status, body: body, secret: secret)
         }
     }
@@ -207,7 +217,9 @@ public struct HTTPWebinarAPI: WebinarAPI, CustomStringConvertible, CustomDebugSt
     // MARK: Transport
 
     private func call<T>(
-        platform: Platform, method: String, fields: [(String, String)],
+        platform: Platform,
+        method: String,
+        fields: [(String, String)],
         parse: @Sendable (Int, [UInt8], String?) -> Result<T, APIFailure>
     ) async -> Result<T, APIFailure> {
         let url = "\(baseURL)/\(platform.rawValue)/\(method)"
@@ -232,7 +244,10 @@ public struct HTTPWebinarAPI: WebinarAPI, CustomStringConvertible, CustomDebugSt
         do {
             let (status, bytes) = try await withDeadline(deadline) {
                 let response = try await client.execute(
-                    prepared, deadline: NIODeadline.now() + requestTimeout.timeAmount, logger: nil)
+                    prepared,
+                    deadline: NIODeadline.now() + TimeAmount(requestTimeout),
+                    logger: nil
+                )
                 let status = Int(response.status.code)
                 if let declared = response.headers.first(name: "Content-Length").flatMap(Int.init),
                     declared > maxResponseBodyBytes
@@ -261,8 +276,9 @@ public struct HTTPWebinarAPI: WebinarAPI, CustomStringConvertible, CustomDebugSt
                 "api.method": "\(method)",
                 "api.status": "\(statusForLog.map(String.init) ?? "-")",
                 "api.outcome": "\(Self.outcomeLabel(outcome))",
-                "api.ms": "\(elapsed.milliseconds)",
-            ])
+                "api.ms": "\(Int64(elapsed / .milliseconds(1)))",
+            ]
+        )
         return outcome
     }
 
@@ -282,7 +298,8 @@ public struct HTTPWebinarAPI: WebinarAPI, CustomStringConvertible, CustomDebugSt
     /// Runs `work`, failing with ``CallDeadlineExceeded`` at `deadline` (covers the body too,
     /// which AsyncHTTPClient's own deadline does not).
     private func withDeadline<R: Sendable>(
-        _ deadline: ContinuousClock.Instant, _ work: @escaping @Sendable () async throws -> R
+        _ deadline: ContinuousClock.Instant,
+        _ work: @escaping @Sendable () async throws -> R
     ) async throws -> R {
         try await withThrowingTaskGroup(of: R.self) { group in
             group.addTask { try await work() }
@@ -369,41 +386,37 @@ public struct HTTPWebinarAPI: WebinarAPI, CustomStringConvertible, CustomDebugSt
         if error is CancellationError {
             return ("call cancelled", true)
         }
-        // Types of modules this one does not import directly (NIOPosix, NIOSSL), by name.
-        let typeName = String(reflecting: type(of: error))
-        let text = String(describing: error)
-        if typeName.hasSuffix("NIOConnectionError") {
+        if let error = error as? NIOConnectionError {
             // Every address failed to connect, or DNS gave none: nothing was sent.
-            if text.contains("ECONNREFUSED") || text.lowercased().contains("connection refused") {
+            if error.connectionErrors.contains(where: { ($0.error as? IOError)?.errnoCode == ECONNREFUSED }) {
                 return ("connection refused", false)
             }
-            if text.contains("UnknownHost") || text.contains("DNS error") {
-                // "... UnknownHost: Name or service not known (error -2) for host H, port 443"
-                let host = text.range(of: "for host ").map { text[$0.upperBound...].prefix { $0 != "," && $0 != " " } }
-                return ("DNS failure: cannot resolve \(host.map(String.init) ?? "the API host")", false)
+            if error.connectionErrors.isEmpty, error.dnsAError != nil || error.dnsAAAAError != nil {
+                return ("DNS failure: cannot resolve \(error.host)", false)
             }
-            return ("cannot connect: \(text)", false)
+            return ("cannot connect: \(error)", false)
         }
-        if typeName.contains("NIOSSL") || typeName.contains("BoringSSL") {
+        if let error = error as? NIOSSLError {
             // Only a failed handshake proves the request never left: the request is written
             // after it. Anything later (an unclean close, a bad record) may follow the write.
-            if text.contains("handshakeFailed") || text.contains("unableToValidateCertificate")
-                || text.contains("noCertificateToValidate") || text.contains("failedToLoadCertificate")
-                || text.contains("cannotMatchULabel") || text.contains("invalidSNIName")
-            {
-                return ("TLS handshake failure: \(text)", false)
-            }
-            if text.contains("uncleanShutdown") {
+            switch error {
+            case .handshakeFailed, .unableToValidateCertificate, .noCertificateToValidate, .failedToLoadCertificate,
+                .cannotMatchULabel:
+                return ("TLS handshake failure: \(error)", false)
+            case .uncleanShutdown:
                 return ("TLS connection closed uncleanly", true)
+            default:
+                return ("TLS error: \(error)", true)
             }
-            return ("TLS error: \(text)", true)
         }
-        if typeName.contains("SocketAddressError") || typeName.contains("NIOResolver")
-            || typeName.contains("GetaddrinfoError")
-        {
-            return ("DNS failure: \(text)", false)
+        if let error = error as? BoringSSLError {
+            if case .invalidSNIName = error { return ("TLS handshake failure: \(error)", false) }
+            return ("TLS error: \(error)", true)
         }
-        return ("transport error: \(typeName): \(text)", true)
+        if let error = error as? SocketAddressError {
+            return ("DNS failure: \(error)", false)
+        }
+        return ("transport error: \(String(reflecting: type(of: error))): \(error)", true)
     }
 
     private static func describe(errno code: Int32, text: String) -> (String, Bool) {
@@ -436,18 +449,6 @@ struct ResponseTooLarge: Error {
 
 /// The whole call exceeded ``HTTPWebinarAPI/requestTimeout``.
 struct CallDeadlineExceeded: Error {}
-
-extension Duration {
-    var timeAmount: TimeAmount {
-        let (seconds, attoseconds) = self.components
-        return .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
-    }
-
-    var milliseconds: Int64 {
-        let (seconds, attoseconds) = self.components
-        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
-    }
-}
 
 extension HTTPWebinarAPI: SendObserving {
     public func observeNextSend(_ observer: @escaping @Sendable () -> Void) {

@@ -177,19 +177,23 @@ public struct OneClickLink: Sendable, Equatable, CustomStringConvertible {
             switch self {
             case .noTag(let field, let autoresponder):
                 let supported = autoresponder.supportedFields.map(\.rawValue).joined(separator: ", ")
-                return "\(autoresponder.displayName) has no merge tag for \(field.rawValue) (it has: \(supported)); leave that field out"
+                return
+                    "\(autoresponder.displayName) has no merge tag for \(field.rawValue) (it has: \(supported)); leave that field out"
             case .requiredFieldMissing(let field):
                 return "the one-click link requires \(field.rawValue); include it in the fields"
             case .timezoneValueMissing:
-                return "no autoresponder has a merge tag for timezone: give a fixed value such as GMT-5, or leave timezone out"
+                return
+                    "no autoresponder has a merge tag for timezone: give a fixed value such as GMT-5, or leave timezone out"
             case .sessionOutOfRange(let session, let count):
                 return count == 0
                     ? "the webinar has no schedules, so session \(session) does not exist"
                     : "session \(session) does not exist: the webinar has \(count) schedule(s), choose 1…\(count)"
             case .instantReplay(let session):
-                return "session \(session) is an EverWebinar instant-replay session: one-click registration cannot be used for it"
+                return
+                    "session \(session) is an EverWebinar instant-replay session: one-click registration cannot be used for it"
             case .justInTime(let session):
-                return "session \(session) is an EverWebinar just-in-time session: one-click registration cannot be used for it"
+                return
+                    "session \(session) is an EverWebinar just-in-time session: one-click registration cannot be used for it"
             case .missingWebinarHash(let webinarID):
                 return "webinar \(webinarID) has no webinar_hash in the API's answer, so no one-click link can be built"
             }
@@ -207,8 +211,12 @@ public struct OneClickLink: Sendable, Equatable, CustomStringConvertible {
     ///   - timezone: a fixed `timezone` value (`GMT-5`), percent-encoded in the link.
     /// - Throws: ``BuildError``.
     public init(
-        webinar: WebinarDetail, platform: Platform, autoresponder: Autoresponder, session: Int = 1,
-        fields: [Field]? = nil, timezone: String? = nil
+        webinar: WebinarDetail,
+        platform: Platform,
+        autoresponder: Autoresponder,
+        session: Int = 1,
+        fields: [Field]? = nil,
+        timezone: String? = nil
     ) throws(BuildError) {
         guard session >= 1, session <= webinar.schedules.count else {
             throw .sessionOutOfRange(session: session, count: webinar.schedules.count)

@@ -81,10 +81,19 @@ public struct RegistrationRequest: Sendable, Equatable {
     public var multiFields: [String: [String]]
 
     public init(
-        platform: Platform, webinarID: Int, schedule: Int, firstName: String,
-        lastName: String? = nil, email: String, phoneCountryCode: String? = nil,
-        phone: String? = nil, ipAddress: String? = nil, timezone: String? = nil,
-        date: String? = nil, extraFields: [String: String] = [:], multiFields: [String: [String]] = [:]
+        platform: Platform,
+        webinarID: Int,
+        schedule: Int,
+        firstName: String,
+        lastName: String? = nil,
+        email: String,
+        phoneCountryCode: String? = nil,
+        phone: String? = nil,
+        ipAddress: String? = nil,
+        timezone: String? = nil,
+        date: String? = nil,
+        extraFields: [String: String] = [:],
+        multiFields: [String: [String]] = [:]
     ) {
         self.platform = platform
         self.webinarID = webinarID
@@ -118,9 +127,16 @@ public struct RegisteredUser: Sendable, Equatable, Codable {
     public var thankYouURL: String?
 
     public init(
-        userID: Int, webinarID: Int? = nil, webinarHash: String? = nil, email: String? = nil,
-        password: String? = nil, schedule: Int? = nil, date: String? = nil,
-        timezone: String? = nil, liveRoomURL: String, replayRoomURL: String? = nil,
+        userID: Int,
+        webinarID: Int? = nil,
+        webinarHash: String? = nil,
+        email: String? = nil,
+        password: String? = nil,
+        schedule: Int? = nil,
+        date: String? = nil,
+        timezone: String? = nil,
+        liveRoomURL: String,
+        replayRoomURL: String? = nil,
         thankYouURL: String? = nil
     ) {
         self.userID = userID
@@ -166,8 +182,13 @@ public struct WebinarSummary: Sendable, Equatable, Codable {
     public var timezone: String?
 
     public init(
-        webinarID: Int, webinarHash: String? = nil, name: String? = nil, title: String? = nil,
-        description: String? = nil, type: String? = nil, schedules: [String] = [],
+        webinarID: Int,
+        webinarHash: String? = nil,
+        name: String? = nil,
+        title: String? = nil,
+        description: String? = nil,
+        type: String? = nil,
+        schedules: [String] = [],
         timezone: String? = nil
     ) {
         self.webinarID = webinarID
@@ -194,9 +215,15 @@ public struct WebinarDetail: Sendable, Equatable, Codable {
     public var registrationURL: String?
 
     public init(
-        webinarID: Int, webinarHash: String? = nil, name: String? = nil, title: String? = nil,
-        description: String? = nil, type: String? = nil, schedules: [ScheduleInfo] = [],
-        timezone: String? = nil, registrationURL: String? = nil
+        webinarID: Int,
+        webinarHash: String? = nil,
+        name: String? = nil,
+        title: String? = nil,
+        description: String? = nil,
+        type: String? = nil,
+        schedules: [ScheduleInfo] = [],
+        timezone: String? = nil,
+        registrationURL: String? = nil
     ) {
         self.webinarID = webinarID
         self.webinarHash = webinarHash
@@ -226,9 +253,16 @@ public struct Registrant: Sendable, Equatable, Codable {
     public var replayRoomURL: String?
 
     public init(
-        id: Int? = nil, leadID: Int? = nil, email: String, firstName: String? = nil,
-        lastName: String? = nil, scheduleID: Int? = nil, signupDate: String? = nil, date: String? = nil,
-        liveRoomURL: String? = nil, replayRoomURL: String? = nil
+        id: Int? = nil,
+        leadID: Int? = nil,
+        email: String,
+        firstName: String? = nil,
+        lastName: String? = nil,
+        scheduleID: Int? = nil,
+        signupDate: String? = nil,
+        date: String? = nil,
+        liveRoomURL: String? = nil,
+        replayRoomURL: String? = nil
     ) {
         self.date = date
         self.id = id
@@ -279,7 +313,10 @@ public struct RegistrantsQuery: Sendable, Equatable {
     public var page: Int
 
     public init(
-        platform: Platform, webinarID: Int, scheduleID: Int? = nil, search: String? = nil,
+        platform: Platform,
+        webinarID: Int,
+        scheduleID: Int? = nil,
+        search: String? = nil,
         page: Int = 1
     ) {
         self.platform = platform
@@ -302,7 +339,11 @@ public protocol SendObserving: Sendable {
 /// The vendor API as the runner and the CLI see it.
 public protocol WebinarAPI: Sendable {
     func webinars(platform: Platform) async -> Result<[WebinarSummary], APIFailure>
-    func webinar(platform: Platform, webinarID: Int, timezone: String?) async
+    func webinar(
+        platform: Platform,
+        webinarID: Int,
+        timezone: String?
+    ) async
         -> Result<WebinarDetail, APIFailure>
     func register(_ request: RegistrationRequest) async -> Result<RegisteredUser, APIFailure>
     func registrants(_ query: RegistrantsQuery) async -> Result<RegistrantsPage, APIFailure>

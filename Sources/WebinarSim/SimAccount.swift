@@ -106,20 +106,38 @@ public struct SimWebinar: Sendable, Equatable, Codable {
     public static let demoQuestions: [SimQuestion] = [
         SimQuestion(label: "What is your role?", type: .text),
         SimQuestion(
-            label: "Company size", type: .dropdown,
-            options: [.init(id: 1, text: "1-10"), .init(id: 2, text: "11-50"), .init(id: 3, text: "51-200"), .init(id: 4, text: "201+")]),
+            label: "Company size",
+            type: .dropdown,
+            options: [
+                .init(id: 1, text: "1-10"), .init(id: 2, text: "11-50"), .init(id: 3, text: "51-200"),
+                .init(id: 4, text: "201+"),
+            ]
+        ),
         SimQuestion(
-            label: "Interests", type: .multiselect,
-            options: [.init(id: 1, text: "Email"), .init(id: 2, text: "Social"), .init(id: 3, text: "SEO"), .init(id: 4, text: "Ads")]),
+            label: "Interests",
+            type: .multiselect,
+            options: [
+                .init(id: 1, text: "Email"), .init(id: 2, text: "Social"), .init(id: 3, text: "SEO"),
+                .init(id: 4, text: "Ads"),
+            ]
+        ),
     ]
 
     /// Creates a webinar.
     public init(
-        platform: SimPlatform, webinarID: Int, webinarHash: String? = nil, name: String? = nil,
-        title: String? = nil, description: String = "", type: String? = nil,
-        timezone: String = "America/Los_Angeles", schedules: [SimSchedule],
-        requiredFields: [String] = [], returnedFields: [String] = ["last_name", "phone_country_code", "phone"],
-        password: Bool = false, questions: [SimQuestion] = []
+        platform: SimPlatform,
+        webinarID: Int,
+        webinarHash: String? = nil,
+        name: String? = nil,
+        title: String? = nil,
+        description: String = "",
+        type: String? = nil,
+        timezone: String = "America/Los_Angeles",
+        schedules: [SimSchedule],
+        requiredFields: [String] = [],
+        returnedFields: [String] = ["last_name", "phone_country_code", "phone"],
+        password: Bool = false,
+        questions: [SimQuestion] = []
     ) {
         self.platform = platform
         self.webinarID = webinarID
@@ -202,9 +220,11 @@ public struct SimQuestion: Sendable, Equatable, Codable {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init(
-            label: try c.decode(String.self, forKey: .label), type: try c.decode(Kind.self, forKey: .type),
+            label: try c.decode(String.self, forKey: .label),
+            type: try c.decode(Kind.self, forKey: .type),
             required: try c.decodeIfPresent(Bool.self, forKey: .required) ?? true,
-            options: try c.decodeIfPresent([Option].self, forKey: .options) ?? [])
+            options: try c.decodeIfPresent([Option].self, forKey: .options) ?? []
+        )
     }
 
     /// The form field the answer comes in: the label, with `[]` for a multi-select.
@@ -279,7 +299,9 @@ public struct SimAccount: Sendable, Equatable, Codable {
             }
             for field in webinar.requiredFields where !allowedRequired.contains(field) {
                 throw LoadError(
-                    description: "\(source): webinar \(key) requires unknown field '\(field)' (allowed: \(SimWebinar.requirableFields.sorted().joined(separator: ", ")))")
+                    description:
+                        "\(source): webinar \(key) requires unknown field '\(field)' (allowed: \(SimWebinar.requirableFields.sorted().joined(separator: ", ")))"
+                )
             }
             if Set(webinar.questions.map(\.label)).count != webinar.questions.count {
                 throw LoadError(description: "\(source): webinar \(key) repeats a question label")
@@ -290,7 +312,9 @@ public struct SimAccount: Sendable, Equatable, Codable {
             for schedule in webinar.schedules {
                 for date in schedule.dates where SimDates.parse(date, timezone: webinar.timezone) == nil {
                     throw LoadError(
-                        description: "\(source): webinar \(key) schedule \(schedule.schedule) has date '\(date)', expected yyyy-MM-dd HH:mm")
+                        description:
+                            "\(source): webinar \(key) schedule \(schedule.schedule) has date '\(date)', expected yyyy-MM-dd HH:mm"
+                    )
                 }
             }
         }
@@ -327,58 +351,116 @@ public struct SimAccount: Sendable, Equatable, Codable {
     /// | webinarjam | 1 | Single presentation | 11 Tuesday 11:00 AM (2024-01-09 11:00, Chicago) | twilio_consent, country; questions: "What is your role?" (text), "Company size" (dropdown 1-4), "Interests" (multi-select 1-4) |
     public static let `default` = SimAccount(webinars: [
         SimWebinar(
-            platform: .webinarjam, webinarID: 5, webinarHash: "pqrs7890", name: "Demo5", title: "Demo5",
-            description: "Multiple events", type: nil, timezone: "America/Los_Angeles",
+            platform: .webinarjam,
+            webinarID: 5,
+            webinarHash: "pqrs7890",
+            name: "Demo5",
+            title: "Demo5",
+            description: "Multiple events",
+            type: nil,
+            timezone: "America/Los_Angeles",
             schedules: [
                 SimSchedule(
-                    schedule: 34, comment: "Friday, 5 Jan 2024, 01:00 PM", dates: ["2024-01-05 13:00"],
-                    display: "Every day, 01:00 PM"),
+                    schedule: 34,
+                    comment: "Friday, 5 Jan 2024, 01:00 PM",
+                    dates: ["2024-01-05 13:00"],
+                    display: "Every day, 01:00 PM"
+                ),
                 SimSchedule(
-                    schedule: 46, comment: "Saturday, 6 Jan 2024, 02:00 PM", dates: ["2024-01-06 14:00"],
-                    display: "Every Saturday, 02:00 PM"),
-            ]),
+                    schedule: 46,
+                    comment: "Saturday, 6 Jan 2024, 02:00 PM",
+                    dates: ["2024-01-06 14:00"],
+                    display: "Every Saturday, 02:00 PM"
+                ),
+            ]
+        ),
         SimWebinar(
-            platform: .webinarjam, webinarID: 2, webinarHash: "defg5678", name: "Demo2", title: "Demo2",
-            description: "Description of webinar", type: "Single presentation", timezone: "America/Los_Angeles",
+            platform: .webinarjam,
+            webinarID: 2,
+            webinarHash: "defg5678",
+            name: "Demo2",
+            title: "Demo2",
+            description: "Description of webinar",
+            type: "Single presentation",
+            timezone: "America/Los_Angeles",
             schedules: [
                 SimSchedule(schedule: 21, comment: "Friday, 5 Jan 2024, 01:00 PM", dates: ["2024-01-05 13:00"])
             ],
-            requiredFields: ["last_name", "phone_country_code", "phone"]),
+            requiredFields: ["last_name", "phone_country_code", "phone"]
+        ),
         SimWebinar(
-            platform: .webinarjam, webinarID: 3, webinarHash: "hijk9012", name: "Demo3", title: "Demo3",
-            description: "My always on webinar", type: "Always on", timezone: "America/New_York",
-            schedules: [SimSchedule(schedule: 31, comment: "Always on")], returnedFields: []),
+            platform: .webinarjam,
+            webinarID: 3,
+            webinarHash: "hijk9012",
+            name: "Demo3",
+            title: "Demo3",
+            description: "My always on webinar",
+            type: "Always on",
+            timezone: "America/New_York",
+            schedules: [SimSchedule(schedule: 31, comment: "Always on")],
+            returnedFields: []
+        ),
         SimWebinar(
-            platform: .webinarjam, webinarID: 4, webinarHash: "lmno3456", name: "Demo4", title: "Demo4",
-            description: "Right now", type: "Right Now", timezone: "America/New_York",
-            schedules: [SimSchedule(schedule: 41, comment: "Right now")], returnedFields: []),
+            platform: .webinarjam,
+            webinarID: 4,
+            webinarHash: "lmno3456",
+            name: "Demo4",
+            title: "Demo4",
+            description: "Right now",
+            type: "Right Now",
+            timezone: "America/New_York",
+            schedules: [SimSchedule(schedule: 41, comment: "Right now")],
+            returnedFields: []
+        ),
         SimWebinar(
-            platform: .everwebinar, webinarID: 6, webinarHash: "uvw1234", name: "Demo6", title: "Demo6",
-            description: "My automated webinar", timezone: "America/Los_Angeles",
+            platform: .everwebinar,
+            webinarID: 6,
+            webinarHash: "uvw1234",
+            name: "Demo6",
+            title: "Demo6",
+            description: "My automated webinar",
+            timezone: "America/Los_Angeles",
             schedules: [
                 SimSchedule(schedule: 54, comment: "Instant replay", dates: ["2024-01-04 12:00"]),
                 SimSchedule(schedule: 55, comment: "Just in time", dates: ["2024-01-05 12:00"]),
                 SimSchedule(schedule: 56, comment: "Every day, 01:00 PM", dates: ["2024-01-05 13:00"]),
-            ]),
+            ]
+        ),
         SimWebinar(
-            platform: .everwebinar, webinarID: 7, webinarHash: "xyz5678", name: "Demo7", title: "Daily evergreen",
-            description: "Recurring automated webinar", timezone: "America/New_York",
+            platform: .everwebinar,
+            webinarID: 7,
+            webinarHash: "xyz5678",
+            name: "Demo7",
+            title: "Daily evergreen",
+            description: "Recurring automated webinar",
+            timezone: "America/New_York",
             schedules: [
                 SimSchedule(
-                    schedule: 71, comment: "Every day, 07:00 PM",
-                    dates: ["2024-01-05 19:00", "2024-01-06 19:00", "2024-01-07 19:00"]),
+                    schedule: 71,
+                    comment: "Every day, 07:00 PM",
+                    dates: ["2024-01-05 19:00", "2024-01-06 19:00", "2024-01-07 19:00"]
+                ),
                 SimSchedule(schedule: 72, comment: "Every Monday, 02:00 PM", dates: ["2024-01-08 14:00"]),
             ],
-            requiredFields: ["last_name"], returnedFields: ["last_name"], password: true),
+            requiredFields: ["last_name"],
+            returnedFields: ["last_name"],
+            password: true
+        ),
         SimWebinar(
-            platform: .webinarjam, webinarID: 1, webinarHash: "abc0123", name: "Demo1", title: "SMS reminders",
+            platform: .webinarjam,
+            webinarID: 1,
+            webinarHash: "abc0123",
+            name: "Demo1",
+            title: "SMS reminders",
             description: "Phone field with SMS reminders, a country and registration questions",
-            type: "Single presentation", timezone: "America/Chicago",
+            type: "Single presentation",
+            timezone: "America/Chicago",
             schedules: [
                 SimSchedule(schedule: 11, comment: "Tuesday, 9 Jan 2024, 11:00 AM", dates: ["2024-01-09 11:00"])
             ],
             requiredFields: ["twilio_consent", "country"],
-            questions: SimWebinar.demoQuestions),
+            questions: SimWebinar.demoQuestions
+        ),
     ])
 }
 

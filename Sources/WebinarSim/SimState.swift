@@ -93,7 +93,10 @@ actor SimState {
         self.faults = config.faults
         self.faultsSince = config.now()
         self.random = SeededRandom(seed: config.seed)
-        self.stats = SimulatorStats(rateLimit: config.rateLimit, rateWindowMs: Int(config.rateWindow.milliseconds))
+        self.stats = SimulatorStats(
+            rateLimit: config.rateLimit,
+            rateWindowMs: Int(config.rateWindow / .milliseconds(1))
+        )
         self.allStarts = SlidingWindow(window: config.rateWindow)
         self.acceptedStarts = SlidingWindow(window: config.rateWindow)
         self.nextUserID = config.firstUserID
@@ -110,7 +113,7 @@ actor SimState {
         result.callsInRegisterSpan = callsAtLastRegister
         if let first = firstRegisterAt, let last = lastRegisterAt {
             let span = last - first
-            result.registerSpanSeconds = Double(span.components.seconds) + Double(span.components.attoseconds) / 1e18
+            result.registerSpanSeconds = span / .seconds(1)
         }
         return result
     }
@@ -131,7 +134,10 @@ actor SimState {
             usedTokens.insert(token)
             registrations[index].liveRoomURL = Self.replacingToken(row.liveRoomURL, with: token)
             registrations[index].replayRoomURL = Self.replacingToken(row.replayRoomURL, with: token)
-            registrations[index].thankYouURL = Self.replacingToken(row.thankYouURL, with: token + random.token(length: 3))
+            registrations[index].thankYouURL = Self.replacingToken(
+                row.thankYouURL,
+                with: token + random.token(length: 3)
+            )
             count += 1
         }
         return count
@@ -159,7 +165,7 @@ actor SimState {
     }
 
     func reset() {
-        stats = SimulatorStats(rateLimit: config.rateLimit, rateWindowMs: Int(config.rateWindow.milliseconds))
+        stats = SimulatorStats(rateLimit: config.rateLimit, rateWindowMs: Int(config.rateWindow / .milliseconds(1)))
         allStarts = SlidingWindow(window: config.rateWindow)
         acceptedStarts = SlidingWindow(window: config.rateWindow)
         limiters = [:]
@@ -205,7 +211,12 @@ actor SimState {
     // MARK: Call start
 
     /// Counts the call, checks the key and the rate limit, draws latency and a fault.
-    func begin(platform platformName: String, method methodName: String, fields: [String: String]?, url: String = "")
+    func begin(
+        platform platformName: String,
+        method methodName: String,
+        fields: [String: String]?,
+        url: String = ""
+    )
         -> SimPlan
     {
         let now = config.now()
@@ -235,11 +246,15 @@ actor SimState {
         }
         guard let key = fields["api_key"], !key.isEmpty else {
             stats.unauthorized += 1
-            return .answer(.error(400, [("errors", .object([("api_key", .array([.string("The api key field is required.")]))]))]))
+            return .answer(
+                .error(400, [("errors", .object([("api_key", .array([.string("The api key field is required.")]))]))])
+            )
         }
         guard config.keyPolicy.accepts(key) else {
             stats.unauthorized += 1
-            return .answer(.error(401, [("errors", .object([("api_key", .string("You must specify a valid API key"))]))]))
+            return .answer(
+                .error(401, [("errors", .object([("api_key", .string("You must specify a valid API key"))]))])
+            )
         }
         var limiter = limiters[key] ?? SlidingWindow(window: config.rateWindow)
         let admitted = limiter.admit(at: now, limit: config.rateLimit)
@@ -248,7 +263,9 @@ actor SimState {
             stats.rateLimited += 1
             switch config.rateLimitAnswer {
             case .plain:
-                return .answer(SimAnswer(status: 429, contentType: "text/plain; charset=utf-8", body: "Too many requests"))
+                return .answer(
+                    SimAnswer(status: 429, contentType: "text/plain; charset=utf-8", body: "Too many requests")
+                )
             case .json: return .answer(.message(429, "Too many requests"))
             case .json200: return .answer(.message(200, "Too many requests"))
             case .html: return .answer(SimPages.rateLimit)
@@ -262,8 +279,14 @@ actor SimState {
             delay += Int(random.next() % UInt64(latency.upperBound - latency.lowerBound + 1))
         }
         var ticket = SimTicket(
-            platform: platform, method: method, fields: fields, fault: nil, delayMs: delay, url: url,
-            oversizedBodyBytes: faults.oversizedBodyBytes)
+            platform: platform,
+            method: method,
+            fields: fields,
+            fault: nil,
+            delayMs: delay,
+            url: url,
+            oversizedBodyBytes: faults.oversizedBodyBytes
+        )
         // A registrants outage comes before any other fault (and consumes no queued one).
         if method == .registrants, faults.registrantsDownS > 0, now - faultsSince < .seconds(faults.registrantsDownS) {
             countFault(named: "registrantsDown")
@@ -294,7 +317,8 @@ actor SimState {
             case .vendorTrouble:
                 ticket.variant = Int(random.next() % UInt64(SimPages.troubleVariants))
             case .proxyPage:
-                let statuses = faults.proxyPageStatuses.isEmpty ? SimFaults.allProxyPageStatuses : faults.proxyPageStatuses
+                let statuses =
+                    faults.proxyPageStatuses.isEmpty ? SimFaults.allProxyPageStatuses : faults.proxyPageStatuses
                 ticket.variant = statuses[Int(random.next() % UInt64(statuses.count))]
                 stats.proxyPagesByStatus[String(ticket.variant), default: 0] += 1
             default:
@@ -346,13 +370,16 @@ actor SimState {
     private func lookupWebinar(_ ticket: SimTicket, idField: String = "webinar_id") -> Result<SimWebinar, SimAnswer> {
         guard let raw = ticket.fields[idField], !raw.isEmpty else {
             return .failure(
-                .error(422, [("errors", .object([(idField, .array([.string("The webinar id field is required.")]))]))]))
+                .error(422, [("errors", .object([(idField, .array([.string("The webinar id field is required.")]))]))])
+            )
         }
         guard let id = Int(raw.trimmingCharacters(in: .whitespaces)) else {
             return .failure(
-                .error(422, [("errors", .object([(idField, .array([.string("The webinar id must be an integer.")]))]))]))
+                .error(422, [("errors", .object([(idField, .array([.string("The webinar id must be an integer.")]))]))])
+            )
         }
-        guard let webinar = config.account.webinars.first(where: { $0.platform == ticket.platform && $0.webinarID == id })
+        guard
+            let webinar = config.account.webinars.first(where: { $0.platform == ticket.platform && $0.webinarID == id })
         else {
             return .failure(Self.webinarNotFound)
         }
@@ -366,7 +393,9 @@ actor SimState {
             return .success((webinarZone, webinar.timezone))
         }
         guard let zone = SimDates.gmtZone(text) else {
-            return .failure(.error(422, [("errors", .string("Invalid timezone '\(text)': use GMT-5, GMT+2 or GMT+4:30"))]))
+            return .failure(
+                .error(422, [("errors", .string("Invalid timezone '\(text)': use GMT-5, GMT+2 or GMT+4:30"))])
+            )
         }
         return .success((zone, text))
     }
@@ -407,7 +436,8 @@ actor SimState {
                     .object([
                         ("date", .string(date)), ("schedule", .int(schedule.schedule)),
                         ("comment", .string(schedule.comment)),
-                    ]))
+                    ])
+                )
             }
         }
         let base = "https://event.webinarjam.com"
@@ -478,7 +508,8 @@ actor SimState {
         if !missing.isEmpty {
             return .error(
                 422,
-                [("errors", .object(missing.map { ($0, .array([.string(Self.requiredMessages[$0]!)])) }))])
+                [("errors", .object(missing.map { ($0, .array([.string(Self.requiredMessages[$0]!)])) }))]
+            )
         }
         // Leads refused on purpose (``SimFaults/refusals``): nothing stored.
         if let field = faults.refusedField(for: value("email")!) {
@@ -499,7 +530,9 @@ actor SimState {
             let schedule = webinar.schedules.first(where: { $0.schedule == scheduleID })
         else {
             return .error(
-                400, [("error", .string("Invalid schedule \(value("schedule")!) for webinar \(webinar.webinarID)"))])
+                400,
+                [("error", .string("Invalid schedule \(value("schedule")!) for webinar \(webinar.webinarID)"))]
+            )
         }
         // 3. Fields this webinar requires: 422, `message` plus errors as an object of arrays.
         let missingRequired = webinar.requiredFields.filter { value($0) == nil }
@@ -513,15 +546,19 @@ actor SimState {
                         .object(
                             missingRequired.map {
                                 ($0, .array([.string(Self.requiredMessages[$0] ?? "The \($0) field is required.")]))
-                            })
+                            }
+                        )
                     ),
-                ])
+                ]
+            )
         }
         // 3b. Consent, timezone id and the webinar's questions: 422 as Laravel answers.
         let fieldErrors = Self.fieldErrors(ticket.fields, webinar: webinar)
         if !fieldErrors.isEmpty {
             return .error(
-                422, [("message", .string("The given data was invalid.")), ("errors", .object(fieldErrors))])
+                422,
+                [("message", .string("The given data was invalid.")), ("errors", .object(fieldErrors))]
+            )
         }
         // 4. Formats: 422, errors as an object of strings.
         var formatErrors: [(String, JSONValue)] = []
@@ -531,8 +568,11 @@ actor SimState {
         }
         if let code = value("phone_country_code") {
             let digits = code.dropFirst()
-            if !code.hasPrefix("+") || digits.isEmpty || !digits.allSatisfy(\.isASCII) || !digits.allSatisfy(\.isNumber) {
-                formatErrors.append(("phone_country_code", .string("The phone country code must start with + followed by digits.")))
+            if !code.hasPrefix("+") || digits.isEmpty || !digits.allSatisfy(\.isASCII) || !digits.allSatisfy(\.isNumber)
+            {
+                formatErrors.append(
+                    ("phone_country_code", .string("The phone country code must start with + followed by digits."))
+                )
             }
         }
         if let phone = value("phone"), !(phone.allSatisfy { $0.isASCII && $0.isNumber }) {
@@ -564,8 +604,12 @@ actor SimState {
         // 6. Duplicates: the same person in the same webinar and schedule and, for
         // EverWebinar, the same session (two dates of one schedule are two registrations).
         let target = SimTarget(
-            platform: ticket.platform, webinarID: webinar.webinarID, schedule: schedule.schedule,
-            session: ticket.platform == .everwebinar ? session : "", email: email.lowercased())
+            platform: ticket.platform,
+            webinarID: webinar.webinarID,
+            schedule: schedule.schedule,
+            session: ticket.platform == .everwebinar ? session : "",
+            email: email.lowercased()
+        )
         let registration: SimRegistration
         if let index = latestByTarget[target] {
             switch config.duplicatePolicy {
@@ -574,15 +618,32 @@ actor SimState {
             case .sameUser:
                 registration = registrations[index]
             case .newUser:
-                registration = store(ticket, webinar: webinar, schedule: schedule, date: date, zoneName: zoneName, target: target)
+                registration = store(
+                    ticket,
+                    webinar: webinar,
+                    schedule: schedule,
+                    date: date,
+                    zoneName: zoneName,
+                    target: target
+                )
             }
         } else {
-            registration = store(ticket, webinar: webinar, schedule: schedule, date: date, zoneName: zoneName, target: target)
+            registration = store(
+                ticket,
+                webinar: webinar,
+                schedule: schedule,
+                date: date,
+                zoneName: zoneName,
+                target: target
+            )
         }
         stats.successfulRegisterCalls += 1
         stats.registerCallsByPerson[email.lowercased(), default: 0] += 1
         successfulCallsByTarget[target, default: 0] += 1
-        return .json(200, .object([("status", .string("success")), ("user", userObject(registration, webinar: webinar))]))
+        return .json(
+            200,
+            .object([("status", .string("success")), ("user", userObject(registration, webinar: webinar))])
+        )
     }
 
     /// Errors of the optional fields' values and of the webinar's questions: consent is
@@ -632,11 +693,17 @@ actor SimState {
     }
 
     private func store(
-        _ ticket: SimTicket, webinar: SimWebinar, schedule: SimSchedule, date: String, zoneName: String,
+        _ ticket: SimTicket,
+        webinar: SimWebinar,
+        schedule: SimSchedule,
+        date: String,
+        zoneName: String,
         target: SimTarget
     ) -> SimRegistration {
         func value(_ name: String) -> String? {
-            guard let text = ticket.fields[name]?.trimmingCharacters(in: .whitespaces), !text.isEmpty else { return nil }
+            guard let text = ticket.fields[name]?.trimmingCharacters(in: .whitespaces), !text.isEmpty else {
+                return nil
+            }
             return text
         }
         var token = random.token(length: 9)
@@ -656,10 +723,20 @@ actor SimState {
         let userID = nextUserID
         nextUserID += 1
         let registration = SimRegistration(
-            platform: ticket.platform, webinarID: webinar.webinarID, schedule: schedule.schedule, date: date,
-            timezone: zoneName, email: value("email") ?? "", firstName: value("first_name") ?? "",
-            lastName: value("last_name"), phoneCountryCode: value("phone_country_code"), phone: value("phone"),
-            extraFields: extras, multiFields: lists, userID: userID, registrantID: registrations.count + 1,
+            platform: ticket.platform,
+            webinarID: webinar.webinarID,
+            schedule: schedule.schedule,
+            date: date,
+            timezone: zoneName,
+            email: value("email") ?? "",
+            firstName: value("first_name") ?? "",
+            lastName: value("last_name"),
+            phoneCountryCode: value("phone_country_code"),
+            phone: value("phone"),
+            extraFields: extras,
+            multiFields: lists,
+            userID: userID,
+            registrantID: registrations.count + 1,
             liveRoomURL: "\(base)/go/live/\(webinar.webinarID)/\(token)",
             replayRoomURL: "\(base)/go/replay/\(webinar.webinarID)/\(token)",
             thankYouURL: "\(base)/registration/thank-you/\(webinar.webinarID)/\(thankYouToken)",
@@ -682,7 +759,8 @@ actor SimState {
             ("last_name", registration.lastName), ("phone_country_code", registration.phoneCountryCode),
             ("phone", registration.phone),
         ]
-        for (name, text) in optional where webinar.returnedFields.contains(name) || webinar.requiredFields.contains(name) {
+        for (name, text) in optional
+        where webinar.returnedFields.contains(name) || webinar.requiredFields.contains(name) {
             pairs.append((name, .string(text ?? "")))
         }
         pairs += [
@@ -710,7 +788,10 @@ actor SimState {
         var scheduleFilter: Int?
         if let raw = ticket.fields["schedule_id"], !raw.isEmpty {
             guard let id = Int(raw) else {
-                return .error(422, [("errors", .object([("schedule_id", .array([.string("The schedule id must be an integer.")]))]))])
+                return .error(
+                    422,
+                    [("errors", .object([("schedule_id", .array([.string("The schedule id must be an integer.")]))]))]
+                )
             }
             scheduleFilter = id
         }
@@ -719,7 +800,8 @@ actor SimState {
         let page = max(1, Int(ticket.fields["page"]?.trimmingCharacters(in: .whitespaces) ?? "") ?? 1)
         let perPage = config.registrantsPerPage
         let matching = registrations.filter { row in
-            guard row.platform == ticket.platform, row.webinarID == webinar.webinarID, !deleted.contains(row.registrantID)
+            guard row.platform == ticket.platform, row.webinarID == webinar.webinarID,
+                !deleted.contains(row.registrantID)
             else { return false }
             if let scheduleFilter, row.schedule != scheduleFilter { return false }
             if search.isEmpty { return true }
@@ -781,12 +863,5 @@ actor SimState {
             ("total", .int(matching.count)),
         ])
         return .json(200, .object([("status", .string("success")), ("registrants", pageObject)]))
-    }
-}
-
-extension Duration {
-    var milliseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
     }
 }

@@ -35,7 +35,10 @@ import ServiceLifecycle
 public enum Simulator {
     /// Starts a simulator in the background and returns once it listens.
     /// - Throws: ``SimulatorError`` for an invalid configuration or a port that cannot be bound.
-    public static func start(config: SimulatorConfig, logger: Logger = Logger(label: "bulkreg.sim"))
+    public static func start(
+        config: SimulatorConfig,
+        logger: Logger = Logger(label: "bulkreg.sim")
+    )
         async throws -> RunningSimulator
     {
         if let problem = config.validationError() { throw SimulatorError(description: problem) }
@@ -45,14 +48,16 @@ public enum Simulator {
             bound.resolve(.success(port))
         }
         let group = ServiceGroup(
-            configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger))
+            configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger)
+        )
         let task = Task {
             do {
                 try await group.run()
                 bound.resolve(.failure(SimulatorError(description: "the simulator stopped before listening")))
             } catch {
                 bound.resolve(
-                    .failure(SimulatorError(description: "cannot listen on 127.0.0.1:\(config.port): \(error)")))
+                    .failure(SimulatorError(description: "cannot listen on 127.0.0.1:\(config.port): \(error)"))
+                )
             }
         }
         do {
@@ -69,7 +74,8 @@ public enum Simulator {
     /// graceful stop) or the task is cancelled. `onBound` receives the running simulator
     /// once it listens (print its ``RunningSimulator/baseURL`` there).
     public static func run(
-        config: SimulatorConfig, logger: Logger = Logger(label: "bulkreg.sim"),
+        config: SimulatorConfig,
+        logger: Logger = Logger(label: "bulkreg.sim"),
         onBound: @escaping @Sendable (RunningSimulator) async -> Void
     ) async throws {
         if let problem = config.validationError() { throw SimulatorError(description: problem) }
@@ -78,7 +84,8 @@ public enum Simulator {
             await onBound(RunningSimulator(port: port, state: state, stopper: nil))
         }
         let group = ServiceGroup(
-            configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        )
         do {
             try await withTaskCancellationHandler {
                 try await group.run()
@@ -96,7 +103,8 @@ public enum Simulator {
     /// owns signal handling). `onBound` receives the simulator once it listens.
     /// - Throws: ``SimulatorError`` for an invalid configuration.
     public static func makeService(
-        config: SimulatorConfig, logger: Logger = Logger(label: "bulkreg.sim"),
+        config: SimulatorConfig,
+        logger: Logger = Logger(label: "bulkreg.sim"),
         onBound: @escaping @Sendable (RunningSimulator) async -> Void
     ) throws -> any Service {
         if let problem = config.validationError() { throw SimulatorError(description: problem) }
@@ -107,13 +115,17 @@ public enum Simulator {
     }
 
     private static func makeApplication(
-        config: SimulatorConfig, state: SimState, logger: Logger,
+        config: SimulatorConfig,
+        state: SimState,
+        logger: Logger,
         onPort: @escaping @Sendable (Int) async -> Void
     ) -> some ApplicationProtocol {
         Application(
             responder: SimResponder(state: state, config: config),
             configuration: ApplicationConfiguration(
-                address: .hostname("127.0.0.1", port: config.port), serverName: "bulkreg-sim"),
+                address: .hostname("127.0.0.1", port: config.port),
+                serverName: "bulkreg-sim"
+            ),
             onServerRunning: { channel in
                 await onPort(channel.localAddress?.port ?? config.port)
             },
@@ -152,7 +164,12 @@ public struct RunningSimulator: Sendable {
 
     /// Deletes these emails' registrations in a webinar, as the vendor does when a session is
     /// deleted. Returns how many.
-    public func deleteRegistrants(platform: SimPlatform, webinarID: Int, schedule: Int? = nil, emails: [String]) async
+    public func deleteRegistrants(
+        platform: SimPlatform,
+        webinarID: Int,
+        schedule: Int? = nil,
+        emails: [String]
+    ) async
         -> Int
     {
         await state.deleteRegistrants(platform: platform, webinarID: webinarID, schedule: schedule, emails: emails)
@@ -376,14 +393,16 @@ struct SimResponder: HTTPResponder {
             encoder.outputFormatting = [.sortedKeys]
             let data = try encoder.encode(stats)
             return Self.response(
-                SimAnswer(status: 200, contentType: "application/json", body: String(decoding: data, as: UTF8.self)))
+                SimAnswer(status: 200, contentType: "application/json", body: String(decoding: data, as: UTF8.self))
+            )
         case (.get, "registrations"):
             struct Dump: Encodable { let registrations: [SimRegistration] }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
             let data = try encoder.encode(Dump(registrations: await state.allRegistrations()))
             return Self.response(
-                SimAnswer(status: 200, contentType: "application/json", body: String(decoding: data, as: UTF8.self)))
+                SimAnswer(status: 200, contentType: "application/json", body: String(decoding: data, as: UTF8.self))
+            )
         case (.post, "reset"):
             await state.reset()
             return Self.response(.json(200, .object([("status", .string("success"))])))
@@ -397,7 +416,9 @@ struct SimResponder: HTTPResponder {
                 return Self.response(.message(400, "expected {\"faults\": [...]} with kinds: \(kinds)"))
             }
             await state.enqueueFaults(body.faults)
-            return Self.response(.json(200, .object([("status", .string("success")), ("queued", .int(body.faults.count))])))
+            return Self.response(
+                .json(200, .object([("status", .string("success")), ("queued", .int(body.faults.count))]))
+            )
         case (.get, "config"):
             return try Self.faultsResponse(await state.currentFaults())
         case (.post, "config"):
@@ -432,14 +453,26 @@ struct SimResponder: HTTPResponder {
                 body = try JSONDecoder().decode(Body.self, from: Data(bytes))
             } catch {
                 return Self.response(
-                    .message(400, "expected {\"platform\": …, \"webinar_id\": …, \"schedule\": …, \"emails\": [...]}: \(Self.describe(error))"))
+                    .message(
+                        400,
+                        "expected {\"platform\": …, \"webinar_id\": …, \"schedule\": …, \"emails\": [...]}: \(Self.describe(error))"
+                    )
+                )
             }
             let count: Int
             if name == "reset-links" {
-                count = await state.resetLinks(platform: body.platform, webinarID: body.webinarID, schedule: body.schedule)
+                count = await state.resetLinks(
+                    platform: body.platform,
+                    webinarID: body.webinarID,
+                    schedule: body.schedule
+                )
             } else {
                 count = await state.deleteRegistrants(
-                    platform: body.platform, webinarID: body.webinarID, schedule: body.schedule, emails: body.emails ?? [])
+                    platform: body.platform,
+                    webinarID: body.webinarID,
+                    schedule: body.schedule,
+                    emails: body.emails ?? []
+                )
             }
             return Self.response(.json(200, .object([("status", .string("success")), ("count", .int(count))])))
         case (_, "stats"), (_, "registrations"), (_, "reset"), (_, "faults"), (_, "config"), (_, "reset-links"),
@@ -464,7 +497,9 @@ struct SimResponder: HTTPResponder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let data = try encoder.encode(faults)
-        return response(SimAnswer(status: 200, contentType: "application/json", body: String(decoding: data, as: UTF8.self)))
+        return response(
+            SimAnswer(status: 200, contentType: "application/json", body: String(decoding: data, as: UTF8.self))
+        )
     }
 
     /// A decoding error in a sentence (its debug description, or what is missing where).
@@ -528,7 +563,10 @@ struct SimResponder: HTTPResponder {
         switch seed % 3 {
         case 0:
             return SimAnswer(
-                status: 500, contentType: "text/html", body: "<html><body><h1>500 Internal Server Error</h1></body></html>")
+                status: 500,
+                contentType: "text/html",
+                body: "<html><body><h1>500 Internal Server Error</h1></body></html>"
+            )
         case 1:
             return .message(503, "Service temporarily unavailable")
         default:
@@ -552,19 +590,23 @@ struct SimResponder: HTTPResponder {
         headers[.contentType] = "application/json"
         let chunk = 64 * 1024
         return Response(
-            status: .ok, headers: headers,
+            status: .ok,
+            headers: headers,
             body: ResponseBody(contentLength: prefix.utf8.count + padding + suffix.utf8.count) { writer in
                 try await writer.write(ByteBuffer(string: prefix))
                 var remaining = padding
                 let block = ByteBuffer(repeating: UInt8(ascii: "x"), count: chunk)
                 while remaining > 0 {
                     let size = min(chunk, remaining)
-                    try await writer.write(size == chunk ? block : ByteBuffer(repeating: UInt8(ascii: "x"), count: size))
+                    try await writer.write(
+                        size == chunk ? block : ByteBuffer(repeating: UInt8(ascii: "x"), count: size)
+                    )
                     remaining -= size
                 }
                 try await writer.write(ByteBuffer(string: suffix))
                 try await writer.finish(nil)
-            })
+            }
+        )
     }
 }
 

@@ -132,13 +132,24 @@ public struct SimFaults: Sendable, Equatable, Codable {
 
     /// No faults, no latency.
     public init(
-        latencyMs: ClosedRange<Int> = 0...0, serverErrorRate: Double = 0, resetBeforeStoreRate: Double = 0,
-        resetAfterStoreRate: Double = 0, garbageBodyRate: Double = 0, statusErrorRate: Double = 0,
-        slowRate: Double = 0, slowMs: Int = 5_000, oversizedBodyRate: Double = 0,
-        oversizedBodyBytes: Int = 8 * 1024 * 1024, methods: Set<SimMethod> = [.register],
-        vendorTroubleRate: Double = 0, proxyPageRate: Double = 0,
-        proxyPageStatuses: [Int] = SimFaults.allProxyPageStatuses, refusals: [String: String] = [:],
-        fieldRefusals: [String: String] = [:], webinarNotFoundFirst: Int = 0, registrantsDownS: Int = 0
+        latencyMs: ClosedRange<Int> = 0...0,
+        serverErrorRate: Double = 0,
+        resetBeforeStoreRate: Double = 0,
+        resetAfterStoreRate: Double = 0,
+        garbageBodyRate: Double = 0,
+        statusErrorRate: Double = 0,
+        slowRate: Double = 0,
+        slowMs: Int = 5_000,
+        oversizedBodyRate: Double = 0,
+        oversizedBodyBytes: Int = 8 * 1024 * 1024,
+        methods: Set<SimMethod> = [.register],
+        vendorTroubleRate: Double = 0,
+        proxyPageRate: Double = 0,
+        proxyPageStatuses: [Int] = SimFaults.allProxyPageStatuses,
+        refusals: [String: String] = [:],
+        fieldRefusals: [String: String] = [:],
+        webinarNotFoundFirst: Int = 0,
+        registrantsDownS: Int = 0
     ) {
         self.latencyMs = latencyMs
         self.serverErrorRate = serverErrorRate
@@ -250,7 +261,9 @@ public struct SimFaults: Sendable, Equatable, Codable {
         }
         for (email, field) in fieldRefusals {
             if email.trimmingCharacters(in: .whitespaces).isEmpty { return "a refused email must not be empty" }
-            if field.trimmingCharacters(in: .whitespaces).isEmpty { return "the refused field of \(email) must not be empty" }
+            if field.trimmingCharacters(in: .whitespaces).isEmpty {
+                return "the refused field of \(email) must not be empty"
+            }
         }
         if webinarNotFoundFirst < 0 { return "webinar-not-found count must not be negative" }
         if registrantsDownS < 0 { return "registrants downtime must not be negative" }
@@ -280,8 +293,10 @@ public struct SimFaults: Sendable, Equatable, Codable {
             throw DecodingError.dataCorrupted(
                 .init(
                     codingPath: decoder.codingPath,
-                    debugDescription: "unknown setting '\(unknown)'; known: \(CodingKeys.allCases.map(\.rawValue).joined(separator: ", "))"
-                ))
+                    debugDescription:
+                        "unknown setting '\(unknown)'; known: \(CodingKeys.allCases.map(\.rawValue).joined(separator: ", "))"
+                )
+            )
         }
         let container = try decoder.container(keyedBy: CodingKeys.self)
         let defaults = SimFaults()
@@ -291,23 +306,36 @@ public struct SimFaults: Sendable, Equatable, Codable {
         if let range = try? container.decodeIfPresent([Int].self, forKey: .latencyMs) {
             guard range.count == 2, range[0] >= 0, range[1] >= range[0] else {
                 throw DecodingError.dataCorruptedError(
-                    forKey: .latencyMs, in: container, debugDescription: "expected [low, high] with 0 ≤ low ≤ high")
+                    forKey: .latencyMs,
+                    in: container,
+                    debugDescription: "expected [low, high] with 0 ≤ low ≤ high"
+                )
             }
             latencyMs = range[0]...range[1]
         } else if let single = try? container.decodeIfPresent(Int.self, forKey: .latencyMs) {
             guard single >= 0 else {
-                throw DecodingError.dataCorruptedError(forKey: .latencyMs, in: container, debugDescription: "negative latency")
+                throw DecodingError.dataCorruptedError(
+                    forKey: .latencyMs,
+                    in: container,
+                    debugDescription: "negative latency"
+                )
             }
             latencyMs = single...single
         } else if let text = try? container.decodeIfPresent(String.self, forKey: .latencyMs) {
             guard let range = Self.parseLatency(text) else {
                 throw DecodingError.dataCorruptedError(
-                    forKey: .latencyMs, in: container, debugDescription: "expected 150 or 100-400, got \(text)")
+                    forKey: .latencyMs,
+                    in: container,
+                    debugDescription: "expected 150 or 100-400, got \(text)"
+                )
             }
             latencyMs = range
         } else if container.contains(.latencyMs), try !container.decodeNil(forKey: .latencyMs) {
             throw DecodingError.dataCorruptedError(
-                forKey: .latencyMs, in: container, debugDescription: "expected [low, high], a number or \"low-high\"")
+                forKey: .latencyMs,
+                in: container,
+                debugDescription: "expected [low, high], a number or \"low-high\""
+            )
         } else {
             latencyMs = defaults.latencyMs
         }
@@ -428,11 +456,21 @@ public struct SimulatorConfig: Sendable {
 
     /// Creates a configuration.
     public init(
-        port: Int = 0, seed: UInt64 = 42, account: SimAccount = .default, faults: SimFaults = SimFaults(),
-        duplicatePolicy: DuplicatePolicy = .sameUser, rateLimit: Int = 20, rateWindow: Duration = .seconds(1),
-        keyPolicy: SimKeyPolicy = .minimumLength(8), registrantsPerPage: Int = 20,
-        jsonRateLimitBody: Bool = false, rateLimitAnswer: SimRateLimitAnswer = .plain, ignoreSearch: Bool = false,
-        registrantsDates: Bool = false, now: (@Sendable () -> Duration)? = nil, firstUserID: Int = 1_234_567
+        port: Int = 0,
+        seed: UInt64 = 42,
+        account: SimAccount = .default,
+        faults: SimFaults = SimFaults(),
+        duplicatePolicy: DuplicatePolicy = .sameUser,
+        rateLimit: Int = 20,
+        rateWindow: Duration = .seconds(1),
+        keyPolicy: SimKeyPolicy = .minimumLength(8),
+        registrantsPerPage: Int = 20,
+        jsonRateLimitBody: Bool = false,
+        rateLimitAnswer: SimRateLimitAnswer = .plain,
+        ignoreSearch: Bool = false,
+        registrantsDates: Bool = false,
+        now: (@Sendable () -> Duration)? = nil,
+        firstUserID: Int = 1_234_567
     ) {
         self.port = port
         self.seed = seed

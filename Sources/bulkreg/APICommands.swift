@@ -7,15 +7,21 @@ import WebinarAPI
 /// draw from the key's shared budget (`label` is how other processes see this one), and a
 /// 429 is waited out.
 func withClient<T>(
-    _ options: APIOptions, label: String, _ body: (any WebinarAPI) async throws -> T
+    _ options: APIOptions,
+    label: String,
+    _ body: (any WebinarAPI) async throws -> T
 ) async throws -> T {
     LoggingSetup.bootstrap(verbose: options.verbose)
     let key = try options.apiKey()
     let client: HTTPWebinarAPI
     do {
         client = try HTTPWebinarAPI(
-            baseURL: options.baseURL, apiKey: key, connectTimeout: .seconds(options.connectTimeout),
-            requestTimeout: .seconds(options.requestTimeout), logger: options.logger("bulkreg.api"))
+            baseURL: options.baseURL,
+            apiKey: key,
+            connectTimeout: .seconds(options.connectTimeout),
+            requestTimeout: .seconds(options.requestTimeout),
+            logger: options.logger("bulkreg.api")
+        )
     } catch {
         throw BulkRegError(.usage, "--api-base: \(error)")
     }
@@ -37,7 +43,11 @@ func apiError(_ failure: APIFailure, doing what: String) -> BulkRegError {
     switch failure {
     case .unauthorized(let message): return BulkRegError(.auth, "\(what): the API key was refused: \(message)")
     case .rejected(let status, let message): return BulkRegError(.usage, "\(what): \(message) (HTTP \(status))")
-    case .rateLimited: return BulkRegError(.unexpected, "\(what): 429 Too many requests (another tool is using the key?); try again in a second")
+    case .rateLimited:
+        return BulkRegError(
+            .unexpected,
+            "\(what): 429 Too many requests (another tool is using the key?); try again in a second"
+        )
     case .unexplained, .busy, .timedOut, .transient:
         return BulkRegError(.unexpected, "\(what): \(failure.text) (the vendor's trouble: try again in a moment)")
     }
@@ -54,7 +64,8 @@ struct WebinarsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "webinars",
         abstract: "List the account's webinars (ids, names, schedules).",
-        discussion: "Example: bulkreg webinars --platform everwebinar")
+        discussion: "Example: bulkreg webinars --platform everwebinar"
+    )
 
     @OptionGroup var api: APIOptions
 
@@ -103,7 +114,8 @@ struct WebinarCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "webinar",
         abstract: "Show one webinar and its schedules (the ids to import with).",
-        discussion: "Example: bulkreg webinar 5")
+        discussion: "Example: bulkreg webinar 5"
+    )
 
     @OptionGroup var api: APIOptions
 
@@ -128,11 +140,14 @@ struct WebinarCommand: AsyncParsableCommand {
             case .failure(let failure):
                 // Not found here: is it the other product's?
                 let other: Platform = platform == .webinarjam ? .everwebinar : .webinarjam
-                if case .rejected = failure, case .success = await client.webinar(platform: other, webinarID: id, timezone: nil) {
+                if case .rejected = failure,
+                    case .success = await client.webinar(platform: other, webinarID: id, timezone: nil)
+                {
                     throw BulkRegError(
                         .usage,
                         "webinar \(id) is not a \(platform.rawValue) webinar, but \(other.rawValue) has one with that id: "
-                            + "add --platform \(other.rawValue)")
+                            + "add --platform \(other.rawValue)"
+                    )
                 }
                 throw apiError(failure, doing: "\(platform.rawValue) webinar \(id)")
             }
@@ -141,8 +156,10 @@ struct WebinarCommand: AsyncParsableCommand {
             try printJSON(detail)
             return
         }
-        print("\(platform.rawValue) webinar \(detail.webinarID): \(detail.name ?? detail.title ?? "")"
-              + (detail.type.map { " (\($0))" } ?? "") + (detail.timezone.map { ", \($0)" } ?? ""))
+        print(
+            "\(platform.rawValue) webinar \(detail.webinarID): \(detail.name ?? detail.title ?? "")"
+                + (detail.type.map { " (\($0))" } ?? "") + (detail.timezone.map { ", \($0)" } ?? "")
+        )
         var rows = [["session", "schedule", "date", "comment"]]
         for (i, s) in detail.schedules.enumerated() {
             rows.append([String(i + 1), String(s.schedule), s.date ?? "", s.comment ?? ""])
@@ -151,10 +168,12 @@ struct WebinarCommand: AsyncParsableCommand {
         // Every flag the import needs, per session (EverWebinar: its date and the timezone the
         // date is written in).
         let lines = detail.schedules.prefix(6).map { s -> String in
-            var line = "bulkreg import leads.csv --platform \(platform.rawValue) --webinar \(detail.webinarID) --schedule \(s.schedule)"
+            var line =
+                "bulkreg import leads.csv --platform \(platform.rawValue) --webinar \(detail.webinarID) --schedule \(s.schedule)"
             if platform == .everwebinar, let date = s.date {
                 line += " --date \"\(date)\""
-                let zone = timezone.flatMap(LeadText.normalizeTimezone)
+                let zone =
+                    timezone.flatMap(LeadText.normalizeTimezone)
                     ?? detail.timezone.flatMap { LeadText.gmtOffset(ofZone: $0, at: date) }
                 if let zone { line += " --timezone \(zone)" }
             }
@@ -163,7 +182,9 @@ struct WebinarCommand: AsyncParsableCommand {
         if !lines.isEmpty {
             print("\nImport with:")
             for line in lines { print("  " + line) }
-            if detail.schedules.count > lines.count { print("  … (\(detail.schedules.count - lines.count) more sessions above)") }
+            if detail.schedules.count > lines.count {
+                print("  … (\(detail.schedules.count - lines.count) more sessions above)")
+            }
         }
     }
 }
@@ -179,14 +200,19 @@ struct LinkCommand: AsyncParsableCommand {
 
             Example: bulkreg link --webinar 5 --autoresponder mailchimp --session 2
             Autoresponders: \(OneClickLink.Autoresponder.allCases.map(\.rawValue).joined(separator: ", "))
-            """)
+            """
+    )
 
     @OptionGroup var api: APIOptions
 
     @Option(name: .long, help: "The webinar id.")
     var webinar: Int
 
-    @Option(name: .long, help: "Whose merge tags: activecampaign, kartra, aweber, clickfunnels, getresponse, icontact, keap, mailchimp, ontraport, kit.")
+    @Option(
+        name: .long,
+        help:
+            "Whose merge tags: activecampaign, kartra, aweber, clickfunnels, getresponse, icontact, keap, mailchimp, ontraport, kit."
+    )
     var autoresponder: String
 
     @Option(name: .long, help: "Session number (1-based) in the webinar's schedule wizard.")
@@ -195,7 +221,11 @@ struct LinkCommand: AsyncParsableCommand {
     @Option(name: .long, help: "webinarjam or everwebinar.")
     var platform: Platform = .webinarjam
 
-    @Option(name: .long, help: "Comma-separated fields, named as in `import --map`: first_name, last_name, email, phone_country_code, phone, timezone (default: all the autoresponder has tags for).")
+    @Option(
+        name: .long,
+        help:
+            "Comma-separated fields, named as in `import --map`: first_name, last_name, email, phone_country_code, phone, timezone (default: all the autoresponder has tags for)."
+    )
     var fields: String?
 
     @Option(name: .long, help: "A fixed timezone value for EverWebinar (GMT-5).")
@@ -204,7 +234,8 @@ struct LinkCommand: AsyncParsableCommand {
     func validate() throws {
         guard OneClickLink.Autoresponder(name: autoresponder) != nil else {
             throw ValidationError(
-                "--autoresponder \(autoresponder): expected one of \(OneClickLink.Autoresponder.allCases.map(\.rawValue).joined(separator: ", "))")
+                "--autoresponder \(autoresponder): expected one of \(OneClickLink.Autoresponder.allCases.map(\.rawValue).joined(separator: ", "))"
+            )
         }
         if session < 1 { throw ValidationError("--session must be 1 or more") }
         _ = try chosenFields()
@@ -229,13 +260,19 @@ struct LinkCommand: AsyncParsableCommand {
         }
         do {
             let link = try OneClickLink(
-                webinar: detail, platform: platform, autoresponder: OneClickLink.Autoresponder(name: autoresponder)!,
-                session: session, fields: try chosenFields(), timezone: timezone)
+                webinar: detail,
+                platform: platform,
+                autoresponder: OneClickLink.Autoresponder(name: autoresponder)!,
+                session: session,
+                fields: try chosenFields(),
+                timezone: timezone
+            )
             print(link.url)
             FileHandleStderr.write(
                 "session \(session) is taken to be API schedule \(link.schedule.schedule)"
                     + (link.schedule.date.map { " (\($0))" } ?? "") + (link.schedule.comment.map { ", \($0)" } ?? "")
-                    + ": check it against the webinar's schedule wizard.\n")
+                    + ": check it against the webinar's schedule wizard.\n"
+            )
         } catch {
             throw BulkRegError(.usage, "webinar \(webinar): \(error)")
         }
@@ -247,7 +284,9 @@ enum Table {
     static func render(_ rows: [[String]]) -> String {
         guard let header = rows.first else { return "" }
         var widths = header.map(\.count)
-        for row in rows { for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], min(cell.count, 60)) } }
+        for row in rows {
+            for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], min(cell.count, 60)) }
+        }
         return rows.map { row in
             row.enumerated().map { i, cell in
                 i == row.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0)

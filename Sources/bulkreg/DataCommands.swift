@@ -30,7 +30,8 @@ struct ImportCommand: ParsableCommand {
             Example: bulkreg import leads.csv --webinar 5 --schedule 34
             Example: bulkreg import crm.csv --webinar 5 --schedule 34 --set twilio_consent=true \
             --map "Interests[]=Interests" --value "Interests:SEO=3"
-            """)
+            """
+    )
 
     @OptionGroup var database: DatabaseOptions
 
@@ -52,13 +53,28 @@ struct ImportCommand: ParsableCommand {
     @Option(name: .long, help: "EverWebinar timezone, GMT-5 or GMT+4:30.")
     var timezone: String?
 
-    @Option(name: .long, parsing: .singleValue, help: "FIELD=HEADER: take FIELD from column HEADER, or from the Nth column with #N (repeatable). FIELD is first_name, last_name, email, phone, phone_country_code, ip_address, country, state, twilio_consent, timezone_id, webinar_id, schedule, date, timezone, or another API field or a custom question's label (NAME[] for a multi-select).")
+    @Option(
+        name: .long,
+        parsing: .singleValue,
+        help:
+            "FIELD=HEADER: take FIELD from column HEADER, or from the Nth column with #N (repeatable). FIELD is first_name, last_name, email, phone, phone_country_code, ip_address, country, state, twilio_consent, timezone_id, webinar_id, schedule, date, timezone, or another API field or a custom question's label (NAME[] for a multi-select)."
+    )
     var map: [String] = []
 
-    @Option(name: .customLong("set"), parsing: .singleValue, help: "FIELD=VALUE: send VALUE as FIELD for every row (repeatable), e.g. --set twilio_consent=true, --set country=US.")
+    @Option(
+        name: .customLong("set"),
+        parsing: .singleValue,
+        help:
+            "FIELD=VALUE: send VALUE as FIELD for every row (repeatable), e.g. --set twilio_consent=true, --set country=US."
+    )
     var constants: [String] = []
 
-    @Option(name: .customLong("value"), parsing: .singleValue, help: "FIELD:TEXT=VALUE: send VALUE where FIELD's cell says TEXT (trimmed, any case; each value of a multi-value), e.g. --value \"Company size:11-50=2\" (repeatable).")
+    @Option(
+        name: .customLong("value"),
+        parsing: .singleValue,
+        help:
+            "FIELD:TEXT=VALUE: send VALUE where FIELD's cell says TEXT (trimmed, any case; each value of a multi-value), e.g. --value \"Company size:11-50=2\" (repeatable)."
+    )
     var translations: [String] = []
 
     @Option(name: .long, parsing: .singleValue, help: "HEADER: leave this column out of the mapping (repeatable).")
@@ -67,7 +83,11 @@ struct ImportCommand: ParsableCommand {
     @Option(name: .long, help: "auto, ',', ';', tab or '|'.")
     var delimiter: String = "auto"
 
-    @Option(name: .long, help: "auto (UTF-8, or UTF-16 by its BOM or zero bytes), utf-8, utf-16le, utf-16be, windows-1252 (Excel \"CSV (Comma delimited)\" on Windows; also latin1) or macroman (Excel \"CSV (Macintosh)\").")
+    @Option(
+        name: .long,
+        help:
+            "auto (UTF-8, or UTF-16 by its BOM or zero bytes), utf-8, utf-16le, utf-16be, windows-1252 (Excel \"CSV (Comma delimited)\" on Windows; also latin1) or macroman (Excel \"CSV (Macintosh)\")."
+    )
     var encoding: String = "auto"
 
     func validate() throws {
@@ -98,7 +118,8 @@ struct ImportCommand: ParsableCommand {
     func overrides() throws -> [String: String] {
         var out: [String: String] = [:]
         for item in map {
-            guard let eq = item.firstIndex(of: "="), eq != item.startIndex, item.index(after: eq) != item.endIndex else {
+            guard let eq = item.firstIndex(of: "="), eq != item.startIndex, item.index(after: eq) != item.endIndex
+            else {
                 throw ValidationError("--map \(item): expected FIELD=HEADER, e.g. --map email=\"E-mail Address\"")
             }
             out[String(item[..<eq])] = String(item[item.index(after: eq)...])
@@ -121,10 +142,19 @@ struct ImportCommand: ParsableCommand {
         let options = ImportOptions(
             file: file,
             defaults: ImportDefaults(
-                platform: platform, webinarID: webinar, schedule: schedule, date: date,
-                timezone: timezone.flatMap(LeadText.normalizeTimezone)),
-            overrides: try overrides(), ignored: ignore, sets: constants, values: translations,
-            delimiter: try delimiterByte(), encoding: try givenEncoding())
+                platform: platform,
+                webinarID: webinar,
+                schedule: schedule,
+                date: date,
+                timezone: timezone.flatMap(LeadText.normalizeTimezone)
+            ),
+            overrides: try overrides(),
+            ignored: ignore,
+            sets: constants,
+            values: translations,
+            delimiter: try delimiterByte(),
+            encoding: try givenEncoding()
+        )
         let summary = try Importer.run(options, databasePath: database.path, now: WallClock.now())
         print(summary.rendered(databasePath: database.path))
     }
@@ -133,19 +163,22 @@ struct ImportCommand: ParsableCommand {
 extension ImportSummary {
     func rendered(databasePath: String) -> String {
         if let at = alreadyImportedAt {
-            return "\(file): already imported as import #\(importID) on \(WallClock.iso8601(at)) (\(rowsRead) rows); nothing added."
+            return
+                "\(file): already imported as import #\(importID) on \(WallClock.iso8601(at)) (\(rowsRead) rows); nothing added."
         }
         func byCount(_ table: [String: Int]) -> [(key: String, value: Int)] {
             table.sorted { $0.value > $1.value || ($0.value == $1.value && $0.key < $1.key) }
         }
         var lines = [
             "\(file): \(rowsRead) rows read (\(encoding), delimiter \(delimiter)) into \(databasePath), import #\(importID)",
-            "  mapping"
+            "  mapping",
         ]
         lines += mapping.map { "    \($0)" }
         lines.append("  queued     \(queued)")
         if updated > 0 {
-            lines.append("  updated    \(updated) (corrected rows: the lead's earlier job, queued, failed or cancelled, takes this row and is queued again)")
+            lines.append(
+                "  updated    \(updated) (corrected rows: the lead's earlier job, queued, failed or cancelled, takes this row and is queued again)"
+            )
         }
         lines.append("  rejected   \(rejectedTotal)")
         for (reason, count) in byCount(rejected) { lines.append("    \(count) × \(reason)") }
@@ -170,11 +203,16 @@ struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
         abstract: "Counts per state and per webinar, recent errors, rate and ETA.",
-        discussion: "Example: bulkreg status --json")
+        discussion: "Example: bulkreg status --json"
+    )
 
     @OptionGroup var database: DatabaseOptions
 
-    @Flag(name: .long, help: "One JSON object: total, states, targets, imports, recent_errors, running_pid, rate_per_second, eta_seconds (the last three null when no run is going on), shared_with (the other bulkreg processes on the running run's API key).")
+    @Flag(
+        name: .long,
+        help:
+            "One JSON object: total, states, targets, imports, recent_errors, running_pid, rate_per_second, eta_seconds (the last three null when no run is going on), shared_with (the other bulkreg processes on the running run's API key)."
+    )
     var json = false
 
     func run() throws {
@@ -201,17 +239,27 @@ struct ExportCommand: ParsableCommand {
             the status and URLs of the job it duplicates.
 
             Examples: bulkreg export results.csv --state done --excel; bulkreg export - --import 3 --webinar 5
-            """)
+            """
+    )
 
     @OptionGroup var database: DatabaseOptions
 
     @Argument(help: "Output file, or - for standard output.")
     var output: String
 
-    @Option(name: .long, parsing: .singleValue, help: "Only rows in this state (repeatable): queued, in_flight, uncertain, done, failed, rejected, duplicate, cancelled.")
+    @Option(
+        name: .long,
+        parsing: .singleValue,
+        help:
+            "Only rows in this state (repeatable): queued, in_flight, uncertain, done, failed, rejected, duplicate, cancelled."
+    )
     var state: [String] = []
 
-    @Option(name: .customLong("import"), parsing: .singleValue, help: "Only rows of import N (repeatable), with that file's own columns.")
+    @Option(
+        name: .customLong("import"),
+        parsing: .singleValue,
+        help: "Only rows of import N (repeatable), with that file's own columns."
+    )
     var imports: [Int] = []
 
     @Option(name: .long, help: "Only rows for this webinar.")
@@ -220,10 +268,17 @@ struct ExportCommand: ParsableCommand {
     @Option(name: .long, help: "With --webinar: only rows for this schedule.")
     var schedule: Int?
 
-    @Flag(name: .long, help: "For Excel: a UTF-8 byte order mark, and the delimiter the import was read with (; for a French Excel).")
+    @Flag(
+        name: .long,
+        help: "For Excel: a UTF-8 byte order mark, and the delimiter the import was read with (; for a French Excel)."
+    )
     var excel = false
 
-    @Flag(name: .long, help: "Prefix ' to cells starting with = + - @ tab or CR, so spreadsheets don't run them as formulas (phone numbers and plain numbers are left alone).")
+    @Flag(
+        name: .long,
+        help:
+            "Prefix ' to cells starting with = + - @ tab or CR, so spreadsheets don't run them as formulas (phone numbers and plain numbers are left alone)."
+    )
     var excelSafe = false
 
     func validate() throws {
@@ -235,7 +290,8 @@ struct ExportCommand: ParsableCommand {
         try state.map { name in
             guard let s = JobState(rawValue: name) else {
                 throw ValidationError(
-                    "--state \(name): expected one of \(JobState.allCases.map(\.rawValue).joined(separator: ", "))")
+                    "--state \(name): expected one of \(JobState.allCases.map(\.rawValue).joined(separator: ", "))"
+                )
             }
             return s
         }
@@ -244,9 +300,16 @@ struct ExportCommand: ParsableCommand {
     func run() throws {
         let count = try Exporter.run(
             ExportOptions(
-                output: output, states: try states(), imports: imports, webinarID: webinar, schedule: schedule,
-                excel: excel, excelSafe: excelSafe),
-            databasePath: database.path)
+                output: output,
+                states: try states(),
+                imports: imports,
+                webinarID: webinar,
+                schedule: schedule,
+                excel: excel,
+                excelSafe: excelSafe
+            ),
+            databasePath: database.path
+        )
         if output != "-" {
             Terminal.error("wrote \(count) rows to \(output)".replacingOccurrences(of: "bulkreg: ", with: ""))
         }
@@ -263,7 +326,8 @@ struct RetryCommand: AsyncParsableCommand {
             one such job without that check (it may register the person twice).
 
             Example: bulkreg retry && bulkreg run
-            """)
+            """
+    )
 
     @OptionGroup var database: DatabaseOptions
 
@@ -283,13 +347,16 @@ struct RetryCommand: AsyncParsableCommand {
         if result.forced > 0 {
             Terminal.error(
                 "job \(job ?? 0) will be sent again without checking whether its last call registered the person: "
-                    + "if it did, the person is registered twice")
+                    + "if it did, the person is registered twice"
+            )
         }
         var parts: [String] = []
         let queued = result.queued + result.forced
         parts.append("\(queued) job\(queued == 1 ? "" : "s") back in the queue")
         if result.toCheck > 0 {
-            parts.append("\(result.toCheck) to be checked with the vendor first (their last call may have registered them)")
+            parts.append(
+                "\(result.toCheck) to be checked with the vendor first (their last call may have registered them)"
+            )
         }
         print(parts.joined(separator: "; ") + "; run `bulkreg run` to register them.")
     }
@@ -304,11 +371,15 @@ struct CancelCommand: AsyncParsableCommand {
             run goes on. Importing a cancelled lead again queues it again.
 
             Examples: bulkreg cancel --import 2; bulkreg cancel --job 106; bulkreg cancel --target 5:34
-            """)
+            """
+    )
 
     @OptionGroup var database: DatabaseOptions
 
-    @Option(name: .customLong("import"), help: "Every queued or failed job of import N (the import summary and status give N).")
+    @Option(
+        name: .customLong("import"),
+        help: "Every queued or failed job of import N (the import summary and status give N)."
+    )
     var importID: Int?
 
     @Option(name: .long, help: "One job.")

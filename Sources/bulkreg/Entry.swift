@@ -50,8 +50,6 @@ enum Terminal {
         FileHandleStderr.write(text + "\n")
     }
 
-    static var stderrIsTTY: Bool { isatty(2) != 0 }
-
     /// The terminal's width in columns (standard error's), `COLUMNS`, or 80.
     static func columns() -> Int {
         var size = winsize()
@@ -78,7 +76,8 @@ enum FileHandleStderr {
 struct BulkRegCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bulkreg",
-        abstract: "Register lists of leads into WebinarJam and EverWebinar webinars, at the vendor's rate limit, crash-safe.",
+        abstract:
+            "Register lists of leads into WebinarJam and EverWebinar webinars, at the vendor's rate limit, crash-safe.",
         discussion: """
             Typical use:
               bulkreg webinars                                    # find webinar and schedule ids
@@ -92,8 +91,10 @@ struct BulkRegCommand: AsyncParsableCommand {
             2 usage/input/configuration, 130/143 interrupted by a signal, 1 unexpected.
             """,
         subcommands: [
-            ImportCommand.self, RunCommand.self, StatusCommand.self, ExportCommand.self, RetryCommand.self, CancelCommand.self,
-            VerifyCommand.self, ShowCommand.self, ReportCommand.self, WebinarsCommand.self, WebinarCommand.self, LinkCommand.self, SimCommand.self,
+            ImportCommand.self, RunCommand.self, StatusCommand.self, ExportCommand.self, RetryCommand.self,
+            CancelCommand.self,
+            VerifyCommand.self, ShowCommand.self, ReportCommand.self, WebinarsCommand.self, WebinarCommand.self,
+            LinkCommand.self, SimCommand.self,
             DemoCommand.self,
         ]
     )

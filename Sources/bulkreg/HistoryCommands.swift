@@ -10,13 +10,15 @@ import Darwin
 struct ShowCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "show",
-        abstract: "One lead's story: its import file and line, the fields sent, every call made for it, its state and URLs.",
+        abstract:
+            "One lead's story: its import file and line, the fields sent, every call made for it, its state and URLs.",
         discussion: """
             By job number (as in the export's job_id column, or status's errors), or by email address: every job \
             of that person, in every webinar, rejected and duplicate rows included.
 
             Examples: bulkreg show ana@example.com; bulkreg show 1042
-            """)
+            """
+    )
 
     @OptionGroup var database: DatabaseOptions
 
@@ -36,14 +38,16 @@ struct ShowCommand: ParsableCommand {
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
-        abstract: "Write a self-contained HTML report of the database: totals, charts over time, outages, failed leads, imports.",
+        abstract:
+            "Write a self-contained HTML report of the database: totals, charts over time, outages, failed leads, imports.",
         discussion: """
             One file with its styles and charts inside (no script, font or image from the network): it opens \
             offline, on a phone, and prints. It holds the failed leads' emails: share it as you would the list. \
             Written to a temporary file beside OUT.html and renamed into place, mode 0600.
 
             Example: bulkreg report campaign.html
-            """)
+            """
+    )
 
     @OptionGroup var database: DatabaseOptions
 

@@ -25,10 +25,17 @@ struct DatabaseOptions: ParsableArguments {
 
 /// `--api-base`, `--api-key-file`, timeouts: for commands that call the API.
 struct APIOptions: ParsableArguments {
-    @Option(name: .long, help: "API base URL (default https://api.webinarjam.com, or $BULKREG_API_BASE). Plain http:// only to a loopback host.")
+    @Option(
+        name: .long,
+        help:
+            "API base URL (default https://api.webinarjam.com, or $BULKREG_API_BASE). Plain http:// only to a loopback host."
+    )
     var apiBase: String?
 
-    @Option(name: .long, help: "Read the API key from this file (else $WEBINARJAM_API_KEY). Never pass the key itself as a flag.")
+    @Option(
+        name: .long,
+        help: "Read the API key from this file (else $WEBINARJAM_API_KEY). Never pass the key itself as a flag."
+    )
     var apiKeyFile: String?
 
     @Option(name: .long, help: "Seconds to wait for a connection.")
@@ -63,7 +70,8 @@ struct APIOptions: ParsableArguments {
             }
             if info.st_mode & 0o077 != 0 {
                 Terminal.error(
-                    "warning: \(file) is readable by other users (mode \(String(info.st_mode & 0o777, radix: 8))); run: chmod 600 \(file)")
+                    "warning: \(file) is readable by other users (mode \(String(info.st_mode & 0o777, radix: 8))); run: chmod 600 \(file)"
+                )
             }
             guard let fp = fopen(file, "r") else {
                 throw BulkRegError(.usage, "--api-key-file \(file): \(String(cString: strerror(errno)))")
@@ -87,7 +95,8 @@ struct APIOptions: ParsableArguments {
         }
         throw BulkRegError(
             .auth,
-            "no API key: set WEBINARJAM_API_KEY or pass --api-key-file FILE (the key is in your WebinarJam dashboard, Advanced)")
+            "no API key: set WEBINARJAM_API_KEY or pass --api-key-file FILE (the key is in your WebinarJam dashboard, Advanced)"
+        )
     }
 
     func logger(_ label: String) -> Logger {

@@ -3,9 +3,9 @@ import BulkReg
 import Logging
 import Pacing
 import ServiceLifecycle
+import Synchronization
 import UnixSignals
 import WebinarAPI
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -23,27 +23,47 @@ struct RunCommand: AsyncParsableCommand {
             while it goes on are picked up. SIGINT/SIGTERM stop cleanly (a second SIGINT stops at once, still safely).
 
             Example: WEBINARJAM_API_KEY=... bulkreg run --workers 40
-            """)
+            """
+    )
 
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var api: APIOptions
 
-    @Option(name: .long, help: "Most calls in flight (default: as many as the latency needs to hold --rate, up to rate × --request-timeout).")
+    @Option(
+        name: .long,
+        help:
+            "Most calls in flight (default: as many as the latency needs to hold --rate, up to rate × --request-timeout)."
+    )
     var workers: Int?
 
-    @Option(name: .long, help: "Call starts per second, across all workers (0 = no limit; for benchmarks against the simulator).")
+    @Option(
+        name: .long,
+        help: "Call starts per second, across all workers (0 = no limit; for benchmarks against the simulator)."
+    )
     var rate: Int = 20
 
     @Option(name: .long, help: "Attempts per lead on transient errors (5xx, timeouts) before it fails.")
     var maxAttempts: Int = 6
 
-    @Option(name: .long, help: "Milliseconds added to the 1-second window against network jitter (throughput = rate / (1 s + margin)). Raise it if the vendor answers 429 on an unshared key.")
+    @Option(
+        name: .long,
+        help:
+            "Milliseconds added to the 1-second window against network jitter (throughput = rate / (1 s + margin)). Raise it if the vendor answers 429 on an unshared key."
+    )
     var rateMarginMs: Int = 10
 
-    @Option(name: .long, help: "Seconds: when only checks of uncertain jobs are left and the vendor keeps failing them this long, the run ends (exit 3); the next run checks them first.")
+    @Option(
+        name: .long,
+        help:
+            "Seconds: when only checks of uncertain jobs are left and the vendor keeps failing them this long, the run ends (exit 3); the next run checks them first."
+    )
     var checkPatience: Double = 600
 
-    @Option(name: .long, help: "Seconds: the least time after a possibly-sent call before the vendor's registrants are believed (the settle time is max(2 × --request-timeout, 3 × p99 latency, this)).")
+    @Option(
+        name: .long,
+        help:
+            "Seconds: the least time after a possibly-sent call before the vendor's registrants are believed (the settle time is max(2 × --request-timeout, 3 × p99 latency, this))."
+    )
     var settleMinimum: Double = 60
 
     @Flag(name: .long, help: "No progress line; only the final summary.")
@@ -67,28 +87,45 @@ struct RunCommand: AsyncParsableCommand {
         defer { withExtendedLifetime(lock) {} }
         let store = try JobStore(path: path)
         var configuration = RunConfiguration(
-            workers: workers, rate: rate, maxAttempts: maxAttempts, requestTimeout: .seconds(api.requestTimeout))
+            workers: workers,
+            rate: rate,
+            maxAttempts: maxAttempts,
+            requestTimeout: .seconds(api.requestTimeout)
+        )
         configuration.margin = .milliseconds(rateMarginMs)
         configuration.checkPatience = .seconds(checkPatience)
         configuration.settleMinimum = .seconds(settleMinimum)
         let client: HTTPWebinarAPI
         do {
             client = try HTTPWebinarAPI(
-                baseURL: api.baseURL, apiKey: key, connectTimeout: .seconds(api.connectTimeout),
-                requestTimeout: .seconds(api.requestTimeout), maxConnections: configuration.maxInFlight,
-                logger: api.logger("bulkreg.api"))
+                baseURL: api.baseURL,
+                apiKey: key,
+                connectTimeout: .seconds(api.connectTimeout),
+                requestTimeout: .seconds(api.requestTimeout),
+                maxConnections: configuration.maxInFlight,
+                logger: api.logger("bulkreg.api")
+            )
         } catch {
             throw BulkRegError(.usage, "--api-base: \(error)")
         }
         let progress = RunProgress()
         // The key's budget, shared with every bulkreg process using it (KeyBudget).
         let joined = KeyBudget.join(
-            apiKey: key, rate: rate, margin: configuration.margin, label: KeyBudget.label(forDatabase: path))
+            apiKey: key,
+            rate: rate,
+            margin: configuration.margin,
+            label: KeyBudget.label(forDatabase: path)
+        )
         if let warning = joined.warning { FileHandleStderr.write(warning + "\n") }
         let runner = Runner(
-            api: client, store: store, clock: ContinuousClock(), configuration: configuration,
-            progress: progress, logger: api.logger("bulkreg.run"),
-            shared: joined.budget.map { SharedStarts(budget: $0) })
+            api: client,
+            store: store,
+            clock: ContinuousClock(),
+            configuration: configuration,
+            progress: progress,
+            logger: api.logger("bulkreg.run"),
+            shared: joined.budget.map { SharedStarts(budget: $0) }
+        )
         let sharing = Task {
             await BudgetWatch.run(joined.budget, progress: progress, logger: api.logger("bulkreg.budget"))
         }
@@ -108,20 +145,27 @@ struct RunCommand: AsyncParsableCommand {
                     FileHandleStderr.write("\nbulkreg: second interrupt: stopping now; run again to finish.\n")
                     _exit(130)
                 }
-                FileHandleStderr.write("\nbulkreg: stopping: finishing the calls in flight (interrupt again to stop at once)\n")
+                FileHandleStderr.write(
+                    "\nbulkreg: stopping: finishing the calls in flight (interrupt again to stop at once)\n"
+                )
             }
         }
-        let reporter = ProgressReporter(progress: progress, quiet: quiet, limit: rate)
+        let reporter = ProgressReporter(progress: progress, quiet: quiet)
         let reporting = Task { await reporter.run() }
 
         let group = ServiceGroup(
             configuration: .init(
                 services: [
-                    .init(service: service, successTerminationBehavior: .gracefullyShutdownGroup,
-                          failureTerminationBehavior: .gracefullyShutdownGroup)
+                    .init(
+                        service: service,
+                        successTerminationBehavior: .gracefullyShutdownGroup,
+                        failureTerminationBehavior: .gracefullyShutdownGroup
+                    )
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger))
+                logger: logger
+            )
+        )
         try await group.run()
         reporting.cancel()
         await reporting.value
@@ -145,17 +189,21 @@ struct RunCommand: AsyncParsableCommand {
             if let queued = counts[.queued], queued > 0 {
                 FileHandleStderr.write(
                     "\(queued) lead\(queued == 1 ? " was" : "s were") queued as the run ended (imported at that moment): "
-                        + "run `bulkreg run` again to register \(queued == 1 ? "it" : "them").\n")
+                        + "run `bulkreg run` again to register \(queued == 1 ? "it" : "them").\n"
+                )
                 incomplete = true
             }
             if let uncertain = counts[.uncertain], uncertain > 0 {
                 FileHandleStderr.write(
                     "\(uncertain) lead\(uncertain == 1 ? "" : "s") could not be checked yet (uncertain: the last call may have "
-                        + "registered them); the next `bulkreg run` checks them first. `bulkreg status` says why.\n")
+                        + "registered them); the next `bulkreg run` checks them first. `bulkreg status` says why.\n"
+                )
                 incomplete = true
             }
             if (counts[.failed] ?? 0) > 0 {
-                FileHandleStderr.write("some leads failed permanently: see `bulkreg export - --state failed`, then `bulkreg retry`\n")
+                FileHandleStderr.write(
+                    "some leads failed permanently: see `bulkreg export - --state failed`, then `bulkreg retry`\n"
+                )
                 incomplete = true
             }
             if incomplete { throw ExitCode(3) }
@@ -167,7 +215,9 @@ enum RunSummary {
     static func render(snapshot: RunProgress.Snapshot, counts: [JobState: Int]) -> String {
         var parts = ["run: \(snapshot.done) registered", "\(snapshot.failed) failed"]
         if snapshot.verified > 0 { parts.append("\(snapshot.verified) found already registered via registrants") }
-        if snapshot.undecided > 0 { parts.append("\(snapshot.undecided) left uncertain (the vendor's rows could not settle them)") }
+        if snapshot.undecided > 0 {
+            parts.append("\(snapshot.undecided) left uncertain (the vendor's rows could not settle them)")
+        }
         if snapshot.pickedUp > 0 { parts.append("\(snapshot.pickedUp) imported during the run and picked up") }
         parts.append("\(snapshot.retries) retries")
         parts.append("\(snapshot.rateLimited) × 429")
@@ -183,13 +233,11 @@ enum RunSummary {
 final class ProgressReporter: Sendable {
     let progress: RunProgress
     let quiet: Bool
-    let limit: Int
     let tty = isatty(2) != 0
 
-    init(progress: RunProgress, quiet: Bool, limit: Int) {
+    init(progress: RunProgress, quiet: Bool) {
         self.progress = progress
         self.quiet = quiet
-        self.limit = limit
     }
 
     func run() async {
@@ -216,8 +264,12 @@ final class ProgressReporter: Sendable {
             let span = (now - first.0).seconds
             let rate = span > 0 ? Double(s.calls - first.1) / span : 0
             let line = ProgressLine.render(
-                s, rate: rate, wall: WallClock.now(), reachableAgain: changed && s.unreachable == nil,
-                width: tty ? Terminal.columns() : nil)
+                s,
+                rate: rate,
+                wall: WallClock.now(),
+                reachableAgain: changed && s.unreachable == nil,
+                width: tty ? Terminal.columns() : nil
+            )
             if tty {
                 FileHandleStderr.write("\r\u{1B}[K" + line)
             } else {

@@ -20,7 +20,8 @@ struct SimCommand: AsyncParsableCommand {
             seeded generator; together they must not exceed 1.
 
             Example: bulkreg sim --port 0 --latency-ms 100-400 --error-rate 0.05 --duplicates new-user
-            """)
+            """
+    )
 
     @Option(name: .long, help: "Port on 127.0.0.1 (0 = any free port).")
     var port: Int = 8089
@@ -51,21 +52,31 @@ struct SimCommand: AsyncParsableCommand {
 
     @Option(
         name: .long,
-        help: "Share of calls answered 200 {\"status\":\"error\",\"message\":\"The registration could not be completed at this time\"}; nothing stored.")
+        help:
+            "Share of calls answered 200 {\"status\":\"error\",\"message\":\"The registration could not be completed at this time\"}; nothing stored."
+    )
     var statusErrorRate: Double = 0
 
     @Option(
         name: .long,
-        help: "Share of calls answered 200 {\"status\":\"error\"} with a 'try again later' message or none; nothing stored.")
+        help:
+            "Share of calls answered 200 {\"status\":\"error\"} with a 'try again later' message or none; nothing stored."
+    )
     var troubleRate: Double = 0
 
-    @Option(name: .long, help: "Share of calls answered a proxy/CDN HTML error page (504 and 524 store the registration first).")
+    @Option(
+        name: .long,
+        help: "Share of calls answered a proxy/CDN HTML error page (504 and 524 store the registration first)."
+    )
     var proxyPageRate: Double = 0
 
     @Option(name: .long, help: "Statuses proxy pages are drawn from (default 408,425,502,503,504,520,522,524).")
     var proxyPageStatuses: String?
 
-    @Option(name: .long, help: "Share of calls answered after --slow-ms more; stored when the delay ends, even if the client gave up.")
+    @Option(
+        name: .long,
+        help: "Share of calls answered after --slow-ms more; stored when the delay ends, even if the client gave up."
+    )
     var slowRate: Double = 0
 
     @Option(name: .long, help: "Delay of a slow answer, ms.")
@@ -75,17 +86,24 @@ struct SimCommand: AsyncParsableCommand {
         name: .long,
         help: ArgumentHelp(
             "Refuse every register call of EMAIL (any case): 200 {\"status\":\"error\",\"message\":MESSAGE}; repeatable.",
-            valueName: "EMAIL=MESSAGE"))
+            valueName: "EMAIL=MESSAGE"
+        )
+    )
     var refuse: [String] = []
 
     @Option(
         name: .long,
         help: ArgumentHelp(
             "Refuse every register call of EMAIL (any case): 422 {\"errors\":{FIELD:[\"The FIELD is invalid.\"]}}; repeatable.",
-            valueName: "EMAIL=FIELD"))
+            valueName: "EMAIL=FIELD"
+        )
+    )
     var refuseField: [String] = []
 
-    @Option(name: .long, help: "The first N webinar calls per webinar id answer 400 \"Webinar not found\", later ones correctly.")
+    @Option(
+        name: .long,
+        help: "The first N webinar calls per webinar id answer 400 \"Webinar not found\", later ones correctly."
+    )
     var webinarNotFoundFirst: Int = 0
 
     @Option(name: .long, help: "For the first N seconds, every registrants call answers a 503 HTML page.")
@@ -100,10 +118,17 @@ struct SimCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Each registrants row also carries \"date\", its session date (yyyy-MM-dd HH:mm).")
     var registrantsDates = false
 
-    @Flag(name: .long, help: "Registrants links written another way than register's (http, upper-case host, ?lead_id=N, trailing slash): the same attendee.")
+    @Flag(
+        name: .long,
+        help:
+            "Registrants links written another way than register's (http, upper-case host, ?lead_id=N, trailing slash): the same attendee."
+    )
     var registrantsLinkVariant = false
 
-    @Option(name: .long, help: "A second registration of the same email (EverWebinar: and session date): same-user, new-user or error.")
+    @Option(
+        name: .long,
+        help: "A second registration of the same email (EverWebinar: and session date): same-user, new-user or error."
+    )
     var duplicates: String = "same-user"
 
     @Option(name: .long, help: "Calls per second per key before 429.")
@@ -111,12 +136,16 @@ struct SimCommand: AsyncParsableCommand {
 
     @Option(
         name: .long,
-        help: "The answer over the rate limit: plain (429 text), json (429 JSON), json-200 (200 JSON error) or html (429 page).")
+        help:
+            "The answer over the rate limit: plain (429 text), json (429 JSON), json-200 (200 JSON error) or html (429 page)."
+    )
     var rateLimitAnswer: String = "plain"
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0…65535") }
-        guard SimFaults.parseLatency(latencyMs) != nil else { throw ValidationError("--latency-ms \(latencyMs): expected 150 or 100-400") }
+        guard SimFaults.parseLatency(latencyMs) != nil else {
+            throw ValidationError("--latency-ms \(latencyMs): expected 150 or 100-400")
+        }
         _ = try duplicatePolicy()
         _ = try faultSettings()
         _ = try rateLimitAnswerChoice()
@@ -142,7 +171,9 @@ struct SimCommand: AsyncParsableCommand {
 
     func faultSettings() throws -> SimFaults {
         guard let methods = SimFaults.parseMethods(faultMethods) else {
-            throw ValidationError("--fault-methods \(faultMethods): expected register,registrants,webinar,webinars or all")
+            throw ValidationError(
+                "--fault-methods \(faultMethods): expected register,registrants,webinar,webinars or all"
+            )
         }
         var statuses = SimFaults.allProxyPageStatuses
         if let proxyPageStatuses {
@@ -162,19 +193,36 @@ struct SimCommand: AsyncParsableCommand {
             return result
         }
         return SimFaults(
-            latencyMs: SimFaults.parseLatency(latencyMs) ?? 0...0, serverErrorRate: errorRate,
-            resetBeforeStoreRate: resetBeforeRate, resetAfterStoreRate: resetAfterRate, garbageBodyRate: garbageRate,
-            statusErrorRate: statusErrorRate, slowRate: slowRate, slowMs: slowMs, methods: methods,
-            vendorTroubleRate: troubleRate, proxyPageRate: proxyPageRate, proxyPageStatuses: statuses,
-            refusals: try leads(refuse, "refuse", "MESSAGE"), fieldRefusals: try leads(refuseField, "refuse-field", "FIELD"),
-            webinarNotFoundFirst: webinarNotFoundFirst, registrantsDownS: registrantsDownS)
+            latencyMs: SimFaults.parseLatency(latencyMs) ?? 0...0,
+            serverErrorRate: errorRate,
+            resetBeforeStoreRate: resetBeforeRate,
+            resetAfterStoreRate: resetAfterRate,
+            garbageBodyRate: garbageRate,
+            statusErrorRate: statusErrorRate,
+            slowRate: slowRate,
+            slowMs: slowMs,
+            methods: methods,
+            vendorTroubleRate: troubleRate,
+            proxyPageRate: proxyPageRate,
+            proxyPageStatuses: statuses,
+            refusals: try leads(refuse, "refuse", "MESSAGE"),
+            fieldRefusals: try leads(refuseField, "refuse-field", "FIELD"),
+            webinarNotFoundFirst: webinarNotFoundFirst,
+            registrantsDownS: registrantsDownS
+        )
     }
 
     func config() throws -> SimulatorConfig {
         var config = SimulatorConfig(
-            port: port, seed: seed, duplicatePolicy: try duplicatePolicy(), rateLimit: rateLimit,
-            registrantsPerPage: registrantsPerPage, rateLimitAnswer: try rateLimitAnswerChoice(),
-            ignoreSearch: ignoreSearch, registrantsDates: registrantsDates)
+            port: port,
+            seed: seed,
+            duplicatePolicy: try duplicatePolicy(),
+            rateLimit: rateLimit,
+            registrantsPerPage: registrantsPerPage,
+            rateLimitAnswer: try rateLimitAnswerChoice(),
+            ignoreSearch: ignoreSearch,
+            registrantsDates: registrantsDates
+        )
         config.registrantsLinkVariant = registrantsLinkVariant
         if let webinars {
             do { config.account = try SimAccount.load(path: webinars) } catch { throw BulkRegError(.input, "\(error)") }
@@ -190,7 +238,8 @@ struct SimCommand: AsyncParsableCommand {
         do {
             try await Simulator.run(config: config) { sim in
                 FileHandle.standardOutput.write(
-                    Data("bulkreg sim listening on \(sim.baseURL) (stats: \(sim.baseURL)/__sim/stats)\n".utf8))
+                    Data("bulkreg sim listening on \(sim.baseURL) (stats: \(sim.baseURL)/__sim/stats)\n".utf8)
+                )
             }
         } catch {
             throw BulkRegError(.usage, "\(error)")
@@ -201,8 +250,10 @@ struct SimCommand: AsyncParsableCommand {
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "The whole pipeline on the built-in simulator: import fixtures/leads.csv, run, export. No key, no network.",
-        discussion: "Example: swift run bulkreg demo")
+        abstract:
+            "The whole pipeline on the built-in simulator: import fixtures/leads.csv, run, export. No key, no network.",
+        discussion: "Example: swift run bulkreg demo"
+    )
 
     @Option(name: .long, help: "The leads to import.")
     var file: String = "fixtures/leads.csv"
@@ -232,28 +283,39 @@ struct DemoCommand: AsyncParsableCommand {
 
         let summary = try Importer.run(
             ImportOptions(file: file, defaults: ImportDefaults(platform: .webinarjam, webinarID: 5, schedule: 34)),
-            databasePath: db, now: WallClock.now())
+            databasePath: db,
+            now: WallClock.now()
+        )
         print(summary.rendered(databasePath: db))
 
         let requestTimeout = Duration.seconds(3)
         let client = try HTTPWebinarAPI(
-            baseURL: sim.baseURL, apiKey: "demo-key-not-a-secret", connectTimeout: .seconds(2),
-            requestTimeout: requestTimeout)
+            baseURL: sim.baseURL,
+            apiKey: "demo-key-not-a-secret",
+            connectTimeout: .seconds(2),
+            requestTimeout: requestTimeout
+        )
         let store = try JobStore(path: db)
         let progress = RunProgress()
         let runner = Runner(
-            api: client, store: store, clock: ContinuousClock(),
+            api: client,
+            store: store,
+            clock: ContinuousClock(),
             configuration: {
                 var c = RunConfiguration(
-                    rate: 20, maxAttempts: 6, requestTimeout: requestTimeout,
-                    backoff: Backoff(base: .milliseconds(200), cap: .seconds(2)))
+                    rate: 20,
+                    maxAttempts: 6,
+                    requestTimeout: requestTimeout,
+                    backoff: Backoff(base: .milliseconds(200), cap: .seconds(2))
+                )
                 // The built-in simulator stores before it answers or resets: seconds of settle
                 // time are enough here (the real vendor gets the 60 s floor).
                 c.settleMinimum = .seconds(3)
                 return c
             }(),
-            progress: progress)
-        let reporter = ProgressReporter(progress: progress, quiet: quiet, limit: 20)
+            progress: progress
+        )
+        let reporter = ProgressReporter(progress: progress, quiet: quiet)
         let reporting = Task { await reporter.run() }
         let started = ContinuousClock.now
         let outcome = try await runner.run()
@@ -269,11 +331,13 @@ struct DemoCommand: AsyncParsableCommand {
         await sim.shutdown()
         try? FileManager.default.removeItem(atPath: dir)
         let seconds = (elapsed.seconds * 10).rounded() / 10
-        print("""
+        print(
+            """
             took \(seconds) s; the simulator saw \(stats.totalCalls) calls, at most \(stats.maxCallsInWindow) in any 1-second window, \
             \(stats.rateLimited) × 429, \(stats.duplicates) person(s) registered twice
             results: \(rows) rows in \(output) (original columns + status, job_id, webinar_id, schedule, user_id, live_room_url, replay_room_url, thank_you_url, ...)
-            """)
+            """
+        )
         if case .stopped = outcome { throw ExitCode(130) }
     }
 }

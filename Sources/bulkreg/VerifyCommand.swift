@@ -19,7 +19,8 @@ struct VerifyCommand: AsyncParsableCommand {
             without --refresh, or could not be checked.
 
             Example: bulkreg verify --refresh
-            """)
+            """
+    )
 
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var api: APIOptions
@@ -41,17 +42,23 @@ struct VerifyCommand: AsyncParsableCommand {
         let interactive = !quiet && isatty(2) == 1
         let counts = try await withClient(api, label: KeyBudget.label(forDatabase: path)) { client in
             try await Verifier(refresh: refresh).run(
-                databasePath: path, api: client, now: { WallClock.now() }, stamp: stamp
+                databasePath: path,
+                api: client,
+                now: { WallClock.now() },
+                stamp: stamp
             ) { c in
                 guard interactive else { return }
                 FileHandleStderr.write(
                     "\rverify: \(c.platform.rawValue) webinar \(c.webinarID) schedule \(c.schedule): page \(c.pages), "
-                        + "\(c.confirmed) confirmed, \(c.changed) changed   ")
+                        + "\(c.confirmed) confirmed, \(c.changed) changed   "
+                )
             }
         }
         if interactive { FileHandleStderr.write("\n") }
         print(Self.render(counts, refresh: refresh))
-        if counts.contains(where: { $0.notFound > 0 || $0.error != nil || $0.unsettled > 0 || ($0.changed > 0 && !refresh) }) {
+        if counts.contains(where: {
+            $0.notFound > 0 || $0.error != nil || $0.unsettled > 0 || ($0.changed > 0 && !refresh)
+        }) {
             throw ExitCode(3)
         }
     }
@@ -68,7 +75,8 @@ struct VerifyCommand: AsyncParsableCommand {
         guard !counts.isEmpty else { return "verify: no registered leads to verify" }
         var lines: [String] = []
         for c in counts {
-            var line = "\(c.platform.rawValue) webinar \(c.webinarID) schedule \(c.schedule): \(c.jobs) registered leads, "
+            var line =
+                "\(c.platform.rawValue) webinar \(c.webinarID) schedule \(c.schedule): \(c.jobs) registered leads, "
                 + "\(c.confirmed) confirmed, \(c.changed) links changed"
             line += c.changed == 0 ? "" : refresh ? " (refreshed)" : " (not stored: run with --refresh)"
             line += ", \(c.notFound) not found at the vendor (now failed)"
@@ -79,7 +87,9 @@ struct VerifyCommand: AsyncParsableCommand {
         }
         let notFound = counts.reduce(0) { $0 + $1.notFound }
         if notFound > 0 {
-            lines.append("\(notFound) leads are no longer registered at the vendor: `bulkreg retry` then `bulkreg run` registers them again.")
+            lines.append(
+                "\(notFound) leads are no longer registered at the vendor: `bulkreg retry` then `bulkreg run` registers them again."
+            )
         }
         return lines.joined(separator: "\n")
     }

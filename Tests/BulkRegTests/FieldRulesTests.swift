@@ -1,6 +1,7 @@
-@testable import BulkReg
 import Testing
 import WebinarAPI
+
+@testable import BulkReg
 
 @Suite("Registration fields: aliases, consent, multi-values, --set, --value")
 struct FieldRulesTests {
@@ -9,7 +10,12 @@ struct FieldRulesTests {
 
     func map(sets: [String] = [], values: [String] = [], overrides extra: [String: String] = [:]) throws -> FieldMap {
         try FieldMap(
-            header: header, overrides: overrides.merging(extra) { $1 }, sets: sets, values: values, file: "t.csv")
+            header: header,
+            overrides: overrides.merging(extra) { $1 },
+            sets: sets,
+            values: values,
+            file: "t.csv"
+        )
     }
 
     func lead(_ row: [String], _ map: FieldMap) -> Result<Lead, LeadValidator.Rejection> {
@@ -27,7 +33,8 @@ struct FieldRulesTests {
             ("Yes", "true"), ("yes", "true"), ("TRUE", "true"), ("1", "true"), ("Y", "true"), ("x", "true"),
             ("✓", "true"), (" on ", "true"), ("No", "false"), ("n", "false"), ("false", "false"), ("0", "false"),
             ("", "false"), ("maybe", nil), ("2", nil), ("opted in", nil),
-        ] as [(String, String?)])
+        ] as [(String, String?)]
+    )
     func consent(cell: String, expected: String?) {
         switch FieldRules.consent(cell) {
         case .success(let value): #expect(value == expected)
@@ -46,8 +53,13 @@ struct FieldRulesTests {
             Set(fields(result)) == [
                 "country=US", "state=TX", "twilio_consent=true", "Company size=2", "Interests[]=Email", "Interests[]=3",
                 "Interests[]=SEO", "What is your role?=CMO",
-            ])
-        #expect(fields(result).filter { $0.hasPrefix("Interests[]") } == ["Interests[]=Email", "Interests[]=3", "Interests[]=SEO"])
+            ]
+        )
+        #expect(
+            fields(result).filter { $0.hasPrefix("Interests[]") } == [
+                "Interests[]=Email", "Interests[]=3", "Interests[]=SEO",
+            ]
+        )
         // An empty consent cell of a mapped column is a "false"; an empty country is left out.
         let empty = lead(["b@example.com", "Bob", "", "", "", "", "", ""], m)
         #expect(fields(empty) == ["twilio_consent=false"])
@@ -61,13 +73,23 @@ struct FieldRulesTests {
 
     @Test("--value translates each value, trimmed and in any case; consent texts too, before normalising")
     func translations() throws {
-        let m = try map(values: ["Interests:email=1", "Interests[]:SEO=3", "Company size:11-50=2", "SMS opt-in:Opted in=yes"])
+        let m = try map(values: [
+            "Interests:email=1", "Interests[]:SEO=3", "Company size:11-50=2", "SMS opt-in:Opted in=yes",
+        ])
         let result = lead(["a@example.com", "Ann", "opted IN", "US", "", "", "EMAIL;4; seo", " 11-50 "], m)
-        #expect(Set(fields(result)) == ["country=US", "twilio_consent=true", "Interests[]=1", "Interests[]=4", "Interests[]=3", "Company size=2"])
+        #expect(
+            Set(fields(result)) == [
+                "country=US", "twilio_consent=true", "Interests[]=1", "Interests[]=4", "Interests[]=3",
+                "Company size=2",
+            ]
+        )
         // A label holding a colon: the longest mapped name wins.
         let colon = try FieldMap(
-            header: ["Email", "First Name", "Role: main"], overrides: ["Role: main": "Role: main"],
-            values: ["Role: main:Chief: Marketing=CMO"], file: "t.csv")
+            header: ["Email", "First Name", "Role: main"],
+            overrides: ["Role: main": "Role: main"],
+            values: ["Role: main:Chief: Marketing=CMO"],
+            file: "t.csv"
+        )
         #expect(fields(lead(["a@example.com", "Ann", "chief: marketing"], colon)) == ["Role: main=CMO"])
         #expect(throws: BulkRegError.self) { try map(values: ["Colour:red=1"]) }
         #expect(throws: BulkRegError.self) { try map(values: ["Interests:Email="]) }
@@ -79,18 +101,34 @@ struct FieldRulesTests {
     func constants() throws {
         let header = ["Email", "First Name"]
         let m = try FieldMap(
-            header: header, overrides: [:],
-            sets: ["twilio_consent=Y", "country=US", "What is your role?=Owner", "Interests[]=1;3", "phone_country_code=44"],
-            file: "t.csv")
-        guard case .success(let l) = LeadValidator(map: m, defaults: ImportDefaults(webinarID: 1, schedule: 11)).validate(["a@example.com", "Ann"])
+            header: header,
+            overrides: [:],
+            sets: [
+                "twilio_consent=Y", "country=US", "What is your role?=Owner", "Interests[]=1;3",
+                "phone_country_code=44",
+            ],
+            file: "t.csv"
+        )
+        guard
+            case .success(let l) = LeadValidator(map: m, defaults: ImportDefaults(webinarID: 1, schedule: 11)).validate(
+                ["a@example.com", "Ann"])
         else {
             Issue.record("expected a lead")
             return
         }
-        #expect(Set(l.extras.map { "\($0.0)=\($0.1)" }) == ["country=US", "twilio_consent=true", "What is your role?=Owner", "Interests[]=1", "Interests[]=3"])
+        #expect(
+            Set(l.extras.map { "\($0.0)=\($0.1)" }) == [
+                "country=US", "twilio_consent=true", "What is your role?=Owner", "Interests[]=1", "Interests[]=3",
+            ]
+        )
         #expect(l.phoneCountryCode == "+44")
-        for bad in ["email=x@example.com", "first_name=Ann", "webinar_id=5", "twilio_consent=perhaps", "country=", "country=US\u{7}"] {
-            #expect(throws: BulkRegError.self, "\(bad)") { try FieldMap(header: header, overrides: [:], sets: [bad], file: "t.csv") }
+        for bad in [
+            "email=x@example.com", "first_name=Ann", "webinar_id=5", "twilio_consent=perhaps", "country=",
+            "country=US\u{7}",
+        ] {
+            #expect(throws: BulkRegError.self, "\(bad)") {
+                try FieldMap(header: header, overrides: [:], sets: [bad], file: "t.csv")
+            }
         }
         #expect(throws: BulkRegError.self) { try map(sets: ["country=US"]) }  // Country/Region gives it
         #expect(throws: BulkRegError.self) { try map(sets: ["Interests[]=1"]) }  // --map gives it
@@ -105,15 +143,30 @@ struct FieldRulesTests {
         #expect(stored == m)
         let row = ["a@example.com", "Ann", "1", "US", "TX", "CMO", "Email;SEO", "11-50"]
         #expect(fields(lead(row, stored)) == fields(lead(row, m)))
-        #expect(Set(fields(lead(row, stored))).isSuperset(of: ["timezone_id=3", "Budget=1000", "Interests[]=1", "Company size=2"]))
+        #expect(
+            Set(fields(lead(row, stored))).isSuperset(of: [
+                "timezone_id=3", "Budget=1000", "Interests[]=1", "Company size=2",
+            ])
+        )
     }
 
     @Test("multi-values are sent as repeated NAME[] pairs; names PHP would read as a standard field are not sent")
     func form() {
-        var request = RegistrationRequest(platform: .webinarjam, webinarID: 1, schedule: 11, firstName: "Ann", email: "a@example.com")
+        var request = RegistrationRequest(
+            platform: .webinarjam,
+            webinarID: 1,
+            schedule: 11,
+            firstName: "Ann",
+            email: "a@example.com"
+        )
         request.extraFields = ["first name": "Mallory", "country": "US", " email": "x"]
         request.multiFields = ["Interests[]": ["1", "3"], "email[]": ["evil@example.com"]]
         let pairs = HTTPWebinarAPI.formFields(for: request).map { "\($0.0)=\($0.1)" }
-        #expect(pairs == ["webinar_id=1", "first_name=Ann", "email=a@example.com", "schedule=11", "country=US", "Interests[]=1", "Interests[]=3"])
+        #expect(
+            pairs == [
+                "webinar_id=1", "first_name=Ann", "email=a@example.com", "schedule=11", "country=US", "Interests[]=1",
+                "Interests[]=3",
+            ]
+        )
     }
 }

@@ -1,8 +1,9 @@
-@testable import BulkReg
 import Foundation
 import SQLite
 import Testing
 import WebinarAPI
+
+@testable import BulkReg
 
 /// The call history's pure parts (issue 13): outage detection, the report's time buckets and
 /// latency bins, reasons without personal data, HTTP statuses of failures, the charts' axes.
@@ -37,7 +38,8 @@ struct HistoryRuleTests {
             ("..xxx..", 1.0, []),  // three in three seconds: too short
             (".xxxxxxxxxx.xxxxxxxxxx", 0.1, [[1, 10, 1], [12, 10, 0]]),  // the second still going on
             ("xxxxxxxxxxxx", 0.1, [[0, 12, 0]]),
-        ] as [(String, Double, [[Int]])])
+        ] as [(String, Double, [[Int]])]
+    )
     func outages(pattern: String, spacing: Double, expected: [[Int]]) {
         let found = Self.feed(pattern, spacing: spacing)
         #expect(found.map { [Int(($0.from / spacing).rounded()), $0.calls, $0.ended ? 1 : 0] } == expected)
@@ -67,7 +69,8 @@ struct HistoryRuleTests {
         arguments: [
             (0.5, 1), (60, 1), (239, 1), (240, 2), (3_600, 30), (50_400, 300), (86_400, 600),
             (2_592_000, 21_600), (34_560_000, 172_800),
-        ] as [(Double, Double)])
+        ] as [(Double, Double)]
+    )
     func bucketWidth(span: Double, width: Double) {
         #expect(Timeline.bucketWidth(span: span) == width)
         #expect(span / width <= Double(Timeline.maxBuckets - 1))  // a bucket spare for the rounded-down start
@@ -76,7 +79,8 @@ struct HistoryRuleTests {
     @Test(
         "latency bins: four per doubling; the bin's upper edge is within 19% of any value in it",
         arguments: [(0, 0), (0.9, 0), (1, 1), (1.18, 1), (1.19, 2), (2, 5), (100, 27), (1_000, 40), (1e9, 72)]
-            as [(Double, Int)])
+            as [(Double, Int)]
+    )
     func latencyBins(ms: Double, bin: Int) {
         #expect(Timeline.bin(milliseconds: ms) == bin)
         if ms >= 1 && bin < Timeline.bins - 1 {
@@ -90,7 +94,18 @@ struct HistoryRuleTests {
         var timeline = Timeline(first: 0, last: 10)
         for i in 0..<100 {
             let ms = i < 90 ? 100.0 : i < 99 ? 1_000 : 10_000
-            timeline.add(CallRecord(at: 1, latency: ms / 1000, job: i, method: .register, outcome: .success, httpStatus: 200, attempt: 1, reason: nil))
+            timeline.add(
+                CallRecord(
+                    at: 1,
+                    latency: ms / 1000,
+                    job: i,
+                    method: .register,
+                    outcome: .success,
+                    httpStatus: 200,
+                    attempt: 1,
+                    reason: nil
+                )
+            )
         }
         let p50 = timeline.latency(timeline.index(1), quantile: 0.5)!
         let p99 = timeline.latency(timeline.index(1), quantile: 0.99)!
@@ -109,7 +124,8 @@ struct HistoryRuleTests {
             ("line one\nline two\t tab", "line one line two tab"),
             ("@handle and a@b are not addresses", "@handle and a@b are not addresses"),
             (String(repeating: "a", count: 200), String(repeating: "a", count: 159) + "…"),
-        ])
+        ]
+    )
     func shortReason(text: String, expected: String) {
         let short = CallRecord.shortReason(text)
         #expect(short == expected)
@@ -148,7 +164,8 @@ struct HistoryRuleTests {
     @Test(
         "value axes end at 1, 2, 2.5 or 5 × 10^k",
         arguments: [(0, 1), (0.3, 0.5), (1, 1), (1.1, 2), (2.2, 2.5), (21.6, 25), (26, 50), (51, 100), (1_234, 2_000)]
-            as [(Double, Double)])
+            as [(Double, Double)]
+    )
     func niceCeiling(value: Double, ceiling: Double) {
         #expect(abs(TimeChart.niceCeiling(value) - ceiling) < 1e-9)
     }
@@ -172,16 +189,29 @@ struct HistoryStorageTests {
 
         let csv = dir.write("leads.csv", "email,first_name\nann@example.com,Ann\nbob@example.com,Bob\n")
         _ = try Importer.run(
-            ImportOptions(file: csv, defaults: ImportDefaults(webinarID: 5, schedule: 34)), databasePath: dir.db, now: 1_000)
+            ImportOptions(file: csv, defaults: ImportDefaults(webinarID: 5, schedule: 34)),
+            databasePath: dir.db,
+            now: 1_000
+        )
         let upgraded = try Database.open(dir.db, mode: .existing)
         #expect(try upgraded.scalarInt("PRAGMA user_version") == 5)
         #expect(try upgraded.scalarInt("SELECT count(*) FROM jobs") == 2)
 
         let store = try JobStore(path: dir.db)
-        await store.record(CallRecord(at: 1_000, latency: 0.25, job: 1, method: .register, outcome: .vendorTrouble, httpStatus: 503, attempt: 1, reason: "HTTP 503 from the API"))
+        let call = CallRecord(
+            at: 1_000,
+            latency: 0.25,
+            job: 1,
+            method: .register,
+            outcome: .vendorTrouble,
+            httpStatus: 503,
+            attempt: 1,
+            reason: "HTTP 503 from the API"
+        )
+        await store.record(call)
         try await store.flushHistory()
         let q = try upgraded.prepare("SELECT \(CallLog.columns) FROM calls")
         #expect(try q.step())
-        #expect(CallLog.record(q) == CallRecord(at: 1_000, latency: 0.25, job: 1, method: .register, outcome: .vendorTrouble, httpStatus: 503, attempt: 1, reason: "HTTP 503 from the API"))
+        #expect(CallLog.record(q) == call)
     }
 }

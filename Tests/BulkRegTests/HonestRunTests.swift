@@ -13,7 +13,9 @@ struct HonestRunTests {
         for i in 1...leads { text += "p\(i)@example.com,P\(i)\n" }
         _ = try Importer.run(
             ImportOptions(file: dir.write("l.csv", text), defaults: ImportDefaults(webinarID: 5, schedule: 34)),
-            databasePath: dir.db, now: 1_000)
+            databasePath: dir.db,
+            now: 1_000
+        )
         let connection = try Database.open(dir.db, mode: .existing)
         for (i, at) in times.enumerated() {
             try connection.prepare("UPDATE jobs SET state = 'done' WHERE id = ?").run([.int(Int64(i + 1))])
@@ -44,16 +46,23 @@ struct HonestRunTests {
         #expect(abs(rate - 18) < 0.2, "\(rate)")
         let eta = try #require(running.etaSeconds)
         #expect(abs(eta - 66.0 / 18) < 0.1)
-        #expect(running.rendered().contains("a run is going on (pid 4242): 18.0 registrations/s over the last minute, ETA 4s"))
+        #expect(
+            running.rendered().contains(
+                "a run is going on (pid 4242): 18.0 registrations/s over the last minute, ETA 4s"
+            )
+        )
     }
 
-    @Test("the rate rule", arguments: [
-        ([], nil),
-        ([99.5], nil),
-        ([40.0, 100.0], nil),
-        ([50.0, 100.0], 1.0 / 50),
-        ([0.0, 50.0, 70.0, 90.0], 2.0 / 50),
-    ] as [([Double], Double?)])
+    @Test(
+        "the rate rule",
+        arguments: [
+            ([], nil),
+            ([99.5], nil),
+            ([40.0, 100.0], nil),
+            ([50.0, 100.0], 1.0 / 50),
+            ([0.0, 50.0, 70.0, 90.0], 2.0 / 50),
+        ] as [([Double], Double?)]
+    )
     func rateRule(times: [Double], expected: Double?) {
         let rate = StatusReport.rate(completions: times, now: 100)
         #expect(rate.map { ($0 * 1e6).rounded() } == expected.map { ($0 * 1e6).rounded() })
@@ -74,7 +83,8 @@ struct HonestRunTests {
         let wide = ProgressLine.render(s, rate: 19.84, wall: 50, reachableAgain: false, width: 200)
         #expect(
             wide == "1120/1503 done · 19.8 calls/s · ETA 20s · 429: the limiter waits · failed 0 · 429s 2 · retries 0"
-                + " · 4 uncertain waiting for their check (next in 30s) · 50 imported during the run")
+                + " · 4 uncertain waiting for their check (next in 30s) · 50 imported during the run"
+        )
         let narrow = ProgressLine.render(s, rate: 19.84, wall: 50, reachableAgain: false, width: 60)
         #expect(narrow.count == 59 && narrow.hasSuffix("…") && narrow.hasPrefix("1120/1503 done · 19.8 calls/s"))
         // Not a terminal: nothing cut.
@@ -87,7 +97,10 @@ struct HonestRunTests {
         down.unreachableSince = 10
         down.nextProbeAt = 70
         let paused = ProgressLine.render(down, rate: 0, wall: 40, reachableAgain: false, width: 200)
-        #expect(paused == "0/10 done · 0.0 calls/s · API unreachable for 30s (connection refused), next try in 30s · failed 0 · 429s 0 · retries 0")
+        #expect(
+            paused
+                == "0/10 done · 0.0 calls/s · API unreachable for 30s (connection refused), next try in 30s · failed 0 · 429s 0 · retries 0"
+        )
 
         // Other processes on the key's shared budget: said, with how many.
         var shared = RunProgress.Snapshot()
@@ -95,9 +108,14 @@ struct HonestRunTests {
         shared.sharedWith = ["/data/b.sqlite", "webinars"]
         #expect(
             ProgressLine.render(shared, rate: 9.9, wall: 0, reachableAgain: false, width: nil)
-                == "0/10 done · 9.9 calls/s · ETA 2s · failed 0 · 429s 0 · retries 0 · key shared with 2 other processes")
+                == "0/10 done · 9.9 calls/s · ETA 2s · failed 0 · 429s 0 · retries 0 · key shared with 2 other processes"
+        )
         shared.sharedWith = ["/data/b.sqlite"]
-        #expect(ProgressLine.render(shared, rate: 9.9, wall: 0, reachableAgain: false, width: nil).hasSuffix("key shared with 1 other process"))
+        #expect(
+            ProgressLine.render(shared, rate: 9.9, wall: 0, reachableAgain: false, width: nil).hasSuffix(
+                "key shared with 1 other process"
+            )
+        )
     }
 
     @Test("a re-import leaves a job being sent (in flight) alone")
@@ -108,8 +126,11 @@ struct HonestRunTests {
         let again = try Importer.run(
             ImportOptions(
                 file: dir.write("again.csv", "email,first_name\np1@example.com,Pat\np2@example.com,Pam\n"),
-                defaults: ImportDefaults(webinarID: 5, schedule: 34)),
-            databasePath: dir.db, now: 2_000)
+                defaults: ImportDefaults(webinarID: 5, schedule: 34)
+            ),
+            databasePath: dir.db,
+            now: 2_000
+        )
         #expect(again.leftAlone == 1 && again.updated == 1 && again.queued == 0)
         #expect(try connection.scalarInt("SELECT count(*) FROM jobs WHERE state = 'in_flight'") == 1)
     }
@@ -119,14 +140,22 @@ struct HonestRunTests {
         let dir = try database(leads: 1, registeredAt: [])
         let connection = try Database.open(dir.db, mode: .existing)
         try connection.execute(
-            "UPDATE jobs SET state = 'failed', maybe_sent = 1, sent_at = 1500, error = 'could not check' WHERE id = 1")
+            "UPDATE jobs SET state = 'failed', maybe_sent = 1, sent_at = 1500, error = 'could not check' WHERE id = 1"
+        )
         let again = try Importer.run(
             ImportOptions(
                 file: dir.write("again.csv", "email,first_name\np1@example.com,Pat\n"),
-                defaults: ImportDefaults(webinarID: 5, schedule: 34)),
-            databasePath: dir.db, now: 2_000)
+                defaults: ImportDefaults(webinarID: 5, schedule: 34)
+            ),
+            databasePath: dir.db,
+            now: 2_000
+        )
         #expect(again.updated == 1)
-        #expect(try connection.scalarInt("SELECT count(*) FROM jobs WHERE state = 'uncertain' AND maybe_sent = 1 AND sent_at = 1500") == 1)
+        #expect(
+            try connection.scalarInt(
+                "SELECT count(*) FROM jobs WHERE state = 'uncertain' AND maybe_sent = 1 AND sent_at = 1500"
+            ) == 1
+        )
     }
 }
 
@@ -203,7 +232,7 @@ struct SchemaUpgradeTests {
             registered_at REAL NOT NULL
         );
         CREATE INDEX results_time ON results(registered_at);
-        
+
         ALTER TABLE jobs ADD COLUMN maybe_sent INTEGER NOT NULL DEFAULT 0;
         UPDATE jobs SET maybe_sent = 1
             WHERE state IN ('uncertain', 'in_flight') OR (state = 'failed' AND error LIKE 'could not check%');
@@ -215,11 +244,13 @@ struct SchemaUpgradeTests {
             started_at REAL NOT NULL,
             heartbeat_at REAL NOT NULL
         );
-        
+
         PRAGMA user_version = 2;
         """
 
-    @Test("an import made under schema 2 keeps being read by its own rules: a `Webinar ID` column still feeds the target")
+    @Test(
+        "an import made under schema 2 keeps being read by its own rules: a `Webinar ID` column still feeds the target"
+    )
     func legacyMapping() async throws {
         let dir = TempDir()
         let connection = try Connection(.path(dir.db))
@@ -230,11 +261,13 @@ struct SchemaUpgradeTests {
             INSERT INTO imports (file_name, content_hash, byte_size, imported_at, platform, webinar_id, schedule,
                 delimiter, encoding, header, overrides)
             VALUES ('old.csv', 'abc', 10, 1000, 'webinarjam', NULL, NULL, ',', 'UTF-8', ?, ?)
-            """)
+            """
+        )
         try insert.run([.blob(RowCodec.encode(header)), .blob(RowCodec.encode([]))])
         try connection.execute("INSERT INTO targets (platform, webinar_id, schedule) VALUES ('webinarjam', 7, 70)")
         let job = try connection.prepare(
-            "INSERT INTO jobs (import_id, line, state, target_id, person, row) VALUES (1, 2, 'queued', 1, 42, ?)")
+            "INSERT INTO jobs (import_id, line, state, target_id, person, row) VALUES (1, 2, 'queued', 1, 42, ?)"
+        )
         try job.run([.blob(RowCodec.encode(["Ann", "ann@example.com", "7", "70", "GMT-5"]))])
         let store = try JobStore(path: dir.db)
         let jobs = try await store.queuedPage(after: 0, limit: 10)

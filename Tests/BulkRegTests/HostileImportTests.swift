@@ -21,7 +21,9 @@ struct HostileImportTests {
     func importFile(_ dir: TempDir, _ file: String, map: [String: String] = [:]) throws -> ImportSummary {
         try Importer.run(
             ImportOptions(file: file, defaults: ImportDefaults(webinarID: 5, schedule: 34), overrides: map),
-            databasePath: dir.db, now: 1_000)
+            databasePath: dir.db,
+            now: 1_000
+        )
     }
 
     /// A database holding one earlier import, so that "unchanged" has something to keep.
@@ -35,7 +37,9 @@ struct HostileImportTests {
     func mixedLineEndings() throws {
         let dir = TempDir()
         let file = dir.write(
-            "mixed.csv", "email,first_name\r\na@example.com,Ann\nb@example.com,Bob\rc@example.com,Cy\r\nd@example.com,Dee")
+            "mixed.csv",
+            "email,first_name\r\na@example.com,Ann\nb@example.com,Bob\rc@example.com,Cy\r\nd@example.com,Dee"
+        )
         let s = try importFile(dir, file)
         #expect(s.rowsRead == 4 && s.queued == 4)
         #expect(try jobs(dir).map(\.0) == [2, 3, 4, 5])
@@ -45,27 +49,48 @@ struct HostileImportTests {
     @Test("a 10 MB quoted field: a file-level error naming the field and its line; nothing stored")
     func hugeField() throws {
         let dir = try seeded()
-        let big = "email,first_name,notes\na@example.com,Ann,ok\nb@example.com,Bob,\"" + String(repeating: "x", count: 10 << 20)
+        let big =
+            "email,first_name,notes\na@example.com,Ann,ok\nb@example.com,Bob,\""
+            + String(repeating: "x", count: 10 << 20)
             + "\"\nc@example.com,Cy,ok\n"
-        expectImportError(dir, file: dir.write("big.csv", big), contains: "field 3 starting at line 3 exceeds 1048576 bytes")
+        expectImportError(
+            dir,
+            file: dir.write("big.csv", big),
+            contains: "field 3 starting at line 3 exceeds 1048576 bytes"
+        )
     }
 
     @Test("100,000 columns, in the header or in a row: a file-level error with the line")
     func hundredThousandColumns() throws {
         let dir = try seeded()
         let wideHeader = (0..<100_000).map { "c\($0)" }.joined(separator: ",") + "\n"
-        expectImportError(dir, file: dir.write("wide1.csv", wideHeader), contains: "record at line 1 has more than 16384 fields")
-        let wideRow = "email,first_name\na@example.com,Ann\nb@example.com,Bob" + String(repeating: ",x", count: 100_000) + "\n"
-        expectImportError(dir, file: dir.write("wide2.csv", wideRow), contains: "record at line 3 has more than 16384 fields")
+        expectImportError(
+            dir,
+            file: dir.write("wide1.csv", wideHeader),
+            contains: "record at line 1 has more than 16384 fields"
+        )
+        let wideRow =
+            "email,first_name\na@example.com,Ann\nb@example.com,Bob" + String(repeating: ",x", count: 100_000) + "\n"
+        expectImportError(
+            dir,
+            file: dir.write("wide2.csv", wideRow),
+            contains: "record at line 3 has more than 16384 fields"
+        )
     }
 
     @Test("a NUL byte is a file-level error with its line; other control bytes reject their row by name")
     func controlBytes() throws {
         let dir = try seeded()
         expectImportError(
-            dir, file: dir.write("nul.csv", bytes: Array("email,first_name\na@example.com,A".utf8) + [0] + Array("nn\n".utf8)),
-            contains: "line 2")
-        let rows: [UInt8] = Array("email,first_name,last_name,notes\n".utf8)
+            dir,
+            file: dir.write(
+                "nul.csv",
+                bytes: Array("email,first_name\na@example.com,A".utf8) + [0] + Array("nn\n".utf8)
+            ),
+            contains: "line 2"
+        )
+        let rows: [UInt8] =
+            Array("email,first_name,last_name,notes\n".utf8)
             + Array("a@example.com,An".utf8) + [0x01] + Array("n,X,ok\n".utf8)
             + Array("b@example.com,Bob,Y".utf8) + [0x1B] + Array("[31m,ok\n".utf8)
             + Array("c@example.com,Cy,Z".utf8) + [0xC2, 0x85] + Array("a,ok\n".utf8)
@@ -73,7 +98,9 @@ struct HostileImportTests {
             + Array("e@example.com,\"Eve\tMarie\nLou\",V,ok\n".utf8)
         let s = try importFile(dir, dir.write("ctrl.csv", bytes: rows))
         #expect(s.rowsRead == 5 && s.queued == 2)
-        #expect(s.rejected == ["first name contains a control character": 1, "last name contains a control character": 2])
+        #expect(
+            s.rejected == ["first name contains a control character": 1, "last name contains a control character": 2]
+        )
         let mine = try jobs(dir).dropFirst()
         #expect(mine.map(\.1) == ["rejected", "rejected", "rejected", "queued", "queued"])
         // Columns bulkreg does not send travel to the export untouched.
@@ -85,8 +112,10 @@ struct HostileImportTests {
         let dir = try seeded()
         let bytes = Array("email,first_name\na@example.com,Ann\nb@example.com,Jos".utf8) + [0xE9] + Array("\n".utf8)
         expectImportError(
-            dir, file: dir.write("latin1.csv", bytes: bytes),
-            contains: "invalid UTF-8 at line 3 (field 2); re-export the file as UTF-8")
+            dir,
+            file: dir.write("latin1.csv", bytes: bytes),
+            contains: "invalid UTF-8 at line 3 (field 2); re-export the file as UTF-8"
+        )
     }
 
     @Test("UTF-16 without a BOM (both byte orders) is detected and imported")
@@ -109,7 +138,8 @@ struct HostileImportTests {
         let dir = TempDir()
         let file = dir.write(
             "joined.csv",
-            "Email,First Name\na@example.com,Ann\nEmail,First Name\nb@example.com,Bob\n Email , First Name \n")
+            "Email,First Name\na@example.com,Ann\nEmail,First Name\nb@example.com,Bob\n Email , First Name \n"
+        )
         let s = try importFile(dir, file)
         #expect(s.rowsRead == 4 && s.queued == 2 && s.rejected == ["repeated header row": 2])
         #expect(try jobs(dir).map { "\($0.0) \($0.1)" } == ["2 queued", "3 rejected", "4 queued", "5 rejected"])
@@ -120,21 +150,29 @@ struct HostileImportTests {
         let dir = try seeded()
         let twoEmails = dir.write("two.csv", "email,first_name,email\na@example.com,Ann,b@example.com\n")
         expectImportError(
-            dir, file: twoEmails,
+            dir,
+            file: twoEmails,
             contains: "columns 1 (\"email\") and 3 (\"email\") both look like the email column. "
-                + "Tell bulkreg which one to use with --map email=#1 or --map email=#3.")
+                + "Tell bulkreg which one to use with --map email=#1 or --map email=#3."
+        )
         // Different spellings of the email are as ambiguous; of another field, the first wins.
         expectImportError(
-            dir, file: dir.write("spell.csv", "Email,E-mail Address,First Name\na@example.com,b@example.com,Ann\n"),
-            contains: "columns 1 (\"Email\") and 2 (\"E-mail Address\") both look like the email column")
+            dir,
+            file: dir.write("spell.csv", "Email,E-mail Address,First Name\na@example.com,b@example.com,Ann\n"),
+            contains: "columns 1 (\"Email\") and 2 (\"E-mail Address\") both look like the email column"
+        )
         expectImportError(
-            dir, file: dir.write("names.csv", "email,First Name,first_name\na@example.com,Ann,Anna\n"),
-            contains: "both look like the first name column")
+            dir,
+            file: dir.write("names.csv", "email,First Name,first_name\na@example.com,Ann,Anna\n"),
+            contains: "both look like the first name column"
+        )
 
         let picked = try importFile(dir, twoEmails, map: ["email": "#3"])
         #expect(picked.queued == 1)
         let notes = try importFile(
-            dir, dir.write("notes.csv", "email,first_name,Phone,Mobile Phone,notes,notes\nc@example.com,Cy,111,222,x,y\n"))
+            dir,
+            dir.write("notes.csv", "email,first_name,Phone,Mobile Phone,notes,notes\nc@example.com,Cy,111,222,x,y\n")
+        )
         #expect(notes.queued == 1)
         let rows = try exportRows(dir)
         let header = rows[0]
@@ -149,8 +187,10 @@ struct HostileImportTests {
     func unterminatedQuoteAtEnd() throws {
         let dir = try seeded()
         expectImportError(
-            dir, file: dir.write("q.csv", "email,first_name\na@example.com,Ann\nb@example.com,Bob\nc@example.com,\"Cy"),
-            contains: "line 4")
+            dir,
+            file: dir.write("q.csv", "email,first_name\na@example.com,Ann\nb@example.com,Bob\nc@example.com,\"Cy"),
+            contains: "line 4"
+        )
     }
 
     @Test("only a header: an import of zero rows; only blank lines: no header, nothing created")
@@ -162,7 +202,10 @@ struct HostileImportTests {
         // Spreadsheet debris around the header: blank-looking lines before it are skipped,
         // empty rows after it are accounted for as such.
         let debris = TempDir()
-        let d = try importFile(debris, debris.write("d.csv", ",,\n  \nemail,first_name,x\n,,\na@example.com,Ann,\n , ,\n"))
+        let d = try importFile(
+            debris,
+            debris.write("d.csv", ",,\n  \nemail,first_name,x\n,,\na@example.com,Ann,\n , ,\n")
+        )
         #expect(d.rowsRead == 3 && d.queued == 1 && d.blank == 2 && d.rejectedTotal == 0)
         #expect(try jobs(debris).map(\.0) == [5])
         let fresh = TempDir()
@@ -181,7 +224,9 @@ struct HostileImportTests {
         try handle.close()
         expectImportError(dir, file: path, contains: "field 1 starting at line 1 exceeds 1048576 bytes")
         let comma = dir.file("commas.csv")
-        #expect(FileManager.default.createFile(atPath: comma, contents: Data(repeating: UInt8(ascii: ","), count: 8 << 20)))
+        #expect(
+            FileManager.default.createFile(atPath: comma, contents: Data(repeating: UInt8(ascii: ","), count: 8 << 20))
+        )
         expectImportError(dir, file: comma, contains: "record at line 1 has more than 16384 fields")
     }
 
@@ -190,7 +235,11 @@ struct HostileImportTests {
         let utf8 = TempDir()
         let s = try importFile(
             utf8,
-            utf8.write("excel.csv", "\u{FEFF}Email,First Name,Last Name\r\nzoe@example.com,Zoë,\"Ng, Jr.\"\r\nal@example.com,\"Al \"\"Bo\"\"\",\"two\r\nlines\"\r\n"))
+            utf8.write(
+                "excel.csv",
+                "\u{FEFF}Email,First Name,Last Name\r\nzoe@example.com,Zoë,\"Ng, Jr.\"\r\nal@example.com,\"Al \"\"Bo\"\"\",\"two\r\nlines\"\r\n"
+            )
+        )
         #expect(s.queued == 2 && s.encoding == "UTF-8")
         let rows = try exportRows(utf8)
         #expect(rows[0].prefix(3) == ["Email", "First Name", "Last Name"])
@@ -198,22 +247,31 @@ struct HostileImportTests {
         #expect(rows[2].prefix(3) == ["al@example.com", "Al \"Bo\"", "two\r\nlines"])
 
         let mac = TempDir()
-        let m = try importFile(mac, mac.write("mac.csv", "Email,First Name\ra@example.com,Ann\r\"b@example.com\",\"O'Neil\"\r"))
+        let m = try importFile(
+            mac,
+            mac.write("mac.csv", "Email,First Name\ra@example.com,Ann\r\"b@example.com\",\"O'Neil\"\r")
+        )
         #expect(m.queued == 2)
         #expect(try jobs(mac).map(\.0) == [2, 3])
         // Excel writes "CSV (Macintosh)" in Mac Roman: an accent is not UTF-8, so the file is
         // refused at that line (with the fix) rather than registering a mangled name...
         let roman = try seeded()
         let romanFile = roman.write(
-            "roman.csv", bytes: Array("Email,First Name\ra@example.com,Ann\rb@example.com,Zo".utf8) + [0x91, 0x0D])
+            "roman.csv",
+            bytes: Array("Email,First Name\ra@example.com,Ann\rb@example.com,Zo".utf8) + [0x91, 0x0D]
+        )
         expectImportError(
-            roman, file: romanFile,
+            roman,
+            file: romanFile,
             contains: "invalid UTF-8 at line 3 (field 2); re-export the file as UTF-8, or name its encoding: "
-                + "--encoding windows-1252 (Excel \"CSV (Comma delimited)\" on Windows) or --encoding macroman")
+                + "--encoding windows-1252 (Excel \"CSV (Comma delimited)\" on Windows) or --encoding macroman"
+        )
         // ... and imported as written once its encoding is named.
         let r = try Importer.run(
             ImportOptions(file: romanFile, defaults: ImportDefaults(webinarID: 5, schedule: 34), encoding: .macRoman),
-            databasePath: roman.db, now: 1)
+            databasePath: roman.db,
+            now: 1
+        )
         #expect(r.queued == 2 && r.encoding == "MacRoman")
         let last = try #require(try exportRows(roman).last)
         #expect(last.contains("b@example.com") && last.contains("Zoë"))
@@ -221,9 +279,18 @@ struct HostileImportTests {
         let win = TempDir()
         let w = try Importer.run(
             ImportOptions(
-                file: win.write("win.csv", bytes: Array("Email;First Name;Last Name\r\nj@example.com;Jos".utf8) + [0xE9] + Array(";O".utf8) + [0x92] + Array("Brien\r\n".utf8)),
-                defaults: ImportDefaults(webinarID: 5, schedule: 34), encoding: .windows1252),
-            databasePath: win.db, now: 1)
+                file: win.write(
+                    "win.csv",
+                    bytes: Array("Email;First Name;Last Name\r\nj@example.com;Jos".utf8) + [0xE9] + Array(";O".utf8) + [
+                        0x92
+                    ] + Array("Brien\r\n".utf8)
+                ),
+                defaults: ImportDefaults(webinarID: 5, schedule: 34),
+                encoding: .windows1252
+            ),
+            databasePath: win.db,
+            now: 1
+        )
         #expect(w.queued == 1 && w.delimiter == ";")
         #expect(try exportRows(win)[1].prefix(3) == ["j@example.com", "José", "O’Brien"])
     }
@@ -233,10 +300,13 @@ struct HostileImportTests {
         let dir = TempDir()
         let file = dir.write(
             "f.csv",
-            "email,first_name,notes\na@example.com,\"=HYPERLINK(\"\"http://x.example\"\",\"\"y\"\")\",@SUM(A1)\n=1+1,Bob,x\n")
+            "email,first_name,notes\na@example.com,\"=HYPERLINK(\"\"http://x.example\"\",\"\"y\"\")\",@SUM(A1)\n=1+1,Bob,x\n"
+        )
         let s = try importFile(dir, file)
         #expect(s.queued == 1 && s.rejected == ["invalid email": 1])
-        #expect(try exportRows(dir)[1].prefix(3) == ["a@example.com", "=HYPERLINK(\"http://x.example\",\"y\")", "@SUM(A1)"])
+        #expect(
+            try exportRows(dir)[1].prefix(3) == ["a@example.com", "=HYPERLINK(\"http://x.example\",\"y\")", "@SUM(A1)"]
+        )
         let safe = try exportRows(dir, excelSafe: true)
         #expect(safe[1].prefix(3) == ["a@example.com", "'=HYPERLINK(\"http://x.example\",\"y\")", "'@SUM(A1)"])
         #expect(safe[2][0] == "'=1+1")

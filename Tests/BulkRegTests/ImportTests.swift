@@ -8,9 +8,15 @@ import WebinarAPI
 @Suite("Lead validation")
 struct ValidationTests {
     let map = try! FieldMap(
-        header: ["Email Address", "First Name", "Last Name", "Phone Number", "Country Code"], overrides: [:], file: "t.csv")
+        header: ["Email Address", "First Name", "Last Name", "Phone Number", "Country Code"],
+        overrides: [:],
+        file: "t.csv"
+    )
 
-    func validate(_ row: [String], defaults: ImportDefaults = ImportDefaults(webinarID: 5, schedule: 34)) -> Result<Lead, LeadValidator.Rejection> {
+    func validate(
+        _ row: [String],
+        defaults: ImportDefaults = ImportDefaults(webinarID: 5, schedule: 34)
+    ) -> Result<Lead, LeadValidator.Rejection> {
         LeadValidator(map: map, defaults: defaults).validate(row)
     }
 
@@ -29,28 +35,34 @@ struct ValidationTests {
         #expect(lead.webinarID == 5 && lead.schedule == 34)
     }
 
-    @Test("each rule has its reason", arguments: [
-        (["a@example.com", "", "", "", ""], "missing first name"),
-        (["", "Ann", "", "", ""], "missing email"),
-        (["ann@", "Ann", "", "", ""], "invalid email"),
-        (["ann@@example.com", "Ann", "", "", ""], "invalid email"),
-        (["ann example@example.com", "Ann", "", "", ""], "invalid email"),
-        (["ann@example", "Ann", "", "", ""], "invalid email"),
-        (["ann@example..com", "Ann", "", "", ""], "invalid email"),
-    ])
+    @Test(
+        "each rule has its reason",
+        arguments: [
+            (["a@example.com", "", "", "", ""], "missing first name"),
+            (["", "Ann", "", "", ""], "missing email"),
+            (["ann@", "Ann", "", "", ""], "invalid email"),
+            (["ann@@example.com", "Ann", "", "", ""], "invalid email"),
+            (["ann example@example.com", "Ann", "", "", ""], "invalid email"),
+            (["ann@example", "Ann", "", "", ""], "invalid email"),
+            (["ann@example..com", "Ann", "", "", ""], "invalid email"),
+        ]
+    )
     func reasons(row: [String], expected: String) {
         #expect(reason(row) == expected)
     }
 
-    @Test("a phone or country code that cannot be read is left out with a warning; the lead is kept", arguments: [
-        (["a@example.com", "Ann", "", "555-CALL-NOW", ""], "phone contains letters: left out"),
-        (["a@example.com", "Ann", "", "555*123", ""], "phone contains invalid characters: left out"),
-        (["a@example.com", "Ann", "", "1234567890123456", ""], "phone has more than 15 digits: left out"),
-        (["a@example.com", "Ann", "", "---", ""], "phone has no digits: left out"),
-        (["a@example.com", "Ann", "", "5551234", "US"], "invalid phone country code (expected +N): left out"),
-        (["a@example.com", "Ann", "", "5551234", "+12345"], "invalid phone country code (expected +N): left out"),
-        (["a@example.com", "Ann", "", "+259 123 4567", ""], "phone starts with an unknown calling code: left out"),
-    ])
+    @Test(
+        "a phone or country code that cannot be read is left out with a warning; the lead is kept",
+        arguments: [
+            (["a@example.com", "Ann", "", "555-CALL-NOW", ""], "phone contains letters: left out"),
+            (["a@example.com", "Ann", "", "555*123", ""], "phone contains invalid characters: left out"),
+            (["a@example.com", "Ann", "", "1234567890123456", ""], "phone has more than 15 digits: left out"),
+            (["a@example.com", "Ann", "", "---", ""], "phone has no digits: left out"),
+            (["a@example.com", "Ann", "", "5551234", "US"], "invalid phone country code (expected +N): left out"),
+            (["a@example.com", "Ann", "", "5551234", "+12345"], "invalid phone country code (expected +N): left out"),
+            (["a@example.com", "Ann", "", "+259 123 4567", ""], "phone starts with an unknown calling code: left out"),
+        ]
+    )
     func phoneWarnings(row: [String], expected: String) throws {
         let lead = try validate(row).get()
         #expect(lead.warnings == [expected])
@@ -58,26 +70,29 @@ struct ValidationTests {
         #expect(lead.phoneCountryCode == nil)
     }
 
-    @Test("phones as CRMs write them", arguments: [
-        // phone, country-code column, expected code, expected digits
-        ("555-699-7424 ext. 12", "", nil, "5556997424"),
-        ("555-699-7424 x12", "", nil, "5556997424"),
-        ("555-699-7424 #12", "", nil, "5556997424"),
-        ("555-699-7424, extension 12", "1", "+1", "5556997424"),
-        ("+44 20 7946 0958", "", "+44", "2079460958"),
-        ("0044 20 7946 0958", "", "+44", "2079460958"),
-        ("+44 (0)20 7946 0958", "", "+44", "2079460958"),
-        ("(+33) 6 12 34 56 78", "", "+33", "612345678"),
-        ("+1 (555) 123-4567", "", "+1", "5551234567"),
-        ("+353 1 234 5678", "", "+353", "12345678"),
-        ("+44 20 7946 0958", "+33", "+44", "2079460958"),
-        ("44 20 7946 0958", "+44", "+44", "2079460958"),
-        ("1 555 123 4567", "1", "+1", "5551234567"),
-        ("391 234 5678", "+39", "+39", "3912345678"),
-        ("55 99123-4567", "+55", "+55", "55991234567"),
-        ("55 55 99123-4567", "+55", "+55", "55991234567"),
-        ("020 7946 0958", "44", "+44", "02079460958"),
-    ] as [(String, String, String?, String)])
+    @Test(
+        "phones as CRMs write them",
+        arguments: [
+            // phone, country-code column, expected code, expected digits
+            ("555-699-7424 ext. 12", "", nil, "5556997424"),
+            ("555-699-7424 x12", "", nil, "5556997424"),
+            ("555-699-7424 #12", "", nil, "5556997424"),
+            ("555-699-7424, extension 12", "1", "+1", "5556997424"),
+            ("+44 20 7946 0958", "", "+44", "2079460958"),
+            ("0044 20 7946 0958", "", "+44", "2079460958"),
+            ("+44 (0)20 7946 0958", "", "+44", "2079460958"),
+            ("(+33) 6 12 34 56 78", "", "+33", "612345678"),
+            ("+1 (555) 123-4567", "", "+1", "5551234567"),
+            ("+353 1 234 5678", "", "+353", "12345678"),
+            ("+44 20 7946 0958", "+33", "+44", "2079460958"),
+            ("44 20 7946 0958", "+44", "+44", "2079460958"),
+            ("1 555 123 4567", "1", "+1", "5551234567"),
+            ("391 234 5678", "+39", "+39", "3912345678"),
+            ("55 99123-4567", "+55", "+55", "55991234567"),
+            ("55 55 99123-4567", "+55", "+55", "55991234567"),
+            ("020 7946 0958", "44", "+44", "02079460958"),
+        ] as [(String, String, String?, String)]
+    )
     func phoneForms(phone: String, code: String, expectedCode: String?, digits: String) throws {
         let lead = try validate(["a@example.com", "Ann", "", phone, code]).get()
         #expect(lead.warnings == [])
@@ -89,17 +104,24 @@ struct ValidationTests {
     func firstNonEmpty() throws {
         let map = try FieldMap(
             header: ["Email", "First Name", "Phone Number", "Mobile Phone Number", "OPTIN_IP", "CONFIRM_IP"],
-            overrides: [:], file: "t.csv")
+            overrides: [:],
+            file: "t.csv"
+        )
         #expect(map.candidates[.phone] == [2, 3])
         #expect(map.candidates[.ipAddress] == [4, 5])
         let validator = LeadValidator(map: map, defaults: ImportDefaults(webinarID: 5, schedule: 34))
         let lead = try validator.validate(["a@example.com", "Ann", "", "555 123 4567", " ", "203.0.113.7"]).get()
         #expect(lead.phone == "5551234567")
         #expect(lead.ipAddress == "203.0.113.7")
-        #expect(map.describe(header: ["Email", "First Name", "Phone Number", "Mobile Phone Number", "OPTIN_IP", "CONFIRM_IP"]) == [
-            "email ← \"Email\"", "first_name ← \"First Name\"", "phone ← \"Phone Number\", then \"Mobile Phone Number\"",
-            "ip_address ← \"OPTIN_IP\", then \"CONFIRM_IP\"",
-        ])
+        #expect(
+            map.describe(header: [
+                "Email", "First Name", "Phone Number", "Mobile Phone Number", "OPTIN_IP", "CONFIRM_IP",
+            ]) == [
+                "email ← \"Email\"", "first_name ← \"First Name\"",
+                "phone ← \"Phone Number\", then \"Mobile Phone Number\"",
+                "ip_address ← \"OPTIN_IP\", then \"CONFIRM_IP\"",
+            ]
+        )
         #expect(FieldMap(stored: map.stored) == map)
     }
 
@@ -108,13 +130,19 @@ struct ValidationTests {
         let header = ["Email", "First Name", "Webinar", "TIMEZONE", "Phone", "Notes"]
         let map = try FieldMap(header: header, overrides: [:], file: "t.csv")
         #expect(map.columns[.webinarID] == nil && map.columns[.timezone] == nil)
-        let exact = try FieldMap(header: ["email", "first_name", "webinar_id", "schedule_id", "timezone"], overrides: [:], file: "t.csv")
+        let exact = try FieldMap(
+            header: ["email", "first_name", "webinar_id", "schedule_id", "timezone"],
+            overrides: [:],
+            file: "t.csv"
+        )
         #expect(exact.columns[.webinarID] == 2 && exact.columns[.schedule] == 3 && exact.columns[.timezone] == 4)
         let noPhone = try FieldMap(header: header, overrides: ["phone": "-"], file: "t.csv")
         #expect(noPhone.columns[.phone] == nil)
         let ignored = try FieldMap(header: header, overrides: [:], ignored: ["Phone"], file: "t.csv")
         #expect(ignored.columns[.phone] == nil && ignored.columns[.email] == 0)
-        #expect(throws: BulkRegError.self) { try FieldMap(header: header, overrides: [:], ignored: ["Fax"], file: "t.csv") }
+        #expect(throws: BulkRegError.self) {
+            try FieldMap(header: header, overrides: [:], ignored: ["Fax"], file: "t.csv")
+        }
         #expect(throws: BulkRegError.self) { try FieldMap(header: header, overrides: ["phon": "-"], file: "t.csv") }
         let timezone = try FieldMap(header: header, overrides: ["timezone": "TIMEZONE"], file: "t.csv")
         #expect(timezone.columns[.timezone] == 3)
@@ -140,15 +168,21 @@ struct ValidationTests {
         }
     }
 
-    @Test("phone and country code normalisation", arguments: [
-        ("555.123.4567", "5551234567"), ("+44 20 7946 0958", "442079460958"), ("(020) 7946-0958", "02079460958"),
-        ("555 123 4567", "5551234567"),
-    ])
+    @Test(
+        "phone and country code normalisation",
+        arguments: [
+            ("555.123.4567", "5551234567"), ("+44 20 7946 0958", "442079460958"), ("(020) 7946-0958", "02079460958"),
+            ("555 123 4567", "5551234567"),
+        ]
+    )
     func phones(raw: String, digits: String) throws {
         #expect(try LeadText.normalizePhone(raw).get() == digits)
     }
 
-    @Test("country codes", arguments: [("1", "+1"), ("+44", "+44"), ("0049", "+49"), ("(+33)", "+33"), ("+1-268", "+1268")])
+    @Test(
+        "country codes",
+        arguments: [("1", "+1"), ("+44", "+44"), ("0049", "+49"), ("(+33)", "+33"), ("+1-268", "+1268")]
+    )
     func countryCodes(raw: String, code: String) throws {
         #expect(try LeadText.normalizeCountryCode(raw).get() == code)
     }
@@ -156,9 +190,14 @@ struct ValidationTests {
     @Test("EverWebinar date and timezone are checked; WebinarJam ignores them")
     func everwebinar() {
         let ew = ImportDefaults(platform: .everwebinar, webinarID: 6, schedule: 56, date: "2024-02-30 13:00")
-        #expect(reason(["a@example.com", "Ann", "", "", ""], defaults: ew) == "invalid date (expected YYYY-MM-DD HH:MM)")
+        #expect(
+            reason(["a@example.com", "Ann", "", "", ""], defaults: ew) == "invalid date (expected YYYY-MM-DD HH:MM)"
+        )
         let tz = ImportDefaults(platform: .everwebinar, webinarID: 6, schedule: 56, timezone: "EST")
-        #expect(reason(["a@example.com", "Ann", "", "", ""], defaults: tz) == "invalid timezone (expected GMT-5, GMT+4:30 or a zone like America/New_York)")
+        #expect(
+            reason(["a@example.com", "Ann", "", "", ""], defaults: tz)
+                == "invalid timezone (expected GMT-5, GMT+4:30 or a zone like America/New_York)"
+        )
         #expect(LeadText.normalizeTimezone("gmt+04:30") == "GMT+4:30")
         // IANA names (Mailchimp's TIMEZONE column) become the offset at the session date.
         #expect(LeadText.gmtOffset(ofZone: "America/New_York", at: "2024-01-05 13:00") == "GMT-5")
@@ -174,23 +213,32 @@ struct ValidationTests {
 
     @Test("missing webinar or schedule rejects the row")
     func missingTarget() {
-        #expect(reason(["a@example.com", "Ann", "", "", ""], defaults: ImportDefaults(schedule: 34)) == "missing webinar_id (no --webinar and no webinar_id column)")
-        #expect(reason(["a@example.com", "Ann", "", "", ""], defaults: ImportDefaults(webinarID: 5)) == "missing schedule (no --schedule and no schedule column)")
+        #expect(
+            reason(["a@example.com", "Ann", "", "", ""], defaults: ImportDefaults(schedule: 34))
+                == "missing webinar_id (no --webinar and no webinar_id column)"
+        )
+        #expect(
+            reason(["a@example.com", "Ann", "", "", ""], defaults: ImportDefaults(webinarID: 5))
+                == "missing schedule (no --schedule and no schedule column)"
+        )
     }
 }
 
 @Suite("Header mapping")
 struct FieldMapTests {
-    @Test("aliases from common exports", arguments: [
-        (["Email Address", "First Name", "Last Name"], LeadField.email, 0),
-        (["E-mail", "FNAME", "LNAME"], .firstName, 1),
-        (["Given Name", "Surname", "email_address"], .email, 2),
-        (["first_name", "email", "Mobile Phone"], .phone, 2),
-        (["First Name", "Email", "Mobile Phone Number"], .phone, 2),
-        (["Contact Email", "Prénom"], .email, 0),
-        (["Contact Email", "Prénom"], .firstName, 1),
-        (["EMAIL", "Name"], .fullName, 1),
-    ])
+    @Test(
+        "aliases from common exports",
+        arguments: [
+            (["Email Address", "First Name", "Last Name"], LeadField.email, 0),
+            (["E-mail", "FNAME", "LNAME"], .firstName, 1),
+            (["Given Name", "Surname", "email_address"], .email, 2),
+            (["first_name", "email", "Mobile Phone"], .phone, 2),
+            (["First Name", "Email", "Mobile Phone Number"], .phone, 2),
+            (["Contact Email", "Prénom"], .email, 0),
+            (["Contact Email", "Prénom"], .firstName, 1),
+            (["EMAIL", "Name"], .fullName, 1),
+        ]
+    )
     func aliases(header: [String], field: LeadField, column: Int) throws {
         let map = try FieldMap(header: header, overrides: [:], file: "x.csv")
         #expect(map.columns[field] == column)
@@ -211,7 +259,9 @@ struct FieldMapTests {
     func overrides() throws {
         let map = try FieldMap(
             header: ["Correo", "Nombre", "País", "Rol"],
-            overrides: ["email": "Correo", "country": "País", "What is your role?": "Rol"], file: "x.csv")
+            overrides: ["email": "Correo", "country": "País", "What is your role?": "Rol"],
+            file: "x.csv"
+        )
         #expect(map.columns[.email] == 0)
         #expect(map.columns[.firstName] == 1)
         #expect(map.columns[.country] == 2)
@@ -236,7 +286,8 @@ struct FieldMapTests {
             .deletingLastPathComponent().appendingPathComponent("fixtures/fuzz/crash-84945094-normalize-cherokee.csv")
         let reader = try CSVReader(
             bytes: [UInt8](try Data(contentsOf: fixture)),
-            options: CSVReaderOptions(delimiter: nil, maxFieldBytes: 64, maxRecordBytes: 256, maxFields: 16))
+            options: CSVReaderOptions(delimiter: nil, maxFieldBytes: 64, maxRecordBytes: 256, maxFields: 16)
+        )
         let header = try #require(try reader.next()).fields
         #expect(header.contains { $0.unicodeScalars.contains("\u{13A0}") })
         // Marks that make other letters stay: Japanese voicing marks, Devanagari vowel signs.
@@ -264,13 +315,25 @@ struct FieldMapTests {
 
 @Suite("Import and export")
 struct ImportExportTests {
-    func run(_ dir: TempDir, _ file: String, webinar: Int? = 5, schedule: Int? = 34, platform: Platform = .webinarjam,
-             map: [String: String] = [:], delimiter: UInt8? = nil) throws -> ImportSummary {
+    func run(
+        _ dir: TempDir,
+        _ file: String,
+        webinar: Int? = 5,
+        schedule: Int? = 34,
+        platform: Platform = .webinarjam,
+        map: [String: String] = [:],
+        delimiter: UInt8? = nil
+    ) throws -> ImportSummary {
         try Importer.run(
             ImportOptions(
-                file: file, defaults: ImportDefaults(platform: platform, webinarID: webinar, schedule: schedule),
-                overrides: map, delimiter: delimiter),
-            databasePath: dir.db, now: 1_000)
+                file: file,
+                defaults: ImportDefaults(platform: platform, webinarID: webinar, schedule: schedule),
+                overrides: map,
+                delimiter: delimiter
+            ),
+            databasePath: dir.db,
+            now: 1_000
+        )
     }
 
     @Test("every row becomes exactly one job; counts add up")
@@ -278,14 +341,17 @@ struct ImportExportTests {
         let dir = TempDir()
         let file = dir.write(
             "a.csv",
-            "email,first_name,phone\na@example.com,Ann,\nA@EXAMPLE.COM,Ann2,\nbad,Bob,\nc@example.com,,\nd@example.com,Dee,12ab\ne@example.com,Eve,1,extra\nf@example.com,Fay,,,\n")
+            "email,first_name,phone\na@example.com,Ann,\nA@EXAMPLE.COM,Ann2,\nbad,Bob,\nc@example.com,,\nd@example.com,Dee,12ab\ne@example.com,Eve,1,extra\nf@example.com,Fay,,,\n"
+        )
         let s = try run(dir, file)
         #expect(s.rowsRead == 7)
         #expect(s.queued == 3)
         #expect(s.duplicatesInFile == 1)
-        #expect(s.rejected == [
-            "invalid email": 1, "missing first name": 1, "row has 4 fields, the header has 3": 1,
-        ])
+        #expect(
+            s.rejected == [
+                "invalid email": 1, "missing first name": 1, "row has 4 fields, the header has 3": 1,
+            ]
+        )
         #expect(s.warnings == ["phone contains letters: left out": 1])
         #expect(s.queued + s.duplicates + s.rejectedTotal == s.rowsRead)
         let report = try StatusReport.load(databasePath: dir.db, now: 2_000)
@@ -321,7 +387,8 @@ struct ImportExportTests {
     @Test("round trip: export reproduces the original columns and values, in input order")
     func roundTrip() throws {
         let dir = TempDir()
-        let text = "Email Address,First Name,Notes,Empty\r\nz@example.com,\"Zoë \"\"Z\"\" O'Neil\",\"multi\r\nline, with comma\",\r\na@example.com,Al,=SUM(A1),\r\n"
+        let text =
+            "Email Address,First Name,Notes,Empty\r\nz@example.com,\"Zoë \"\"Z\"\" O'Neil\",\"multi\r\nline, with comma\",\r\na@example.com,Al,=SUM(A1),\r\n"
         let file = dir.write("rt.csv", text)
         _ = try run(dir, file)
         let rows = try exportRows(dir)
@@ -331,7 +398,10 @@ struct ImportExportTests {
         #expect(rows[1][4] == "queued")
     }
 
-    @Test("--excel-safe neutralises formula cells", arguments: ["=1+1", "+1+1", "-2+A1", "@SUM(A1)", "\tx", "\rx", "+cmd|' /C calc'!A0"])
+    @Test(
+        "--excel-safe neutralises formula cells",
+        arguments: ["=1+1", "+1+1", "-2+A1", "@SUM(A1)", "\tx", "\rx", "+cmd|' /C calc'!A0"]
+    )
     func excelSafe(cell: String) throws {
         let dir = TempDir()
         let quoted = "\"" + cell + "\""
@@ -354,9 +424,11 @@ struct ImportExportTests {
 
     @Test("semicolon, tab, BOM and UTF-16 files import the same leads")
     func encodings() throws {
-        let utf16: [UInt8] = [0xFF, 0xFE] + Array("EMAIL\tFNAME\r\nzoe@example.com\tZoë\r\n".utf16).flatMap {
-            [UInt8($0 & 0xFF), UInt8($0 >> 8)]
-        }
+        let utf16: [UInt8] =
+            [0xFF, 0xFE]
+            + Array("EMAIL\tFNAME\r\nzoe@example.com\tZoë\r\n".utf16).flatMap {
+                [UInt8($0 & 0xFF), UInt8($0 >> 8)]
+            }
         let cases: [(String, [UInt8])] = [
             ("semi.csv", Array("\u{FEFF}Email;First Name\r\nzoe@example.com;Zoë\r\n".utf8)),
             ("tab.tsv", Array("Email\tFirst Name\nzoe@example.com\tZoë\n".utf8)),
@@ -389,13 +461,16 @@ struct ImportExportTests {
         let dir = TempDir()
         let file = dir.write(
             "m.csv",
-            "email,first_name,webinar_id,schedule,platform,date,timezone\na@example.com,Ann,5,34,,,\na@example.com,Ann,5,46,,,\nb@example.com,Bo,6,56,everwebinar,2024-01-05 13:00,GMT-5\n")
+            "email,first_name,webinar_id,schedule,platform,date,timezone\na@example.com,Ann,5,34,,,\na@example.com,Ann,5,46,,,\nb@example.com,Bo,6,56,everwebinar,2024-01-05 13:00,GMT-5\n"
+        )
         let s = try run(dir, file, webinar: nil, schedule: nil)
         #expect(s.queued == 3)
         let report = try StatusReport.load(databasePath: dir.db, now: 2_000)
-        #expect(report.targets.map { "\($0.platform) \($0.webinarID!)/\($0.schedule!)" } == [
-            "everwebinar 6/56", "webinarjam 5/34", "webinarjam 5/46",
-        ])
+        #expect(
+            report.targets.map { "\($0.platform) \($0.webinarID!)/\($0.schedule!)" } == [
+                "everwebinar 6/56", "webinarjam 5/34", "webinarjam 5/46",
+            ]
+        )
     }
 }
 
@@ -418,19 +493,32 @@ struct BadInputTests {
     @Test("no email column names the headers")
     func noEmail() {
         let dir = TempDir()
-        expectInputError(dir, file: dir.write("h.csv", "Name,Phone\nAnn,1\n"), contains: "Headers found: \"Name\", \"Phone\"")
+        expectInputError(
+            dir,
+            file: dir.write("h.csv", "Name,Phone\nAnn,1\n"),
+            contains: "Headers found: \"Name\", \"Phone\""
+        )
     }
 
     @Test("NUL bytes and an unterminated quote name the line; an existing database is unchanged")
     func malformedMidFile() throws {
         let dir = TempDir()
         _ = try Importer.run(
-            ImportOptions(file: dir.write("ok.csv", "email,first_name\nz@example.com,Z\n"), defaults: ImportDefaults(webinarID: 5, schedule: 34)),
-            databasePath: dir.db, now: 1)
+            ImportOptions(
+                file: dir.write("ok.csv", "email,first_name\nz@example.com,Z\n"),
+                defaults: ImportDefaults(webinarID: 5, schedule: 34)
+            ),
+            databasePath: dir.db,
+            now: 1
+        )
         var nul = Array("email,first_name\na@example.com,Ann\nb@example.com,B".utf8)
         nul += [0, 0x0A]
         expectInputError(dir, file: dir.write("nul.csv", bytes: nul), contains: "line 3")
-        expectInputError(dir, file: dir.write("q.csv", "email,first_name\na@example.com,Ann\nb@example.com,\"Bob\n"), contains: "line 3")
+        expectInputError(
+            dir,
+            file: dir.write("q.csv", "email,first_name\na@example.com,Ann\nb@example.com,\"Bob\n"),
+            contains: "line 3"
+        )
         #expect(try StatusReport.load(databasePath: dir.db, now: 2).total == 1)
     }
 
@@ -480,7 +568,9 @@ struct SchemaTests {
         let dir = TempDir()
         try importLeads(dir, count: 3)
         let c = try Connection(.path(dir.db))
-        let plan = try c.prepare("EXPLAIN QUERY PLAN SELECT id FROM jobs WHERE state = 'queued' AND id > 0 ORDER BY id LIMIT 10")
+        let plan = try c.prepare(
+            "EXPLAIN QUERY PLAN SELECT id FROM jobs WHERE state = 'queued' AND id > 0 ORDER BY id LIMIT 10"
+        )
         var details: [String] = []
         while try plan.step() { details.append(plan.text(3) ?? "") }
         #expect(details.joined().contains("jobs_queued"), "\(details)")

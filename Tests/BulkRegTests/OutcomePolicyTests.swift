@@ -5,7 +5,10 @@ import WebinarAPI
 /// The outcome policy as a table: (call kind, answer, history) → action.
 @Suite("Outcome policy")
 struct OutcomePolicyTests {
-    static let trouble = APIFailure.busy(httpStatus: 200, message: "Service temporarily unavailable, please try again later")
+    static let trouble = APIFailure.busy(
+        httpStatus: 200,
+        message: "Service temporarily unavailable, please try again later"
+    )
     static let odd = APIFailure.unexplained(httpStatus: 200, message: "Registration refused")
     static let field = APIFailure.rejected(httpStatus: 422, message: "email: The email must be a valid email address.")
     static let notFound = APIFailure.rejected(httpStatus: 400, message: "Webinar not found")
@@ -59,7 +62,10 @@ struct OutcomePolicyTests {
         (.webinarCheck, trouble, CallHistory(attempts: 20, maxAttempts: 6), .retryFree),
         (.webinarCheck, page, fresh, .retryFree),
         (.webinarCheck, notFound, fresh, .retryFree),
-        (.webinarCheck, notFound, CallHistory(attempts: 1, maxAttempts: 6, lastWords: notFound.text, repeats: 1), .fail),
+        (
+            .webinarCheck, notFound, CallHistory(attempts: 1, maxAttempts: 6, lastWords: notFound.text, repeats: 1),
+            .fail
+        ),
         (.webinarCheck, odd, CallHistory(attempts: 1, maxAttempts: 6, lastWords: odd.text, repeats: 1), .retryFree),
         (.webinarCheck, odd, CallHistory(attempts: 2, maxAttempts: 6, lastWords: odd.text, repeats: 2), .fail),
         (.webinarCheck, refused, fresh, .unreachable),
@@ -75,7 +81,9 @@ struct OutcomePolicyTests {
 
     @Test("the webinar not found is re-checked seconds later, not at once")
     func notFoundWaits() {
-        guard case .retry(_, let minimum, _, _) = OutcomePolicy.decide(.webinarCheck, Self.notFound, history: Self.fresh) else {
+        guard
+            case .retry(_, let minimum, _, _) = OutcomePolicy.decide(.webinarCheck, Self.notFound, history: Self.fresh)
+        else {
             Issue.record("expected retry")
             return
         }
@@ -88,7 +96,8 @@ struct OutcomePolicyTests {
         #expect(OutcomePolicy.decide(.register, Self.odd, history: history) == .fail("Registration refused"))
         #expect(
             OutcomePolicy.decide(.register, Self.field, history: Self.fresh)
-                == .fail("email: The email must be a valid email address. (HTTP 422)"))
+                == .fail("email: The email must be a valid email address. (HTTP 422)")
+        )
     }
 
     @Test("run health: timeouts and trouble that repeat pause the run; an answer proving health ends it")
@@ -112,7 +121,12 @@ struct RegistrantMatchTests {
         RegistrationRequest(platform: platform, webinarID: 6, schedule: 56, firstName: "A", email: email, date: date)
     }
 
-    static func row(_ email: String, schedule: Int? = 56, date: String? = nil, live: String? = "https://x/live") -> Registrant {
+    static func row(
+        _ email: String,
+        schedule: Int? = 56,
+        date: String? = nil,
+        live: String? = "https://x/live"
+    ) -> Registrant {
         Registrant(id: 1, leadID: 9, email: email, scheduleID: schedule, date: date, liveRoomURL: live)
     }
 
@@ -126,10 +140,13 @@ struct RegistrantMatchTests {
         let ew = Self.request("a@x.com", platform: .everwebinar, date: "2026-12-03 13:00")
         // Dated rows: the session decides.
         #expect(
-            RegistrantMatch.decide(ew, rows: [Self.row("a@x.com", date: "2026-12-02 13:00")], siblings: [4]) == .notFound)
+            RegistrantMatch.decide(ew, rows: [Self.row("a@x.com", date: "2026-12-02 13:00")], siblings: [4])
+                == .notFound
+        )
         #expect(
             RegistrantMatch.decide(ew, rows: [Self.row("a@x.com", date: "2026-12-03 13:00:00")], siblings: [4])
-                == .found(Self.row("a@x.com", date: "2026-12-03 13:00:00")))
+                == .found(Self.row("a@x.com", date: "2026-12-03 13:00:00"))
+        )
         // Undated rows: alone they are this job's; beside another session's job they prove nothing.
         #expect(RegistrantMatch.decide(ew, rows: [Self.row("a@x.com")], siblings: []) == .found(Self.row("a@x.com")))
         guard case .ambiguous(let why) = RegistrantMatch.decide(ew, rows: [Self.row("a@x.com")], siblings: [4]) else {

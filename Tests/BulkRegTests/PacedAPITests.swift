@@ -1,9 +1,10 @@
-@testable import BulkReg
 import Foundation
 import Pacing
 import Synchronization
 import Testing
 import WebinarAPI
+
+@testable import BulkReg
 
 @Suite("One-off commands on the shared budget")
 struct PacedAPITests {
@@ -42,8 +43,12 @@ struct PacedAPITests {
         let path = NSTemporaryDirectory() + "bulkreg-paced-\(UUID().uuidString).budget"
         defer { unlink(path) }
         let budget = try SharedBudget(
-            path: path, bootID: SharedBudget.currentBootID(), now: SharedBudget.bootTimeNow(),
-            configuration: RateLimiterConfiguration(rate: 20), label: "webinars")
+            path: path,
+            bootID: SharedBudget.currentBootID(),
+            now: SharedBudget.bootTimeNow(),
+            configuration: RateLimiterConfiguration(rate: 20),
+            label: "webinars"
+        )
         let api = SlowSend()
         let paced = PacedAPI(api: api, budget: budget)
         for _ in 0..<3 {
@@ -59,7 +64,10 @@ struct PacedAPITests {
         #expect(starts.count == 3 + paced.gate.freshSlots, "\(starts)")
         #expect(starts.contains { $0 >= left[0] && $0 - left[0] < 5_000_000 }, "\(starts) vs \(left)")
         for instant in left.dropFirst() {
-            #expect(starts.contains { instant - $0 >= 30_000_000 && instant - $0 < 200_000_000 }, "\(starts) vs \(left)")
+            #expect(
+                starts.contains { instant - $0 >= 30_000_000 && instant - $0 < 200_000_000 },
+                "\(starts) vs \(left)"
+            )
         }
     }
 }

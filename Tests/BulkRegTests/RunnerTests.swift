@@ -16,7 +16,10 @@ struct RunnerTests {
         let clock = ManualClock()
         let (runner, store) = try makeRunner(dir, api: api, clock: clock, workers: 1)
         let outcome = try await drive(runner, clock: clock)
-        guard case .drained(let s) = outcome else { Issue.record("not drained: \(outcome)"); return }
+        guard case .drained(let s) = outcome else {
+            Issue.record("not drained: \(outcome)")
+            return
+        }
         #expect(s.done == 50)
         #expect(api.calls.withLock { $0.register } == (1...50).map { "lead\($0)@example.com" })
         #expect(api.calls.withLock { $0.webinar } == [5])  // one preflight for the target
@@ -56,7 +59,8 @@ struct RunnerTests {
         try importLeads(dir, count: 5)
         let api = FakeAPI(register: { r, _ in
             r.email == "lead3@example.com"
-                ? .failure(.rejected(httpStatus: 422, message: "email: The email is invalid")) : .success(FakeAPI.user(for: r))
+                ? .failure(.rejected(httpStatus: 422, message: "email: The email is invalid"))
+                : .success(FakeAPI.user(for: r))
         })
         let clock = ManualClock()
         let (runner, store) = try makeRunner(dir, api: api, clock: clock)
@@ -79,7 +83,10 @@ struct RunnerTests {
         let clock = ManualClock()
         let (runner, store) = try makeRunner(dir, api: api, clock: clock, workers: 1, maxAttempts: 1)
         let outcome = try await drive(runner, clock: clock)
-        guard case .drained(let s) = outcome else { Issue.record("not drained"); return }
+        guard case .drained(let s) = outcome else {
+            Issue.record("not drained")
+            return
+        }
         #expect(s.rateLimited == 4)
         #expect(try await store.counts()[.done] == 3)
         let rows = try exportRows(dir)
@@ -110,7 +117,9 @@ struct RunnerTests {
         #expect(clock.now.offset > .seconds(10))
     }
 
-    @Test("a five-minute outage with 8 workers: the run pauses (one probe per pause), spends no attempt, resumes in order")
+    @Test(
+        "a five-minute outage with 8 workers: the run pauses (one probe per pause), spends no attempt, resumes in order"
+    )
     func longOutage() async throws {
         let dir = TempDir()
         try importLeads(dir, count: 100)
@@ -147,7 +156,9 @@ struct RunnerTests {
         #expect(Set(successful).count == 100)
     }
 
-    @Test("an uncertain job whose check cannot reach the API stays uncertain, spends no attempt, and is checked when it is back")
+    @Test(
+        "an uncertain job whose check cannot reach the API stays uncertain, spends no attempt, and is checked when it is back"
+    )
     func outageDuringVerification() async throws {
         let dir = TempDir()
         try importLeads(dir, count: 1)
@@ -155,13 +166,16 @@ struct RunnerTests {
         let back = ManualClock.Instant(offset: .seconds(200))
         let api = FakeAPI(
             register: { r, n in
-                n == 1 ? .failure(.transient(reason: "read timeout", mayHaveReachedVendor: true)) : .success(FakeAPI.user(for: r))
+                n == 1
+                    ? .failure(.transient(reason: "read timeout", mayHaveReachedVendor: true))
+                    : .success(FakeAPI.user(for: r))
             },
             registrants: { _ in
                 clock.now < back
                     ? .failure(.transient(reason: "connection refused", mayHaveReachedVendor: false))
                     : .success(RegistrantsPage(currentPage: 1, lastPage: 1, registrants: []))
-            })
+            }
+        )
         let (runner, store) = try makeRunner(dir, api: api, clock: clock, workers: 4, maxAttempts: 2)
         _ = try await drive(runner, clock: clock)
         #expect(try await store.counts()[.done] == 1)
@@ -173,13 +187,16 @@ struct RunnerTests {
         #expect(rows[1][rows[0].firstIndex(of: "attempts")!] == "2")
     }
 
-    @Test("an uncertain job whose checks keep failing stays uncertain: the run ends after --check-patience, never fails it")
+    @Test(
+        "an uncertain job whose checks keep failing stays uncertain: the run ends after --check-patience, never fails it"
+    )
     func verificationGivesUp() async throws {
         let dir = TempDir()
         try importLeads(dir, count: 1)
         let api = FakeAPI(
             register: { _, _ in .failure(.transient(reason: "read timeout", mayHaveReachedVendor: true)) },
-            registrants: { _ in .failure(.transient(reason: "response too large", mayHaveReachedVendor: true)) })
+            registrants: { _ in .failure(.transient(reason: "response too large", mayHaveReachedVendor: true)) }
+        )
         let clock = ManualClock()
         let (runner, store) = try makeRunner(dir, api: api, clock: clock, workers: 2, maxAttempts: 2)
         let outcome = try await drive(runner, clock: clock)
@@ -228,13 +245,21 @@ struct RunnerTests {
             registrants: { q in
                 .success(
                     RegistrantsPage(
-                        currentPage: 1, lastPage: 1,
+                        currentPage: 1,
+                        lastPage: 1,
                         registrants: [
-                            Registrant(id: 77, email: "LEAD1@example.com", scheduleID: q.scheduleID,
-                                       liveRoomURL: "https://event.webinarjam.com/go/live/5/zz",
-                                       replayRoomURL: "https://event.webinarjam.com/go/replay/5/zz")
-                        ]))
-            })
+                            Registrant(
+                                id: 77,
+                                email: "LEAD1@example.com",
+                                scheduleID: q.scheduleID,
+                                liveRoomURL: "https://event.webinarjam.com/go/live/5/zz",
+                                replayRoomURL: "https://event.webinarjam.com/go/replay/5/zz"
+                            )
+                        ]
+                    )
+                )
+            }
+        )
         let clock = ManualClock()
         let (runner, store) = try makeRunner(dir, api: api, clock: clock)
         _ = try await drive(runner, clock: clock)
@@ -311,7 +336,11 @@ struct RunnerTests {
         let (runner, store) = try makeRunner(dir, api: api, clock: clock, workers: 1)
         _ = try await drive(runner, clock: clock)
         #expect(api.calls.withLock { $0.registrants } == ["lead2@example.com", "", "lead2@example.com", ""])
-        #expect(api.calls.withLock { $0.register }.sorted() == ["lead1@example.com", "lead2@example.com", "lead3@example.com"])
+        #expect(
+            api.calls.withLock { $0.register }.sorted() == [
+                "lead1@example.com", "lead2@example.com", "lead3@example.com",
+            ]
+        )
         #expect(try await store.counts()[.done] == 3)
         // Its send time is taken as the restart (the call left no later than the crash): the
         // first check a settle time (60 s) after it, the confirmation another settle later.
@@ -326,7 +355,10 @@ struct RunnerTests {
         let clock = ManualClock()
         let (runner, store) = try makeRunner(dir, api: api, clock: clock, workers: 4)
         let outcome = try await drive(runner, clock: clock, stopAfterCalls: 20, api: api)
-        guard case .stopped = outcome else { Issue.record("expected stopped, got \(outcome)"); return }
+        guard case .stopped = outcome else {
+            Issue.record("expected stopped, got \(outcome)")
+            return
+        }
         let counts = try await store.counts()
         let sent = api.calls.withLock { $0.register.count }
         #expect(counts[.done] == sent)
@@ -370,8 +402,18 @@ struct SettleAndLeaseTests {
         let api = FakeAPI(registrants: { q in
             .success(
                 RegistrantsPage(
-                    currentPage: 1, lastPage: 1,
-                    registrants: [Registrant(id: 3, email: "lead1@example.com", scheduleID: q.scheduleID, liveRoomURL: "https://l/1")]))
+                    currentPage: 1,
+                    lastPage: 1,
+                    registrants: [
+                        Registrant(
+                            id: 3,
+                            email: "lead1@example.com",
+                            scheduleID: q.scheduleID,
+                            liveRoomURL: "https://l/1"
+                        )
+                    ]
+                )
+            )
         })
         let clock = ManualClock()
         let (runner, store) = try makeRunner(dir, api: api, clock: clock)
@@ -409,12 +451,21 @@ struct SettleAndLeaseTests {
 struct StorageMessageTests {
     @Test("I/O errors and a full disk say the database is probably intact; only corruption says restore")
     func kinds() {
-        let io = Database.storageError(SQLiteError(code: .init(10), message: "disk I/O error", operation: "step"), path: "db")
+        let io = Database.storageError(
+            SQLiteError(code: .init(10), message: "disk I/O error", operation: "step"),
+            path: "db"
+        )
         #expect(io.message.contains("the disk failed") && io.message.contains("do not restore an older copy"))
         #expect(!io.message.contains("corrupted"))
-        let full = Database.storageError(SQLiteError(code: .init(13), message: "database or disk is full", operation: "step"), path: "db")
+        let full = Database.storageError(
+            SQLiteError(code: .init(13), message: "database or disk is full", operation: "step"),
+            path: "db"
+        )
         #expect(full.message.contains("the disk is full") && full.message.contains("do not restore an older copy"))
-        let corrupt = Database.storageError(SQLiteError(code: .init(11), message: "database disk image is malformed", operation: "step"), path: "db")
+        let corrupt = Database.storageError(
+            SQLiteError(code: .init(11), message: "database disk image is malformed", operation: "step"),
+            path: "db"
+        )
         #expect(corrupt.message.contains("is corrupted"))
     }
 }

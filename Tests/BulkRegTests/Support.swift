@@ -1,4 +1,5 @@
 import BulkReg
+import CSV
 import Foundation
 import Pacing
 import Synchronization
@@ -78,10 +79,14 @@ final class FakeAPI: WebinarAPI, Sendable {
     static func user(for r: RegistrationRequest) -> RegisteredUser {
         let token = String(r.email.lowercased().hashValue & 0xFFFFFF, radix: 16)
         return RegisteredUser(
-            userID: abs(r.email.hashValue % 1_000_000), webinarID: r.webinarID, email: r.email, schedule: r.schedule,
+            userID: abs(r.email.hashValue % 1_000_000),
+            webinarID: r.webinarID,
+            email: r.email,
+            schedule: r.schedule,
             liveRoomURL: "https://event.webinarjam.com/go/live/\(r.webinarID)/\(token)",
             replayRoomURL: "https://event.webinarjam.com/go/replay/\(r.webinarID)/\(token)",
-            thankYouURL: "https://event.webinarjam.com/registration/thank-you/\(r.webinarID)/\(token)")
+            thankYouURL: "https://event.webinarjam.com/registration/thank-you/\(r.webinarID)/\(token)"
+        )
     }
 
     func webinars(platform: Platform) async -> Result<[WebinarSummary], APIFailure> { .success([]) }
@@ -108,7 +113,11 @@ final class FakeAPI: WebinarAPI, Sendable {
 /// Expects importing `file` to fail with one clear input error (exit 2, one line, containing
 /// `contains`) and to leave the database at `db` (default `dir.db`) byte-identical.
 func expectImportError(
-    _ dir: TempDir, file: String, db: String? = nil, map: [String: String] = [:], contains: String,
+    _ dir: TempDir,
+    file: String,
+    db: String? = nil,
+    map: [String: String] = [:],
+    contains: String,
     sourceLocation: SourceLocation = #_sourceLocation
 ) {
     let dbPath = db ?? dir.db
@@ -116,7 +125,9 @@ func expectImportError(
     do {
         _ = try Importer.run(
             ImportOptions(file: file, defaults: ImportDefaults(webinarID: 5, schedule: 34), overrides: map),
-            databasePath: dbPath, now: 1)
+            databasePath: dbPath,
+            now: 1
+        )
         Issue.record("no error for \(file)", sourceLocation: sourceLocation)
     } catch let error as BulkRegError {
         #expect(error.exitCode == 2, sourceLocation: sourceLocation)
@@ -130,7 +141,13 @@ func expectImportError(
 
 /// Imports `rows` (email,first_name) into a new database at `dir.db`.
 @discardableResult
-func importLeads(_ dir: TempDir, count: Int, webinar: Int = 5, schedule: Int = 34, name: String = "leads.csv") throws
+func importLeads(
+    _ dir: TempDir,
+    count: Int,
+    webinar: Int = 5,
+    schedule: Int = 34,
+    name: String = "leads.csv"
+) throws
     -> ImportSummary
 {
     var text = "email,first_name\n"
@@ -138,11 +155,18 @@ func importLeads(_ dir: TempDir, count: Int, webinar: Int = 5, schedule: Int = 3
     let file = dir.write(name, text)
     return try Importer.run(
         ImportOptions(file: file, defaults: ImportDefaults(webinarID: webinar, schedule: schedule)),
-        databasePath: dir.db, now: 1_000)
+        databasePath: dir.db,
+        now: 1_000
+    )
 }
 
 /// Runs `runner` to the end while moving the manual clock forward whenever someone sleeps on it.
-func drive(_ runner: Runner<ManualClock>, clock: ManualClock, stopAfterCalls: Int? = nil, api: FakeAPI? = nil) async throws
+func drive(
+    _ runner: Runner<ManualClock>,
+    clock: ManualClock,
+    stopAfterCalls: Int? = nil,
+    api: FakeAPI? = nil
+) async throws
     -> RunOutcome
 {
     let task = Task { try await runner.run() }
@@ -164,16 +188,31 @@ func drive(_ runner: Runner<ManualClock>, clock: ManualClock, stopAfterCalls: In
 }
 
 /// A runner on a manual clock with fast, deterministic settings.
-func makeRunner(_ dir: TempDir, api: FakeAPI, clock: ManualClock, workers: Int = 8, rate: Int = 20, maxAttempts: Int = 3)
+func makeRunner(
+    _ dir: TempDir,
+    api: FakeAPI,
+    clock: ManualClock,
+    workers: Int = 8,
+    rate: Int = 20,
+    maxAttempts: Int = 3
+)
     throws -> (Runner<ManualClock>, JobStore)
 {
     let store = try JobStore(path: dir.db)
     let runner = Runner(
-        api: api, store: store, clock: clock,
+        api: api,
+        store: store,
+        clock: clock,
         configuration: RunConfiguration(
-            workers: workers, rate: rate, maxAttempts: maxAttempts, requestTimeout: .seconds(30),
-            backoff: Backoff(), seed: 42),
-        wallClock: { 2_000 })
+            workers: workers,
+            rate: rate,
+            maxAttempts: maxAttempts,
+            requestTimeout: .seconds(30),
+            backoff: Backoff(),
+            seed: 42
+        ),
+        wallClock: { 2_000 }
+    )
     return (runner, store)
 }
 
@@ -183,8 +222,6 @@ func exportRows(_ dir: TempDir, state: JobState? = nil, excelSafe: Bool = false)
     try Exporter.run(ExportOptions(output: out, state: state, excelSafe: excelSafe), databasePath: dir.db)
     return try readCSV(out)
 }
-
-import CSV
 
 /// Every record of a CSV file.
 func readCSV(_ path: String) throws -> [[String]] {

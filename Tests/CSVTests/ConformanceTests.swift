@@ -23,11 +23,15 @@ struct ConformanceTests {
     func spectrum(name: String) throws {
         let expected = try JSONDecoder().decode(
             [[String: String]].self,
-            from: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("csv-spectrum/json/\(name).json"))))
+            from: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("csv-spectrum/json/\(name).json")))
+        )
         let bytes = try Fixtures.bytes("csv-spectrum/csvs/\(name).csv")
         for chunkSize in shakeChunkSizes {
             for delimiter in [nil, CSVDelimiter.comma] {
-                let reader = try CSVReader(bytes: bytes, options: CSVReaderOptions(delimiter: delimiter, chunkSize: chunkSize))
+                let reader = try CSVReader(
+                    bytes: bytes,
+                    options: CSVReaderOptions(delimiter: delimiter, chunkSize: chunkSize)
+                )
                 #expect(reader.delimiter == .comma)
                 #expect(reader.encoding == .utf8)
                 let records = try readAll(reader)
@@ -46,7 +50,9 @@ struct ConformanceTests {
 
     @Test("line numbers of multi-line spectrum records")
     func spectrumLines() throws {
-        let lines = try readAll(try CSVReader(path: Fixtures.path("csv-spectrum/csvs/quotes_and_newlines.csv"))).map(\.line)
+        let lines = try readAll(try CSVReader(path: Fixtures.path("csv-spectrum/csvs/quotes_and_newlines.csv"))).map(
+            \.line
+        )
         #expect(lines == [1, 2, 5])
         let crlf = try readAll(try CSVReader(path: Fixtures.path("csv-spectrum/csvs/newlines_crlf.csv"))).map(\.line)
         #expect(crlf == [1, 2, 3, 5])

@@ -20,8 +20,14 @@ struct EncodingTests {
         #expect(r.encoding == .utf8)
         #expect(r.hadByteOrderMark)
         #expect(r.delimiter == .semicolon)
-        #expect(try readAll(r).map(\.fields) == [["Nom", "Prénom", "Montant"], ["Dupont", "Jean", "1,5"], ["Martin; fils", "Luc", "2,75"]])
-        #expect(try checkedTranscript("\u{FEFF}email\na@x") == [.record(["email"], line: 1), .record(["a@x"], line: 2)])
+        #expect(
+            try readAll(r).map(\.fields) == [
+                ["Nom", "Prénom", "Montant"], ["Dupont", "Jean", "1,5"], ["Martin; fils", "Luc", "2,75"],
+            ]
+        )
+        #expect(
+            try checkedTranscript("\u{FEFF}email\na@x") == [.record(["email"], line: 1), .record(["a@x"], line: 2)]
+        )
         // Only a leading BOM is special; a later U+FEFF is data.
         #expect(try checkedTranscript("a\n\u{FEFF}b") == [.record(["a"], line: 1), .record(["\u{FEFF}b"], line: 2)])
         let plain = try CSVReader(bytes: Array("a,b".utf8))
@@ -32,28 +38,36 @@ struct EncodingTests {
     @Test("Windows-1252 and Mac Roman, when given: every high byte decoded, across chunk boundaries")
     func singleByte() throws {
         // Excel on Windows: "Zoë", smart quotes, the euro sign, an en dash; one undefined byte (0x81).
-        let cp1252: [UInt8] = Array("name;note\r\nZo".utf8) + [0xEB] + Array(";".utf8) + [0x93, 0x80, 0x35, 0x94, 0x96, 0x81]
-            + Array("\r\n\"Jos".utf8) + [0xE9, 0x3B] + Array(" Mar".utf8) + [0xED, 0x61, 0x22, 0x3B, 0x9F] + Array("\r\n".utf8)
+        let cp1252: [UInt8] =
+            Array("name;note\r\nZo".utf8) + [0xEB] + Array(";".utf8) + [0x93, 0x80, 0x35, 0x94, 0x96, 0x81]
+            + Array("\r\n\"Jos".utf8) + [0xE9, 0x3B] + Array(" Mar".utf8) + [0xED, 0x61, 0x22, 0x3B, 0x9F]
+            + Array("\r\n".utf8)
         let windows = CSVReaderOptions(encoding: .windows1252)
-        #expect(try checkedTranscript(cp1252, windows) == [
-            .record(["name", "note"], line: 1),
-            .record(["Zoë", "“€5”–\u{81}"], line: 2),
-            .record(["José; María", "Ÿ"], line: 3),
-        ])
+        #expect(
+            try checkedTranscript(cp1252, windows) == [
+                .record(["name", "note"], line: 1),
+                .record(["Zoë", "“€5”–\u{81}"], line: 2),
+                .record(["José; María", "Ÿ"], line: 3),
+            ]
+        )
         #expect(try CSVReader(bytes: cp1252, options: windows).encoding == .windows1252)
         // Excel "CSV (Macintosh)": CR line ends; é = 0x8E, ü = 0x9F, € = 0xDB, ß = 0xA7.
-        let roman: [UInt8] = Array("first,last\rZo".utf8) + [0x8A] + Array(",M".utf8) + [0x9F] + Array("ller\r".utf8)
+        let roman: [UInt8] =
+            Array("first,last\rZo".utf8) + [0x8A] + Array(",M".utf8) + [0x9F] + Array("ller\r".utf8)
             + [0x8E, 0xDB, 0xA7] + Array(",x\r".utf8)
-        #expect(try checkedTranscript(roman, CSVReaderOptions(encoding: .macRoman)) == [
-            .record(["first", "last"], line: 1),
-            .record(["Zoä", "Müller"], line: 2),
-            .record(["é€ß", "x"], line: 3),
-        ])
+        #expect(
+            try checkedTranscript(roman, CSVReaderOptions(encoding: .macRoman)) == [
+                .record(["first", "last"], line: 1),
+                .record(["Zoä", "Müller"], line: 2),
+                .record(["é€ß", "x"], line: 3),
+            ]
+        )
         // Every byte decodes to valid UTF-8 (nothing to reject), and the whole table is the
         // codecs' (spot checks of both halves' ends).
         let all = Array("v\n".utf8) + (0x80...0xFF).flatMap { [UInt8($0), 0x0A] }
         for (encoding, first, last) in [(CSVEncoding.windows1252, "€", "ÿ"), (.macRoman, "Ä", "ˇ")] {
-            let values = try readAll(try CSVReader(bytes: all, options: CSVReaderOptions(encoding: encoding))).dropFirst().map { $0.fields[0] }
+            let values = try readAll(try CSVReader(bytes: all, options: CSVReaderOptions(encoding: encoding)))
+                .dropFirst().map { $0.fields[0] }
             #expect(values.count == 128)
             #expect(values.first == first && values.last == last, "\(encoding)")
         }
@@ -63,8 +77,10 @@ struct EncodingTests {
         #expect(CSVEncoding(name: "ebcdic") == nil)
         // A given UTF-8 or UTF-16 still drops its own BOM; a single-byte encoding has none.
         #expect(try transcript(Array("\u{FEFF}a".utf8), CSVReaderOptions(encoding: .utf8)) == [.record(["a"], line: 1)])
-        #expect(try transcript(utf16("a", bigEndian: false, bom: true), CSVReaderOptions(encoding: .utf16LittleEndian))
-            == [.record(["a"], line: 1)])
+        #expect(
+            try transcript(utf16("a", bigEndian: false, bom: true), CSVReaderOptions(encoding: .utf16LittleEndian))
+                == [.record(["a"], line: 1)]
+        )
     }
 
     @Test("UTF-16 LE with BOM (Excel Unicode Text, tab-delimited), surrogate pairs across chunks")
@@ -89,7 +105,11 @@ struct EncodingTests {
         #expect(r.encoding == .utf16BigEndian)
         #expect(r.hadByteOrderMark)
         #expect(r.delimiter == .comma)
-        #expect(try readAll(r).map(\.fields) == [["name", "email"], ["Łukasz", "l@example.com"], ["Smith, 😀", "s@example.com"]])
+        #expect(
+            try readAll(r).map(\.fields) == [
+                ["name", "email"], ["Łukasz", "l@example.com"], ["Smith, 😀", "s@example.com"],
+            ]
+        )
         #expect(try checkedTranscript(Fixtures.bytes("csv/utf16be-bom.csv")).count == 3)
     }
 
@@ -99,14 +119,20 @@ struct EncodingTests {
         #expect(r.encoding == .utf16LittleEndian)
         #expect(!r.hadByteOrderMark)
         #expect(r.delimiter == .tab)
-        #expect(try readAll(r).map(\.fields) == [["name", "email"], ["Ann", "a@example.com"], ["Jürgen", "j@example.com"]])
+        #expect(
+            try readAll(r).map(\.fields) == [
+                ["name", "email"], ["Ann", "a@example.com"], ["Jürgen", "j@example.com"],
+            ]
+        )
 
         let text = "email;name\r\nz@x.io;Zoë 😀\r\n"
         let be = utf16(text, bigEndian: true, bom: false)
         let rb = try CSVReader(bytes: be)
         #expect(rb.encoding == .utf16BigEndian)
         #expect(rb.delimiter == .semicolon)
-        #expect(try checkedTranscript(be) == [.record(["email", "name"], line: 1), .record(["z@x.io", "Zoë 😀"], line: 2)])
+        #expect(
+            try checkedTranscript(be) == [.record(["email", "name"], line: 1), .record(["z@x.io", "Zoë 😀"], line: 2)]
+        )
         // A single ASCII character is enough.
         let one = try CSVReader(bytes: [0x61, 0x00])
         #expect(one.encoding == .utf16LittleEndian)
@@ -121,9 +147,11 @@ struct EncodingTests {
 
         var lowFirst = utf16("x\n", bigEndian: false, bom: true)
         lowFirst += [0x00, 0xDC] + utf16("y\nz\n", bigEndian: false, bom: false)
-        #expect(try checkedTranscript(lowFirst) == [
-            .record(["x"], line: 1), .error(.invalidUTF16, line: 2), .record(["z"], line: 3),
-        ])
+        #expect(
+            try checkedTranscript(lowFirst) == [
+                .record(["x"], line: 1), .error(.invalidUTF16, line: 2), .record(["z"], line: 3),
+            ]
+        )
 
         var highThenA = utf16("h\n", bigEndian: true, bom: true)
         highThenA += [0xD8, 0x3D, 0x00, 0x41, 0x00, 0x0A]
@@ -148,29 +176,40 @@ struct EncodingTests {
     @Test("invalid UTF-8 is rejected (not replaced) with the line, and reading can go on")
     func invalidUTF8() throws {
         let t = try checkedTranscript(Fixtures.bytes("csv/invalid-utf8.csv"))
-        #expect(t == [
-            .record(["email", "name"], line: 1),
-            .record(["a@example.com", "Ann"], line: 2),
-            .error(.invalidUTF8, line: 3),
-            .record(["c@example.com", "Cy"], line: 4),
-        ])
+        #expect(
+            t == [
+                .record(["email", "name"], line: 1),
+                .record(["a@example.com", "Ann"], line: 2),
+                .error(.invalidUTF8, line: 3),
+                .record(["c@example.com", "Cy"], line: 4),
+            ]
+        )
         let bad: [[UInt8]] = [
             [0xFF], [0x80], [0xC0, 0xAF], [0xC1, 0xBF], [0xE0, 0x80, 0xAF], [0xED, 0xA0, 0x80],
             [0xF4, 0x90, 0x80, 0x80], [0xF5, 0x80, 0x80, 0x80], [0xE2, 0x82], [0xC3], [0xF0, 0x9F, 0x98],
         ]
         for seq in bad {
             let bytes = Array("h\nx,".utf8) + seq + Array(",y\nlast\n".utf8)
-            #expect(try checkedTranscript(bytes) == [
-                .record(["h"], line: 1), .error(.invalidUTF8, line: 2), .record(["last"], line: 3),
-            ], "\(seq)")
+            #expect(
+                try checkedTranscript(bytes) == [
+                    .record(["h"], line: 1), .error(.invalidUTF8, line: 2), .record(["last"], line: 3),
+                ],
+                "\(seq)"
+            )
             // Sequence at the very end of input.
-            #expect(try checkedTranscript(Array("h\n".utf8) + seq) == [.record(["h"], line: 1), .error(.invalidUTF8, line: 2)])
+            #expect(
+                try checkedTranscript(Array("h\n".utf8) + seq) == [
+                    .record(["h"], line: 1), .error(.invalidUTF8, line: 2),
+                ]
+            )
         }
         // A truncated sequence followed by a delimiter must not be glued to the next field.
         #expect(try checkedTranscript([0x61, 0xC3, 0x2C, 0xA9]) == [.error(.invalidUTF8, line: 1)])
         let good = ["é", "€", "😀", "\u{10FFFF}", "\u{7FF}", "\u{800}", "\u{FFFD}"]
         for g in good {
-            #expect(try checkedTranscript("h\n\(g),\"\(g)\"\n") == [.record(["h"], line: 1), .record([g, g], line: 2)])
+            #expect(
+                try checkedTranscript("h\n\(g),\"\(g)\"\n") == [.record(["h"], line: 1), .record([g, g], line: 2)]
+            )
         }
     }
 
@@ -178,7 +217,11 @@ struct EncodingTests {
     func invalidUTF8MultiLine() throws {
         // Quote opens on line 2; the bad byte is on line 4.
         let bytes = Array("a\n\"x\ny\nz".utf8) + [0xFF] + Array("\"\nnext\n".utf8)
-        #expect(try checkedTranscript(bytes) == [.record(["a"], line: 1), .error(.invalidUTF8, line: 4), .record(["next"], line: 5)])
+        #expect(
+            try checkedTranscript(bytes) == [
+                .record(["a"], line: 1), .error(.invalidUTF8, line: 4), .record(["next"], line: 5),
+            ]
+        )
         // An earlier field of the same record spans lines.
         let b2 = Array("\"p\r\nq\",r".utf8) + [0xFE] + Array("\n".utf8)
         #expect(try checkedTranscript(b2) == [.error(.invalidUTF8, line: 2)])
@@ -193,11 +236,13 @@ struct EncodingTests {
     @Test("NUL byte in a UTF-8 file: error with line and hint")
     func nulByte() throws {
         let t = try checkedTranscript(Fixtures.bytes("csv/nul-byte.csv"))
-        #expect(t == [
-            .record(["email", "name"], line: 1),
-            .record(["a@example.com", "Ann"], line: 2),
-            .error(.nulByte, line: 3),
-        ])
+        #expect(
+            t == [
+                .record(["email", "name"], line: 1),
+                .record(["a@example.com", "Ann"], line: 2),
+                .error(.nulByte, line: 3),
+            ]
+        )
         let r = try CSVReader(path: Fixtures.path("csv/nul-byte.csv"))
         _ = try r.next()
         _ = try r.next()
@@ -209,9 +254,11 @@ struct EncodingTests {
             #expect(error.isRecoverable)
         }
         #expect(try r.next() == nil)
-        #expect(try checkedTranscript([0x61, 0x0A, 0x00, 0x0A, 0x62]) == [
-            .record(["a"], line: 1), .error(.nulByte, line: 2), .record(["b"], line: 3),
-        ])
+        #expect(
+            try checkedTranscript([0x61, 0x0A, 0x00, 0x0A, 0x62]) == [
+                .record(["a"], line: 1), .error(.nulByte, line: 2), .record(["b"], line: 3),
+            ]
+        )
     }
 
     @Test("error messages never contain field contents")

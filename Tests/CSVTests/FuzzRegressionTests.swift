@@ -38,9 +38,15 @@ struct FuzzRegressionTests {
         #expect(try checkedTranscript(line, o) == [.error(.recordTooLarge, line: 1), .record(["ok"], line: 2)])
         // Field cap first: crossed at the 9th byte of a 10-byte field, the record cap is far.
         let o2 = CSVReaderOptions(delimiter: .comma, maxFieldBytes: 8, maxRecordBytes: 256)
-        #expect(try checkedTranscript("x,bbbbbbbbbb\nok\n", o2) == [.error(.fieldTooLarge, line: 1), .record(["ok"], line: 2)])
+        #expect(
+            try checkedTranscript("x,bbbbbbbbbb\nok\n", o2) == [
+                .error(.fieldTooLarge, line: 1), .record(["ok"], line: 2),
+            ]
+        )
         // Both at the same byte: the field cap wins (checked first, like byte-wise appends).
         let o3 = CSVReaderOptions(delimiter: .comma, maxFieldBytes: 4, maxRecordBytes: 6)
-        #expect(try checkedTranscript("ab,cdefg\nok\n", o3) == [.error(.fieldTooLarge, line: 1), .record(["ok"], line: 2)])
+        #expect(
+            try checkedTranscript("ab,cdefg\nok\n", o3) == [.error(.fieldTooLarge, line: 1), .record(["ok"], line: 2)]
+        )
     }
 }

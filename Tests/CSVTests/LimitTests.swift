@@ -16,51 +16,83 @@ struct LimitTests {
 
     @Test("maxFieldBytes, maxRecordBytes, maxFields: error with line, then the next record")
     func caps() throws {
-        #expect(try checkedTranscript("a,b\n123456,x\nc,d\n", CSVReaderOptions(maxFieldBytes: 5)) == [
-            .record(["a", "b"], line: 1), .error(.fieldTooLarge, line: 2), .record(["c", "d"], line: 3),
-        ])
+        #expect(
+            try checkedTranscript("a,b\n123456,x\nc,d\n", CSVReaderOptions(maxFieldBytes: 5)) == [
+                .record(["a", "b"], line: 1), .error(.fieldTooLarge, line: 2), .record(["c", "d"], line: 3),
+            ]
+        )
         // Exactly at the cap is fine.
-        #expect(try checkedTranscript("12345,\"1\"\"34\"", CSVReaderOptions(maxFieldBytes: 5)) == [.record(["12345", "1\"34"], line: 1)])
-        #expect(try checkedTranscript("abc,def,g\nx,y\n", CSVReaderOptions(maxRecordBytes: 6)) == [
-            .error(.recordTooLarge, line: 1), .record(["x", "y"], line: 2),
-        ])
-        #expect(try checkedTranscript("abc,def\n", CSVReaderOptions(maxRecordBytes: 6)) == [.record(["abc", "def"], line: 1)])
-        #expect(try checkedTranscript("a,b,c,d\n1,2,3\n", CSVReaderOptions(maxFields: 3)) == [
-            .error(.tooManyFields, line: 1), .record(["1", "2", "3"], line: 2),
-        ])
-        #expect(try checkedTranscript("a,b,\"c\",d\r\n1,2,3\r\n", CSVReaderOptions(maxFields: 3)) == [
-            .error(.tooManyFields, line: 1), .record(["1", "2", "3"], line: 2),
-        ])
-        #expect(try checkedTranscript("a,b,c,\"d\"\r\n1,2,3", CSVReaderOptions(maxFields: 3)) == [
-            .error(.tooManyFields, line: 1), .record(["1", "2", "3"], line: 2),
-        ])
+        #expect(
+            try checkedTranscript("12345,\"1\"\"34\"", CSVReaderOptions(maxFieldBytes: 5)) == [
+                .record(["12345", "1\"34"], line: 1)
+            ]
+        )
+        #expect(
+            try checkedTranscript("abc,def,g\nx,y\n", CSVReaderOptions(maxRecordBytes: 6)) == [
+                .error(.recordTooLarge, line: 1), .record(["x", "y"], line: 2),
+            ]
+        )
+        #expect(
+            try checkedTranscript("abc,def\n", CSVReaderOptions(maxRecordBytes: 6)) == [
+                .record(["abc", "def"], line: 1)
+            ]
+        )
+        #expect(
+            try checkedTranscript("a,b,c,d\n1,2,3\n", CSVReaderOptions(maxFields: 3)) == [
+                .error(.tooManyFields, line: 1), .record(["1", "2", "3"], line: 2),
+            ]
+        )
+        #expect(
+            try checkedTranscript("a,b,\"c\",d\r\n1,2,3\r\n", CSVReaderOptions(maxFields: 3)) == [
+                .error(.tooManyFields, line: 1), .record(["1", "2", "3"], line: 2),
+            ]
+        )
+        #expect(
+            try checkedTranscript("a,b,c,\"d\"\r\n1,2,3", CSVReaderOptions(maxFields: 3)) == [
+                .error(.tooManyFields, line: 1), .record(["1", "2", "3"], line: 2),
+            ]
+        )
         // A cap hit on a quoted CR of a CRLF pair: the LF is not counted twice.
-        #expect(try checkedTranscript("\"ab\r\ncd\"\nx", CSVReaderOptions(maxFieldBytes: 2)) == [
-            .error(.fieldTooLarge, line: 1), .record(["x"], line: 3),
-        ])
-        #expect(try checkedTranscript("\"ab\r\ncd\"\nx", CSVReaderOptions(maxFieldBytes: 3)) == [
-            .error(.fieldTooLarge, line: 1), .record(["x"], line: 3),
-        ])
-        #expect(try checkedTranscript("\"ab\"\"\"\nx", CSVReaderOptions(maxFieldBytes: 2)) == [
-            .error(.fieldTooLarge, line: 1), .record(["x"], line: 2),
-        ])
+        #expect(
+            try checkedTranscript("\"ab\r\ncd\"\nx", CSVReaderOptions(maxFieldBytes: 2)) == [
+                .error(.fieldTooLarge, line: 1), .record(["x"], line: 3),
+            ]
+        )
+        #expect(
+            try checkedTranscript("\"ab\r\ncd\"\nx", CSVReaderOptions(maxFieldBytes: 3)) == [
+                .error(.fieldTooLarge, line: 1), .record(["x"], line: 3),
+            ]
+        )
+        #expect(
+            try checkedTranscript("\"ab\"\"\"\nx", CSVReaderOptions(maxFieldBytes: 2)) == [
+                .error(.fieldTooLarge, line: 1), .record(["x"], line: 2),
+            ]
+        )
         // The skipped record spans lines: the next one still has the right line.
-        #expect(try checkedTranscript("\"aaaa\nbbbb\ncccc\",x\nnext,1\n", CSVReaderOptions(maxFieldBytes: 6)) == [
-            .error(.fieldTooLarge, line: 1), .record(["next", "1"], line: 4),
-        ])
+        #expect(
+            try checkedTranscript("\"aaaa\nbbbb\ncccc\",x\nnext,1\n", CSVReaderOptions(maxFieldBytes: 6)) == [
+                .error(.fieldTooLarge, line: 1), .record(["next", "1"], line: 4),
+            ]
+        )
         // Second field of a record starting on a later line.
-        #expect(try checkedTranscript("h\n\"a\nb\",\"cccccccc\"\nz", CSVReaderOptions(maxFieldBytes: 6)) == [
-            .record(["h"], line: 1), .error(.fieldTooLarge, line: 3), .record(["z"], line: 4),
-        ])
+        #expect(
+            try checkedTranscript("h\n\"a\nb\",\"cccccccc\"\nz", CSVReaderOptions(maxFieldBytes: 6)) == [
+                .record(["h"], line: 1), .error(.fieldTooLarge, line: 3), .record(["z"], line: 4),
+            ]
+        )
         // A cap hit inside an unterminated quote ends with the unterminated-quote error.
-        #expect(try checkedTranscript("x,\"abcdefgh", CSVReaderOptions(maxFieldBytes: 4)) == [
-            .error(.fieldTooLarge, line: 1), .error(.unterminatedQuote, line: 1),
-        ])
+        #expect(
+            try checkedTranscript("x,\"abcdefgh", CSVReaderOptions(maxFieldBytes: 4)) == [
+                .error(.fieldTooLarge, line: 1), .error(.unterminatedQuote, line: 1),
+            ]
+        )
         let r = try CSVReader(bytes: Array("x,\"abcdefgh\n".utf8), options: CSVReaderOptions(maxFieldBytes: 4))
         do {
             _ = try r.next()
         } catch {
-            #expect(error.message == "field 2 starting at line 1 exceeds 4 bytes (maxFieldBytes) (an unterminated quote?)")
+            #expect(
+                error.message == "field 2 starting at line 1 exceeds 4 bytes (maxFieldBytes) (an unterminated quote?)"
+            )
         }
     }
 
@@ -129,7 +161,10 @@ struct LimitTests {
         } catch {
             #expect(error.code == .fieldTooLarge)
             #expect(error.line == 2)
-            #expect(error.message == "field 2 starting at line 2 exceeds 1048576 bytes (maxFieldBytes) (an unterminated quote?)")
+            #expect(
+                error.message
+                    == "field 2 starting at line 2 exceeds 1048576 bytes (maxFieldBytes) (an unterminated quote?)"
+            )
         }
         #expect(try byDefault.next() == CSVRecord(fields: ["2", "short"], line: 1003))
 

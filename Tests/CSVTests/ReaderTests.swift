@@ -6,12 +6,16 @@ import Testing
 struct ReaderTests {
     @Test("simple records, final line without newline, trailing empty field")
     func simple() throws {
-        #expect(try checkedTranscript("a,b,c\n1,2,3") == [
-            .record(["a", "b", "c"], line: 1), .record(["1", "2", "3"], line: 2),
-        ])
-        #expect(try checkedTranscript("a,\n,b\n,\n") == [
-            .record(["a", ""], line: 1), .record(["", "b"], line: 2), .record(["", ""], line: 3),
-        ])
+        #expect(
+            try checkedTranscript("a,b,c\n1,2,3") == [
+                .record(["a", "b", "c"], line: 1), .record(["1", "2", "3"], line: 2),
+            ]
+        )
+        #expect(
+            try checkedTranscript("a,\n,b\n,\n") == [
+                .record(["a", ""], line: 1), .record(["", "b"], line: 2), .record(["", ""], line: 3),
+            ]
+        )
         #expect(try checkedTranscript("x,") == [.record(["x", ""], line: 1)])
         #expect(try checkedTranscript("\"\"") == [.record([""], line: 1)])
         #expect(try checkedTranscript("\"\"\n\"\"\r\n") == [.record([""], line: 1), .record([""], line: 2)])
@@ -31,64 +35,82 @@ struct ReaderTests {
     @Test("blank lines are skipped but counted")
     func blankLines() throws {
         let t = try checkedTranscript(Fixtures.bytes("csv/blank-lines.csv"))
-        #expect(t == [
-            .record(["email", "name"], line: 2),
-            .record(["a@example.com", "Ann"], line: 4),
-            .record(["b@example.com", "Bob"], line: 7),
-        ])
+        #expect(
+            t == [
+                .record(["email", "name"], line: 2),
+                .record(["a@example.com", "Ann"], line: 4),
+                .record(["b@example.com", "Bob"], line: 7),
+            ]
+        )
         // CR LF split as CR + blank? No: CRLF is one break; CR CR is two; LF CR is two.
-        #expect(try checkedTranscript("a\r\r\nb\n\rc\r\rd") == [
-            .record(["a"], line: 1), .record(["b"], line: 3), .record(["c"], line: 5), .record(["d"], line: 7),
-        ])
+        #expect(
+            try checkedTranscript("a\r\r\nb\n\rc\r\rd") == [
+                .record(["a"], line: 1), .record(["b"], line: 3), .record(["c"], line: 5), .record(["d"], line: 7),
+            ]
+        )
     }
 
     @Test("CR-only (Excel for Mac) and mixed line endings")
     func lineEndings() throws {
         let t = try checkedTranscript(Fixtures.bytes("csv/excel-mac-cr.csv"))
-        #expect(t == [
-            .record(["first", "last", "email"], line: 1),
-            .record(["Zoë", "Ng", "z@x.io"], line: 2),
-            .record(["Ann", "O\"Neil", "a@x.io"], line: 3),
-        ])
+        #expect(
+            t == [
+                .record(["first", "last", "email"], line: 1),
+                .record(["Zoë", "Ng", "z@x.io"], line: 2),
+                .record(["Ann", "O\"Neil", "a@x.io"], line: 3),
+            ]
+        )
         let m = try checkedTranscript(Fixtures.bytes("csv/mixed-line-endings.csv"))
-        #expect(m == [
-            .record(["a", "b"], line: 1), .record(["1", "2"], line: 2), .record(["3", "4"], line: 3),
-            .record(["5", "6"], line: 4), .record(["7", "8"], line: 5),
-        ])
+        #expect(
+            m == [
+                .record(["a", "b"], line: 1), .record(["1", "2"], line: 2), .record(["3", "4"], line: 3),
+                .record(["5", "6"], line: 4), .record(["7", "8"], line: 5),
+            ]
+        )
     }
 
     @Test("quoted newlines are kept verbatim and line numbers stay right")
     func quotedNewlines() throws {
         let t = try checkedTranscript(Fixtures.bytes("csv/quoted-newlines.csv"))
-        #expect(t == [
-            .record(["name", "address", "email"], line: 1),
-            .record(["Smith, John", "1 Main St\r\nApt 4\r\nSpringfield", "j@example.com"], line: 2),
-            .record(["Ann", "PO Box 7\nNowhere", "a@example.com"], line: 5),
-            .record(["Bob", "Here", "b@example.com"], line: 7),
-        ])
+        #expect(
+            t == [
+                .record(["name", "address", "email"], line: 1),
+                .record(["Smith, John", "1 Main St\r\nApt 4\r\nSpringfield", "j@example.com"], line: 2),
+                .record(["Ann", "PO Box 7\nNowhere", "a@example.com"], line: 5),
+                .record(["Bob", "Here", "b@example.com"], line: 7),
+            ]
+        )
         // Lone CR and LF CR inside quotes, at the very start and end of a field.
-        #expect(try checkedTranscript("\"\r\",\"\n\r\",\"x\r\r\n\"\nend\n") == [
-            .record(["\r", "\n\r", "x\r\r\n"], line: 1),
-            .record(["end"], line: 7),
-        ])
+        #expect(
+            try checkedTranscript("\"\r\",\"\n\r\",\"x\r\r\n\"\nend\n") == [
+                .record(["\r", "\n\r", "x\r\r\n"], line: 1),
+                .record(["end"], line: 7),
+            ]
+        )
     }
 
     @Test("RFC 4180 quoting: delimiters, doubled quotes, empty quoted fields")
     func quoting() throws {
-        #expect(try checkedTranscript("\"a,b\",\"c\"\"d\",\"\",\"\"\"\"\n") == [
-            .record(["a,b", "c\"d", "", "\""], line: 1),
-        ])
+        #expect(
+            try checkedTranscript("\"a,b\",\"c\"\"d\",\"\",\"\"\"\"\n") == [
+                .record(["a,b", "c\"d", "", "\""], line: 1)
+            ]
+        )
         #expect(try checkedTranscript("\"ha \"\"ha\"\" ha\",x") == [.record(["ha \"ha\" ha", "x"], line: 1)])
     }
 
     @Test("lenient: stray quotes in unquoted fields and text after a closing quote are literal")
     func strayQuotes() throws {
-        #expect(try checkedTranscript("ab\"c,d\"\n5'11\",x\n") == [
-            .record(["ab\"c", "d\""], line: 1), .record(["5'11\"", "x"], line: 2),
-        ])
-        #expect(try checkedTranscript("\"ab\"c,\"x\" y,\"q\"\"\"z\n") == [
-            .record(["abc", "x y", "q\"z"], line: 1),
-        ])
+        #expect(
+            try checkedTranscript("ab\"c,d\"\n5'11\",x\n") == [
+                .record(["ab\"c", "d\""], line: 1), .record(["5'11\"", "x"], line: 2),
+            ]
+        )
+        #expect(
+            try checkedTranscript("\"ab\"c,\"x\" y,\"q\"\"\"z\n") == [
+                .record(["abc", "x y", "q\"z"], line: 1)
+            ]
+        )
         // After the closing quote, further quotes are literal too.
         #expect(try checkedTranscript("\"a\"b\"c\",d\n") == [.record(["ab\"c\"", "d"], line: 1)])
     }
@@ -96,13 +118,19 @@ struct ReaderTests {
     @Test("unterminated quote names the line where it opened, also at EOF, and is sticky")
     func unterminatedQuote() throws {
         let t = try checkedTranscript(Fixtures.bytes("csv/unterminated-quote.csv"))
-        #expect(t == [
-            .record(["email", "name"], line: 1),
-            .record(["a@example.com", "Ann"], line: 2),
-            .error(.unterminatedQuote, line: 3),
-        ])
-        #expect(try checkedTranscript("a,b\n1,\"") == [.record(["a", "b"], line: 1), .error(.unterminatedQuote, line: 2)])
-        #expect(try checkedTranscript("a\n\n\"x\r\ny\r") == [.record(["a"], line: 1), .error(.unterminatedQuote, line: 3)])
+        #expect(
+            t == [
+                .record(["email", "name"], line: 1),
+                .record(["a@example.com", "Ann"], line: 2),
+                .error(.unterminatedQuote, line: 3),
+            ]
+        )
+        #expect(
+            try checkedTranscript("a,b\n1,\"") == [.record(["a", "b"], line: 1), .error(.unterminatedQuote, line: 2)]
+        )
+        #expect(
+            try checkedTranscript("a\n\n\"x\r\ny\r") == [.record(["a"], line: 1), .error(.unterminatedQuote, line: 3)]
+        )
         #expect(try checkedTranscript("\"ab\"\"") == [.error(.unterminatedQuote, line: 1)])
 
         let reader = try CSVReader(bytes: Array("\"abc".utf8))
@@ -141,11 +169,13 @@ struct ReaderTests {
         #expect(try sniff("a;b;c") == .semicolon)
         // The sniffed data is still all delivered.
         #expect(try checkedTranscript("a;b\n1;2") == [.record(["a", "b"], line: 1), .record(["1", "2"], line: 2)])
-        #expect(try checkedTranscript(Fixtures.bytes("csv/pipe.csv")) == [
-            .record(["email", "name"], line: 1),
-            .record(["a@example.com", "Ann"], line: 2),
-            .record(["b@example.com", "Bob | Jr"], line: 3),
-        ])
+        #expect(
+            try checkedTranscript(Fixtures.bytes("csv/pipe.csv")) == [
+                .record(["email", "name"], line: 1),
+                .record(["a@example.com", "Ann"], line: 2),
+                .record(["b@example.com", "Bob | Jr"], line: 3),
+            ]
+        )
     }
 
     @Test("sniffing looks past the first chunk and sees more than one line")
@@ -162,15 +192,21 @@ struct ReaderTests {
     @Test("explicit delimiter overrides sniffing")
     func explicitDelimiter() throws {
         let text = "a;b,c\n1;2,3\n"
-        #expect(try checkedTranscript(text, CSVReaderOptions(delimiter: .comma)) == [
-            .record(["a;b", "c"], line: 1), .record(["1;2", "3"], line: 2),
-        ])
-        #expect(try checkedTranscript(text, CSVReaderOptions(delimiter: .semicolon)) == [
-            .record(["a", "b,c"], line: 1), .record(["1", "2,3"], line: 2),
-        ])
+        #expect(
+            try checkedTranscript(text, CSVReaderOptions(delimiter: .comma)) == [
+                .record(["a;b", "c"], line: 1), .record(["1;2", "3"], line: 2),
+            ]
+        )
+        #expect(
+            try checkedTranscript(text, CSVReaderOptions(delimiter: .semicolon)) == [
+                .record(["a", "b,c"], line: 1), .record(["1", "2,3"], line: 2),
+            ]
+        )
         let tab = try #require(CSVDelimiter("\t"))
         #expect(tab == .tab)
-        #expect(try checkedTranscript("a\tb,c\n", CSVReaderOptions(delimiter: tab)) == [.record(["a", "b,c"], line: 1)])
+        #expect(
+            try checkedTranscript("a\tb,c\n", CSVReaderOptions(delimiter: tab)) == [.record(["a", "b,c"], line: 1)]
+        )
         #expect(CSVDelimiter("\"") == nil)
         #expect(CSVDelimiter("\n") == nil)
         #expect(CSVDelimiter("é") == nil)

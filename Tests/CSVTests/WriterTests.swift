@@ -12,19 +12,35 @@ func written(_ records: [[String]], _ options: CSVWriterOptions = CSVWriterOptio
 struct WriterTests {
     @Test("quotes only when needed, doubles inner quotes, CRLF by default")
     func quoting() throws {
-        let fields = ["plain", "with,comma", "with \"quote\"", "line\nbreak", "cr\rhere", "", " spaces ", "semi;colon", "tab\there", "é😀", "'"]
-        #expect(try written([fields]) ==
-            "plain,\"with,comma\",\"with \"\"quote\"\"\",\"line\nbreak\",\"cr\rhere\",, spaces ,semi;colon,tab\there,é😀,'\r\n")
-        #expect(try written([fields], CSVWriterOptions(delimiter: .semicolon, lineEnding: .lf)) ==
-            "plain;with,comma;\"with \"\"quote\"\"\";\"line\nbreak\";\"cr\rhere\";; spaces ;\"semi;colon\";tab\there;é😀;'\n")
-        #expect(try written([fields], CSVWriterOptions(delimiter: .tab)) ==
-            "plain\twith,comma\t\"with \"\"quote\"\"\"\t\"line\nbreak\"\t\"cr\rhere\"\t\t spaces \tsemi;colon\t\"tab\there\"\té😀\t'\r\n")
-        #expect(try written([["\""], ["\"\""], ["a|b"]], CSVWriterOptions(delimiter: .pipe)) == "\"\"\"\"\r\n\"\"\"\"\"\"\r\n\"a|b\"\r\n")
+        let fields = [
+            "plain", "with,comma", "with \"quote\"", "line\nbreak", "cr\rhere", "", " spaces ", "semi;colon",
+            "tab\there", "é😀", "'",
+        ]
+        #expect(
+            try written([fields])
+                == "plain,\"with,comma\",\"with \"\"quote\"\"\",\"line\nbreak\",\"cr\rhere\",, spaces ,semi;colon,tab\there,é😀,'\r\n"
+        )
+        #expect(
+            try written([fields], CSVWriterOptions(delimiter: .semicolon, lineEnding: .lf))
+                == "plain;with,comma;\"with \"\"quote\"\"\";\"line\nbreak\";\"cr\rhere\";; spaces ;\"semi;colon\";tab\there;é😀;'\n"
+        )
+        #expect(
+            try written([fields], CSVWriterOptions(delimiter: .tab))
+                == "plain\twith,comma\t\"with \"\"quote\"\"\"\t\"line\nbreak\"\t\"cr\rhere\"\t\t spaces \tsemi;colon\t\"tab\there\"\té😀\t'\r\n"
+        )
+        #expect(
+            try written([["\""], ["\"\""], ["a|b"]], CSVWriterOptions(delimiter: .pipe))
+                == "\"\"\"\"\r\n\"\"\"\"\"\"\r\n\"a|b\"\r\n"
+        )
         // A leading U+FEFF is quoted so that it is not stripped as a BOM when read back.
         let bomField = "\u{FEFF}x"
         let out = try written([[bomField, "\u{FEFF}"], ["a\u{FEFF}"]])
         #expect(out == "\"\u{FEFF}x\",\"\u{FEFF}\"\r\na\u{FEFF}\r\n")
-        #expect(try readAll(try CSVReader(bytes: Array(out.utf8))).map(\.fields) == [[bomField, "\u{FEFF}"], ["a\u{FEFF}"]])
+        #expect(
+            try readAll(try CSVReader(bytes: Array(out.utf8))).map(\.fields) == [
+                [bomField, "\u{FEFF}"], ["a\u{FEFF}"],
+            ]
+        )
     }
 
     @Test("edge records: one empty field is written as \"\", no fields as an empty line")
@@ -42,11 +58,22 @@ struct WriterTests {
     @Test("excel-safe mode neutralises formula-like cells (OWASP)")
     func excelSafe() throws {
         let o = CSVWriterOptions(excelSafe: true)
-        #expect(try written([["=SUM(A1:A9)", "+1+A1", "-2+cmd|x", "@cmd", "\tx", "\rx", "a=b", "safe", "'q", "", "=1+\"a\"", "=x,y"]], o) ==
-            "'=SUM(A1:A9),'+1+A1,'-2+cmd|x,'@cmd,'\tx,\"'\rx\",a=b,safe,'q,,\"'=1+\"\"a\"\"\",\"'=x,y\"\r\n")
+        #expect(
+            try written(
+                [
+                    [
+                        "=SUM(A1:A9)", "+1+A1", "-2+cmd|x", "@cmd", "\tx", "\rx", "a=b", "safe", "'q", "", "=1+\"a\"",
+                        "=x,y",
+                    ]
+                ],
+                o
+            ) == "'=SUM(A1:A9),'+1+A1,'-2+cmd|x,'@cmd,'\tx,\"'\rx\",a=b,safe,'q,,\"'=1+\"\"a\"\"\",\"'=x,y\"\r\n"
+        )
         // Phone numbers and plain numbers go back into a CRM as they are.
-        #expect(try written([["+44 20 7946 0958", "-3", "-2.5", "+1-555-123-4567", "+", "-", "+x", "-(2)"]], o) ==
-            "+44 20 7946 0958,-3,-2.5,'+1-555-123-4567,'+,'-,'+x,'-(2)\r\n")
+        #expect(
+            try written([["+44 20 7946 0958", "-3", "-2.5", "+1-555-123-4567", "+", "-", "+x", "-(2)"]], o)
+                == "+44 20 7946 0958,-3,-2.5,'+1-555-123-4567,'+,'-,'+x,'-(2)\r\n"
+        )
         // Off by default.
         #expect(try written([["=1", "-2"]]) == "=1,-2\r\n")
         // With tab as delimiter, a leading tab also needs quotes.
@@ -78,7 +105,8 @@ struct WriterTests {
             ["x", big, "y"], [big], ["", big], ["@cmd"], ["-"],
         ]
         for options in [
-            CSVWriterOptions(), CSVWriterOptions(delimiter: .semicolon, lineEnding: .lf, excelSafe: true, bufferSize: 64),
+            CSVWriterOptions(),
+            CSVWriterOptions(delimiter: .semicolon, lineEnding: .lf, excelSafe: true, bufferSize: 64),
             CSVWriterOptions(delimiter: .tab, bufferSize: 64),
         ] {
             let expected = try written(records, options)
@@ -88,7 +116,9 @@ struct WriterTests {
                 for field in r {
                     try Array(field.utf8).withUnsafeBytes { try bytes.writeField(utf8: $0) }
                     // Alternate the two overloads within one writer too.
-                    if n % 2 == 0 { try strings.writeField(field) } else {
+                    if n % 2 == 0 {
+                        try strings.writeField(field)
+                    } else {
                         try Array(field.utf8).withUnsafeBytes { try strings.writeField(utf8: $0) }
                     }
                 }
@@ -106,8 +136,10 @@ struct WriterTests {
         try flushing.write(record: [String(repeating: "a", count: 20)])
         try flushing.writeField(String(repeating: "b", count: 22))
         try flushing.endRecord()
-        #expect(String(decoding: flushing.memoryOutput, as: UTF8.self)
-            == String(repeating: "a", count: 20) + "\r\n" + String(repeating: "b", count: 22) + "\r\n")
+        #expect(
+            String(decoding: flushing.memoryOutput, as: UTF8.self)
+                == String(repeating: "a", count: 20) + "\r\n" + String(repeating: "b", count: 22) + "\r\n"
+        )
         // A record with no fields is an empty line, like write(record: []).
         let w = CSVWriter(options: CSVWriterOptions(lineEnding: .lf))
         try w.endRecord()
@@ -212,7 +244,13 @@ struct RoundTripTests {
                 }
                 records.append(rec)
             }
-            let w = CSVWriter(options: CSVWriterOptions(delimiter: delimiter, lineEnding: lineEnding, bufferSize: Int.random(in: 64...300, using: &rng)))
+            let w = CSVWriter(
+                options: CSVWriterOptions(
+                    delimiter: delimiter,
+                    lineEnding: lineEnding,
+                    bufferSize: Int.random(in: 64...300, using: &rng)
+                )
+            )
             for r in records { try w.write(record: r) }
             let bytes = w.memoryOutput
 
@@ -221,7 +259,12 @@ struct RoundTripTests {
             var line = 1
             for r in records {
                 expectedLines.append(line)
-                line += 1 + r.reduce(0) { $0 + $1.unicodeScalars.reduce(into: 0) { n, s in if s == "\r" || s == "\n" { n += 1 } } - $1.components(separatedBy: "\r\n").count + 1 }
+                line +=
+                    1
+                    + r.reduce(0) {
+                        $0 + $1.unicodeScalars.reduce(into: 0) { n, s in if s == "\r" || s == "\n" { n += 1 } }
+                            - $1.components(separatedBy: "\r\n").count + 1
+                    }
             }
             let chunk = Int.random(in: 1...16, using: &rng)
             let reader = try CSVReader(bytes: bytes, options: CSVReaderOptions(delimiter: delimiter, chunkSize: chunk))

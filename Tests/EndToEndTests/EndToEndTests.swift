@@ -9,22 +9,35 @@ struct EndToEndTests {
     @Test("import → run → export against a faulty simulator: every valid lead registered once, URLs exported")
     func pipeline() async throws {
         let ws = Workspace()
-        let file = ws.write("leads.csv", leadsCSV(count: 60, extra: ["bad-email,Bad,,", ",NoEmail,,", "person1@EXAMPLE.com,Dup,,"]))
+        let file = ws.write(
+            "leads.csv",
+            leadsCSV(count: 60, extra: ["bad-email,Bad,,", ",NoEmail,,", "person1@EXAMPLE.com,Dup,,"])
+        )
         let imported = try await bulkreg(["import", file, "--webinar", "5", "--schedule", "34", "--db", ws.db])
         #expect(imported.status == 0, "\(imported.stderr)")
         #expect(imported.stdout.contains("63 rows read"))
         #expect(imported.stdout.contains("queued     60"))
 
-        try await withSimulator({ config in
+        try await withSimulator { config in
             config.duplicatePolicy = .newUser
-            config.faults = SimFaults(latencyMs: 5...40, serverErrorRate: 0.1, resetBeforeStoreRate: 0.05, resetAfterStoreRate: 0.05, garbageBodyRate: 0.05)
-        }) { sim in
+            config.faults = SimFaults(
+                latencyMs: 5...40,
+                serverErrorRate: 0.1,
+                resetBeforeStoreRate: 0.05,
+                resetAfterStoreRate: 0.05,
+                garbageBodyRate: 0.05
+            )
+        } run: { sim in
             let run = try await bulkreg(
                 // The margin absorbs scheduling jitter: this test shares two cores with the rest of
                 // the suite, and the simulator runs in the test process.
-                ["run", "--db", ws.db, "--api-base", sim.baseURL, "--request-timeout", "1", "--max-attempts", "10", "--settle-minimum", "2",
-                 "--rate-margin-ms", "40"],
-                env: ["WEBINARJAM_API_KEY": key])
+                [
+                    "run", "--db", ws.db, "--api-base", sim.baseURL, "--request-timeout", "1", "--max-attempts", "10",
+                    "--settle-minimum", "2",
+                    "--rate-margin-ms", "40",
+                ],
+                env: ["WEBINARJAM_API_KEY": key]
+            )
             #expect(run.status == 0, "\(run.stdout)\n\(run.stderr)")
             #expect(run.stdout.contains("run: 60 registered"), "\(run.stdout)")
 
@@ -46,13 +59,19 @@ struct EndToEndTests {
             let header = rows[0]
             let status = header.firstIndex(of: "status")!
             let live = header.firstIndex(of: "live_room_url")!
-            let byEmail = Dictionary(registrations.map { ($0.email.lowercased(), $0.liveRoomURL) }, uniquingKeysWith: { a, _ in a })
+            let byEmail = Dictionary(
+                registrations.map { ($0.email.lowercased(), $0.liveRoomURL) },
+                uniquingKeysWith: { a, _ in a }
+            )
             for row in rows.dropFirst() where row[status] == "done" {
                 #expect(byEmail[row[0].lowercased()] == row[live])
             }
             #expect(rows.dropFirst().filter { $0[status] == "done" }.count == 60)
             #expect(rows.dropFirst().filter { $0[status] == "rejected" }.count == 2)
-            #expect(rows.dropFirst().filter { $0[status].hasPrefix("duplicate of job ") && $0[status].hasSuffix(": done") }.count == 1)
+            #expect(
+                rows.dropFirst().filter { $0[status].hasPrefix("duplicate of job ") && $0[status].hasSuffix(": done") }
+                    .count == 1
+            )
 
             let status2 = try await bulkreg(["status", "--json", "--db", ws.db])
             let json = try JSONSerialization.jsonObject(with: Data(status2.stdout.utf8)) as! [String: Any]
@@ -66,9 +85,13 @@ struct EndToEndTests {
         let ws = Workspace()
         #expect(try await bulkreg(["import"]).status == 2)
         #expect(try await bulkreg(["run", "--workers", "0"]).status == 2)
-        let encoding = try await bulkreg(["import", "x.csv", "--webinar", "5", "--schedule", "34", "--encoding", "ebcdic"])
+        let encoding = try await bulkreg([
+            "import", "x.csv", "--webinar", "5", "--schedule", "34", "--encoding", "ebcdic",
+        ])
         #expect(encoding.status == 2 && encoding.stderr.contains("--encoding ebcdic: expected auto, utf-8"))
-        let missing = try await bulkreg(["import", ws.file("nope.csv"), "--webinar", "5", "--schedule", "34", "--db", ws.db])
+        let missing = try await bulkreg([
+            "import", ws.file("nope.csv"), "--webinar", "5", "--schedule", "34", "--db", ws.db,
+        ])
         #expect(missing.status == 2)
         #expect(missing.stderr.contains("nope.csv"))
         #expect(!FileManager.default.fileExists(atPath: ws.db))
@@ -79,13 +102,19 @@ struct EndToEndTests {
             let noKey = try await bulkreg(["run", "--db", ws.db, "--api-base", sim.baseURL])
             #expect(noKey.status == 2)
             #expect(noKey.stderr.contains("WEBINARJAM_API_KEY"))
-            let bad = try await bulkreg(["run", "--db", ws.db, "--api-base", sim.baseURL], env: ["WEBINARJAM_API_KEY": "short"])
+            let bad = try await bulkreg(
+                ["run", "--db", ws.db, "--api-base", sim.baseURL],
+                env: ["WEBINARJAM_API_KEY": "short"]
+            )
             #expect(bad.status == 2, "\(bad.stderr)")
             #expect(bad.stderr.contains("API key was refused"))
             let status = try await bulkreg(["status", "--json", "--db", ws.db])
             #expect(status.stdout.contains("\"queued\":5"))
             // Webinar 2 requires a phone country code: every lead is rejected by the API → exit 3.
-            let run = try await bulkreg(["run", "--db", ws.db, "--api-base", sim.baseURL], env: ["WEBINARJAM_API_KEY": key])
+            let run = try await bulkreg(
+                ["run", "--db", ws.db, "--api-base", sim.baseURL],
+                env: ["WEBINARJAM_API_KEY": key]
+            )
             #expect(run.status == 3, "\(run.stdout) \(run.stderr)")
             let failed = try await bulkreg(["export", "-", "--state", "failed", "--db", ws.db])
             #expect(csvRows(failed.stdout).count == 6)
@@ -102,7 +131,9 @@ struct EndToEndTests {
         let file = ws.write("leads.csv", leadsCSV(count: 1))
         _ = try await bulkreg(["import", file, "--webinar", "5", "--schedule", "34", "--db", ws.db])
         let run = try await bulkreg(
-            ["run", "--db", ws.db, "--api-base", "http://api.example.com"], env: ["WEBINARJAM_API_KEY": key])
+            ["run", "--db", ws.db, "--api-base", "http://api.example.com"],
+            env: ["WEBINARJAM_API_KEY": key]
+        )
         #expect(run.status == 2)
         #expect(run.stderr.contains("--api-base"))
     }
@@ -113,12 +144,19 @@ struct EndToEndTests {
             let ws = Workspace()
             let file = ws.write("leads.csv", leadsCSV(count: 400))
             _ = try await bulkreg(["import", file, "--webinar", "5", "--schedule", "34", "--db", ws.db])
-            try await withSimulator({ $0.faults = SimFaults(latencyMs: 50...100) }) { sim in
+            try await withSimulator {
+                $0.faults = SimFaults(latencyMs: 50...100)
+            } run: { sim in
                 let (process, out, err) = try launch(
-                    ["run", "--db", ws.db, "--api-base", sim.baseURL, "--quiet"], env: ["WEBINARJAM_API_KEY": key])
+                    ["run", "--db", ws.db, "--api-base", sim.baseURL, "--quiet"],
+                    env: ["WEBINARJAM_API_KEY": key]
+                )
                 let started = await waitUntil { await sim.stats().successfulRegisterCalls >= 5 }
                 #expect(started)
-                let second = try await bulkreg(["run", "--db", ws.db, "--api-base", sim.baseURL], env: ["WEBINARJAM_API_KEY": key])
+                let second = try await bulkreg(
+                    ["run", "--db", ws.db, "--api-base", sim.baseURL],
+                    env: ["WEBINARJAM_API_KEY": key]
+                )
                 #expect(second.status == 2)
                 #expect(second.stderr.contains("pid \(process.processIdentifier)"), "\(second.stderr)")
                 kill(process.processIdentifier, signal)
@@ -149,13 +187,21 @@ struct EndToEndTests {
         #expect(list.stdout.contains("webinarjam") && list.stdout.contains("everwebinar"))
         let one = try await bulkreg(["webinar", "6", "--platform", "everwebinar", "--api-base", base], env: env)
         #expect(one.stdout.contains("Instant replay") && one.stdout.contains("56"))
-        let link = try await bulkreg(["link", "--webinar", "5", "--autoresponder", "mailchimp", "--session", "2", "--api-base", base], env: env)
+        let link = try await bulkreg(
+            ["link", "--webinar", "5", "--autoresponder", "mailchimp", "--session", "2", "--api-base", base],
+            env: env
+        )
         #expect(link.status == 0, "\(link.stderr)")
         #expect(link.stdout.hasPrefix("https://event.webinarjam.com/register/1click/5/pqrs7890?first_name=*|FNAME|*"))
         #expect(link.stdout.contains("schedule_id=2"))
         #expect(link.stderr.contains("API schedule 46"))
         let refused = try await bulkreg(
-            ["link", "--webinar", "6", "--platform", "everwebinar", "--autoresponder", "kartra", "--session", "1", "--api-base", base], env: env)
+            [
+                "link", "--webinar", "6", "--platform", "everwebinar", "--autoresponder", "kartra", "--session", "1",
+                "--api-base", base,
+            ],
+            env: env
+        )
         #expect(refused.status == 2)
         #expect(refused.stderr.contains("instant-replay"))
         sim.terminate()
@@ -170,19 +216,28 @@ struct EndToEndTests {
         let keyFile = ws.write("key.txt", secret + "\n")
         chmod(keyFile, 0o600)
         let file = ws.write("leads.csv", leadsCSV(count: 20, extra: ["bad,Bad,,"]))
-        try await withSimulator({ $0.faults = SimFaults(latencyMs: 1...5, serverErrorRate: 0.2, statusErrorRate: 0.1) }) { sim in
+        try await withSimulator {
+            $0.faults = SimFaults(latencyMs: 1...5, serverErrorRate: 0.2, statusErrorRate: 0.1)
+        } run: { sim in
             var outputs: [String] = []
             let imported = try await bulkreg(["import", file, "--webinar", "5", "--schedule", "34", "--db", ws.db])
             outputs += [imported.stdout, imported.stderr]
             let (process, out, err) = try launch(
-                ["run", "--db", ws.db, "--api-base", sim.baseURL, "--api-key-file", keyFile, "--verbose", "--max-attempts", "3",
-                 "--request-timeout", "2", "--settle-minimum", "2"])
-            let cmdline = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/cmdline", encoding: .utf8)) ?? ""
+                [
+                    "run", "--db", ws.db, "--api-base", sim.baseURL, "--api-key-file", keyFile, "--verbose",
+                    "--max-attempts", "3",
+                    "--request-timeout", "2", "--settle-minimum", "2",
+                ])
+            let cmdline =
+                (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/cmdline", encoding: .utf8)) ?? ""
             outputs.append(cmdline)
             let run = await finish(process, out, err)
             outputs += [run.stdout, run.stderr]
             #expect(outputs.last!.contains("bulkreg.api"), "verbose logging should be on")
-            for args in [["status", "--db", ws.db], ["status", "--json", "--db", ws.db], ["export", ws.file("out.csv"), "--db", ws.db]] {
+            for args in [
+                ["status", "--db", ws.db], ["status", "--json", "--db", ws.db],
+                ["export", ws.file("out.csv"), "--db", ws.db],
+            ] {
                 let o = try await bulkreg(args)
                 outputs += [o.stdout, o.stderr]
             }
@@ -192,7 +247,8 @@ struct EndToEndTests {
             var budgets = 0
             for name in FileManager.default.subpaths(atPath: ws.path) ?? [] where name != "key.txt" {
                 var isDirectory: ObjCBool = false
-                guard FileManager.default.fileExists(atPath: ws.file(name), isDirectory: &isDirectory), !isDirectory.boolValue
+                guard FileManager.default.fileExists(atPath: ws.file(name), isDirectory: &isDirectory),
+                    !isDirectory.boolValue
                 else { continue }
                 if name.hasSuffix(".budget") { budgets += 1 }
                 let data = try Data(contentsOf: URL(fileURLWithPath: ws.file(name)))

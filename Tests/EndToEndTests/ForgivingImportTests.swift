@@ -11,9 +11,12 @@ struct ForgivingImportTests {
 
     func run(_ ws: Workspace, _ sim: RunningSimulator, _ extra: [String] = []) async throws -> Outcome {
         try await bulkreg(
-            ["run", "--db", ws.db, "--api-base", sim.baseURL, "--request-timeout", "2", "--settle-minimum", "2",
-             "--quiet"] + extra,
-            env: ["WEBINARJAM_API_KEY": key])
+            [
+                "run", "--db", ws.db, "--api-base", sim.baseURL, "--request-timeout", "2", "--settle-minimum", "2",
+                "--quiet",
+            ] + extra,
+            env: ["WEBINARJAM_API_KEY": key]
+        )
     }
 
     func importFile(_ ws: Workspace, _ file: String, _ args: [String]) async throws -> Outcome {
@@ -46,26 +49,33 @@ struct ForgivingImportTests {
         #expect(remapped.stdout.contains("updated    3"), "\(remapped.stdout)")
     }
 
-    @Test("a corrected file fixes its leads: done → already registered, failed and queued → updated and sent with the new data")
+    @Test(
+        "a corrected file fixes its leads: done → already registered, failed and queued → updated and sent with the new data"
+    )
     func correctedFile() async throws {
         let ws = Workspace()
         // Webinar 2 requires last name, phone and its country code: b@'s phone has no code.
         let first = ws.write(
             "first.csv",
-            "Email,First Name,Last Name,Phone\na@example.com,Ann,Smith,+1 555 010 0001\nb@example.com,Bob,Jones,020 7946 0958\n")
+            "Email,First Name,Last Name,Phone\na@example.com,Ann,Smith,+1 555 010 0001\nb@example.com,Bob,Jones,020 7946 0958\n"
+        )
         #expect(try await importFile(ws, first, ["--webinar", "2", "--schedule", "21"]).status == 0)
         try await withSimulator { sim in
             let one = try await run(ws, sim)
             #expect(one.status == 3, "\(one.stdout) \(one.stderr)")
             // c@ is imported but not run yet: queued.
-            let later = ws.write("later.csv", "Email,First Name,Last Name,Phone\nc@example.com,Cyd,Lee,+1 555 010 0003\n")
+            let later = ws.write(
+                "later.csv",
+                "Email,First Name,Last Name,Phone\nc@example.com,Cyd,Lee,+1 555 010 0003\n"
+            )
             #expect(try await importFile(ws, later, ["--webinar", "2", "--schedule", "21"]).status == 0)
 
             let corrected = ws.write(
                 "corrected.csv",
                 "Email,First Name,Last Name,Phone\na@example.com,Ann,Smith,+1 555 010 0001\n"
                     + "b@example.com,Bob,Jones,+44 20 7946 0958\nc@example.com,Cy,Lee,+1 555 010 0003\n"
-                    + "d@example.com,Dee,Moss,+1 555 010 0004\n")
+                    + "d@example.com,Dee,Moss,+1 555 010 0004\n"
+            )
             let fixed = try await importFile(ws, corrected, ["--webinar", "2", "--schedule", "21"])
             #expect(fixed.status == 0)
             #expect(fixed.stdout.contains("queued     1"), "\(fixed.stdout)")
@@ -75,7 +85,11 @@ struct ForgivingImportTests {
             let two = try await run(ws, sim)
             #expect(two.status == 0, "\(two.stdout) \(two.stderr)")
             let registrations = await sim.registrations()
-            #expect(registrations.map(\.email).sorted() == ["a@example.com", "b@example.com", "c@example.com", "d@example.com"])
+            #expect(
+                registrations.map(\.email).sorted() == [
+                    "a@example.com", "b@example.com", "c@example.com", "d@example.com",
+                ]
+            )
             let b = try #require(registrations.first { $0.email == "b@example.com" })
             #expect(b.phoneCountryCode == "+44" && b.phone == "2079460958")
             #expect(registrations.first { $0.email == "c@example.com" }?.firstName == "Cy")
@@ -103,9 +117,9 @@ struct ForgivingImportTests {
         let ws = Workspace()
         let file = ws.write("leads.csv", leadsCSV(count: 2))
         #expect(try await importFile(ws, file, ["--webinar", "5", "--schedule", "34"]).status == 0)
-        try await withSimulator({ config in
+        try await withSimulator { config in
             config.faults.registrantsDownS = 600
-        }) { sim in
+        } run: { sim in
             await sim.injectFaults([.resetAfterStore])
             let one = try await run(ws, sim, ["--check-patience", "1"])
             #expect(one.status == 3, "\(one.stdout) \(one.stderr)")
@@ -156,7 +170,8 @@ struct ForgivingImportTests {
                 + "plus@example.com,Plus,B,+44 20 7946 0958,\n"
                 + "zeros@example.com,Zeros,C,0044 20 7946 0958,\n"
                 + "twice@example.com,Twice,D,44 20 7946 0958,+44\n"
-                + "bad@example.com,Bad,E,call me maybe,\n")
+                + "bad@example.com,Bad,E,call me maybe,\n"
+        )
         let imported = try await importFile(ws, file, ["--webinar", "5", "--schedule", "34"])
         #expect(imported.stdout.contains("queued     5"), "\(imported.stdout)")
         #expect(imported.stdout.contains("1 × phone contains letters: left out"), "\(imported.stdout)")
@@ -178,18 +193,30 @@ struct ForgivingImportTests {
         let file = ws.write(
             "sheet.csv",
             "Email Address,First Name,Phone Number,Mobile Phone Number,Webinar,TIMEZONE,OPTIN_IP,CONFIRM_IP\n"
-                + "a@example.com,Ann,,555 010 0001,Spring launch,America/New_York,,203.0.113.7\n")
+                + "a@example.com,Ann,,555 010 0001,Spring launch,America/New_York,,203.0.113.7\n"
+        )
         let shown = try await importFile(ws, file, ["--webinar", "5", "--schedule", "34"])
         #expect(shown.status == 0, "\(shown.stderr)")
-        #expect(shown.stdout.contains("    email ← \"Email Address\"\n    first_name ← \"First Name\"\n"), "\(shown.stdout)")
+        #expect(
+            shown.stdout.contains("    email ← \"Email Address\"\n    first_name ← \"First Name\"\n"),
+            "\(shown.stdout)"
+        )
         #expect(shown.stdout.contains("phone ← \"Phone Number\", then \"Mobile Phone Number\""))
         #expect(shown.stdout.contains("ip_address ← \"OPTIN_IP\", then \"CONFIRM_IP\""))
         #expect(!shown.stdout.contains("webinar_id ←") && !shown.stdout.contains("timezone ←"))
         let ws2 = Workspace()
         let left = try await bulkreg(
-            ["import", file, "--db", ws2.db, "--webinar", "5", "--schedule", "34", "--map", "phone=-", "--ignore", "OPTIN_IP"])
-        #expect(!left.stdout.contains("phone ←") && left.stdout.contains("ip_address ← \"CONFIRM_IP\"\n"), "\(left.stdout)")
-        let bad = try await bulkreg(["import", file, "--db", ws2.db, "--webinar", "5", "--schedule", "34", "--ignore", "Fax"])
+            [
+                "import", file, "--db", ws2.db, "--webinar", "5", "--schedule", "34", "--map", "phone=-", "--ignore",
+                "OPTIN_IP",
+            ])
+        #expect(
+            !left.stdout.contains("phone ←") && left.stdout.contains("ip_address ← \"CONFIRM_IP\"\n"),
+            "\(left.stdout)"
+        )
+        let bad = try await bulkreg([
+            "import", file, "--db", ws2.db, "--webinar", "5", "--schedule", "34", "--ignore", "Fax",
+        ])
         #expect(bad.status == 2 && bad.stderr.contains("--ignore Fax: no column named \"Fax\""))
         try await withSimulator { sim in
             let outcome = try await run(ws, sim)
@@ -203,7 +230,10 @@ struct ForgivingImportTests {
     @Test("export filters and columns: by import, webinar and state; --excel writes a BOM and the import's delimiter")
     func exportFilters() async throws {
         let ws = Workspace()
-        let french = ws.write("fr.csv", "Courriel;Prénom;Téléphone\nana@example.com;Ana;+33 6 12 34 56 78\nbea@example.com;Béa;-3\n")
+        let french = ws.write(
+            "fr.csv",
+            "Courriel;Prénom;Téléphone\nana@example.com;Ana;+33 6 12 34 56 78\nbea@example.com;Béa;-3\n"
+        )
         let us = ws.write("us.csv", "Email,First Name\nana@example.com,Ana\ncal@example.com,Cal\n")
         #expect(try await importFile(ws, french, ["--webinar", "5", "--schedule", "34"]).status == 0)
         #expect(try await importFile(ws, us, ["--webinar", "5", "--schedule", "46"]).status == 0)
@@ -211,45 +241,75 @@ struct ForgivingImportTests {
             let outcome = try await run(ws, sim)
             #expect(outcome.status == 0, "\(outcome.stdout) \(outcome.stderr)")
         }
-        let excel = try await bulkreg(["export", ws.file("fr-out.csv"), "--import", "1", "--excel", "--excel-safe", "--db", ws.db])
+        let excel = try await bulkreg([
+            "export", ws.file("fr-out.csv"), "--import", "1", "--excel", "--excel-safe", "--db", ws.db,
+        ])
         #expect(excel.status == 0)
         let bytes = try Data(contentsOf: URL(fileURLWithPath: ws.file("fr-out.csv")))
         #expect(Array(bytes.prefix(3)) == [0xEF, 0xBB, 0xBF])
         let text = String(decoding: bytes.dropFirst(3), as: UTF8.self)
-        #expect(text.hasPrefix("Courriel;Prénom;Téléphone;status;job_id;platform;webinar_id;schedule;session_date;user_id;"))
+        #expect(
+            text.hasPrefix("Courriel;Prénom;Téléphone;status;job_id;platform;webinar_id;schedule;session_date;user_id;")
+        )
         // --excel-safe leaves phone numbers and plain numbers alone.
         #expect(text.contains("ana@example.com;Ana;+33 6 12 34 56 78;done;1;webinarjam;5;34;"), "\(text)")
         #expect(text.contains("bea@example.com;Béa;-3;done;2;"), "\(text)")
 
-        let bySchedule = csvRows(try await bulkreg(["export", "-", "--webinar", "5", "--schedule", "46", "--db", ws.db]).stdout)
+        let bySchedule = csvRows(
+            try await bulkreg(["export", "-", "--webinar", "5", "--schedule", "46", "--db", ws.db]).stdout
+        )
         #expect(bySchedule.count == 3)
         #expect(bySchedule[0].prefix(5) == ["Courriel", "Prénom", "Téléphone", "Email", "First Name"])
         let states = csvRows(
-            try await bulkreg(["export", "-", "--state", "done", "--state", "duplicate", "--import", "2", "--db", ws.db]).stdout)
+            try await bulkreg([
+                "export", "-", "--state", "done", "--state", "duplicate", "--import", "2", "--db", ws.db,
+            ]).stdout
+        )
         #expect(states.count == 3 && states[0].prefix(2) == ["Email", "First Name"])
         #expect(states[1][column(states, "schedule")] == "46")
         #expect(try await bulkreg(["export", "-", "--import", "7", "--db", ws.db]).status == 2)
     }
 
-    @Test("small stumbles: the other platform's webinar, a schedule of several sessions without --date, Import with: lines")
+    @Test(
+        "small stumbles: the other platform's webinar, a schedule of several sessions without --date, Import with: lines"
+    )
     func stumbles() async throws {
         let ws = Workspace()
         let file = ws.write("ew.csv", leadsCSV(count: 2))
-        #expect(try await importFile(ws, file, ["--platform", "everwebinar", "--webinar", "7", "--schedule", "71"]).status == 0)
+        #expect(
+            try await importFile(ws, file, ["--platform", "everwebinar", "--webinar", "7", "--schedule", "71"]).status
+                == 0
+        )
         try await withSimulator { sim in
             let env = ["WEBINARJAM_API_KEY": key]
             let wrong = try await bulkreg(["webinar", "6", "--api-base", sim.baseURL], env: env)
             #expect(wrong.status == 2)
-            #expect(wrong.stderr.contains("webinar 6 is not a webinarjam webinar, but everwebinar has one with that id: add --platform everwebinar"), "\(wrong.stderr)")
-            let detail = try await bulkreg(["webinar", "7", "--platform", "everwebinar", "--api-base", sim.baseURL], env: env)
-            #expect(detail.stdout.contains(
-                "bulkreg import leads.csv --platform everwebinar --webinar 7 --schedule 71 --date \"2024-01-06 19:00\" --timezone GMT-5"),
-                "\(detail.stdout)")
+            #expect(
+                wrong.stderr.contains(
+                    "webinar 6 is not a webinarjam webinar, but everwebinar has one with that id: add --platform everwebinar"
+                ),
+                "\(wrong.stderr)"
+            )
+            let detail = try await bulkreg(
+                ["webinar", "7", "--platform", "everwebinar", "--api-base", sim.baseURL],
+                env: env
+            )
+            #expect(
+                detail.stdout.contains(
+                    "bulkreg import leads.csv --platform everwebinar --webinar 7 --schedule 71 --date \"2024-01-06 19:00\" --timezone GMT-5"
+                ),
+                "\(detail.stdout)"
+            )
             let outcome = try await run(ws, sim)
             #expect(outcome.status == 3)
             #expect(await sim.stats().callsByMethod["register"] == nil)
             let failed = try await bulkreg(["export", "-", "--state", "failed", "--db", ws.db])
-            #expect(failed.stdout.contains("this schedule has several sessions (2024-01-05 19:00, 2024-01-06 19:00, 2024-01-07 19:00)"), "\(failed.stdout)")
+            #expect(
+                failed.stdout.contains(
+                    "this schedule has several sessions (2024-01-05 19:00, 2024-01-06 19:00, 2024-01-07 19:00)"
+                ),
+                "\(failed.stdout)"
+            )
         }
     }
 
@@ -258,12 +318,13 @@ struct ForgivingImportTests {
         let ws = Workspace()
         let file = ws.write("first.csv", leadsCSV(count: 80))
         #expect(try await importFile(ws, file, ["--webinar", "5", "--schedule", "34"]).status == 0)
-        try await withSimulator({ config in
+        try await withSimulator { config in
             config.faults.latencyMs = 20...60
-        }) { sim in
+        } run: { sim in
             let (process, out, err) = try launch(
                 ["run", "--db", ws.db, "--api-base", sim.baseURL, "--request-timeout", "2", "--quiet"],
-                env: ["WEBINARJAM_API_KEY": key])
+                env: ["WEBINARJAM_API_KEY": key]
+            )
             let stdout = PipeCollector(out)
             let stderr = PipeCollector(err)
             #expect(await waitUntil(.seconds(30)) { await sim.registrations().count >= 10 })
@@ -300,28 +361,65 @@ struct CRMExportTests {
 
     static let cases: [Case] = [
         Case(
-            file: "mailchimp.csv", rows: 6, queued: 4, rejected: 1, duplicates: 1,
-            mapping: ["email ← \"Email Address\"", "ip_address ← \"OPTIN_IP\", then \"CONFIRM_IP\""]),
+            file: "mailchimp.csv",
+            rows: 6,
+            queued: 4,
+            rejected: 1,
+            duplicates: 1,
+            mapping: ["email ← \"Email Address\"", "ip_address ← \"OPTIN_IP\", then \"CONFIRM_IP\""]
+        ),
         Case(
-            file: "hubspot.csv", rows: 5, queued: 4, rejected: 1, duplicates: 0,
-            mapping: ["email ← \"Email\"", "phone ← \"Phone Number\", then \"Mobile Phone Number\""]),
+            file: "hubspot.csv",
+            rows: 5,
+            queued: 4,
+            rejected: 1,
+            duplicates: 0,
+            mapping: ["email ← \"Email\"", "phone ← \"Phone Number\", then \"Mobile Phone Number\""]
+        ),
         Case(
-            file: "activecampaign.csv", rows: 5, queued: 3, rejected: 1, duplicates: 1,
-            mapping: ["ip_address ← \"IP Address\""]),
-        Case(file: "kit.csv", rows: 5, queued: 4, rejected: 0, duplicates: 0, blank: 1, mapping: ["email ← \"email_address\""]),
+            file: "activecampaign.csv",
+            rows: 5,
+            queued: 3,
+            rejected: 1,
+            duplicates: 1,
+            mapping: ["ip_address ← \"IP Address\""]
+        ),
         Case(
-            file: "excel-windows-fr.csv", args: ["--encoding", "windows-1252"], rows: 5, queued: 3, rejected: 1,
-            duplicates: 0, blank: 1, mapping: ["email ← \"Adresse e-mail\"", "first_name ← \"Prénom\"", "last_name ← \"Nom\""]),
+            file: "kit.csv",
+            rows: 5,
+            queued: 4,
+            rejected: 0,
+            duplicates: 0,
+            blank: 1,
+            mapping: ["email ← \"email_address\""]
+        ),
         Case(
-            file: "google-sheets.csv", rows: 4, queued: 3, rejected: 1, duplicates: 0,
-            mapping: ["full_name ← \"Name\"", "phone ← \"Phone\""]),
+            file: "excel-windows-fr.csv",
+            args: ["--encoding", "windows-1252"],
+            rows: 5,
+            queued: 3,
+            rejected: 1,
+            duplicates: 0,
+            blank: 1,
+            mapping: ["email ← \"Adresse e-mail\"", "first_name ← \"Prénom\"", "last_name ← \"Nom\""]
+        ),
+        Case(
+            file: "google-sheets.csv",
+            rows: 4,
+            queued: 3,
+            rejected: 1,
+            duplicates: 0,
+            mapping: ["full_name ← \"Name\"", "phone ← \"Phone\""]
+        ),
     ]
 
     @Test("imported, registered and exported, every row accounted for", arguments: cases)
     func roundTrip(_ c: Case) async throws {
         let ws = Workspace()
         let file = Self.crm.appendingPathComponent(c.file).path
-        let imported = try await bulkreg(["import", file, "--webinar", "5", "--schedule", "34", "--db", ws.db] + c.args)
+        let imported = try await bulkreg(
+            ["import", file, "--webinar", "5", "--schedule", "34", "--db", ws.db] + c.args
+        )
         #expect(imported.status == 0, "\(imported.stderr)")
         let out = imported.stdout
         #expect(out.contains("\(c.rows) rows read"), "\(out)")
@@ -332,7 +430,8 @@ struct CRMExportTests {
         try await withSimulator { sim in
             let run = try await bulkreg(
                 ["run", "--db", ws.db, "--api-base", sim.baseURL, "--request-timeout", "2", "--quiet"],
-                env: ["WEBINARJAM_API_KEY": "e2e-key-0123456789"])
+                env: ["WEBINARJAM_API_KEY": "e2e-key-0123456789"]
+            )
             #expect(run.status == 0, "\(run.stdout) \(run.stderr)")
             #expect(await sim.registrations().count == c.queued)
         }

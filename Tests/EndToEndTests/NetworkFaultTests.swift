@@ -21,7 +21,8 @@ struct NetworkFaultTests {
         let port = try freeLoopbackPort()
         let (process, out, err) = try launch(
             ["run", "--db", ws.db, "--api-base", "http://127.0.0.1:\(port)", "--request-timeout", "2"],
-            env: ["WEBINARJAM_API_KEY": apiKey])
+            env: ["WEBINARJAM_API_KEY": apiKey]
+        )
         let stderr = PipeCollector(err)
         let stdout = PipeCollector(out)
         // The line appears as soon as the outage begins (not at the next 10 s tick).
@@ -56,8 +57,10 @@ struct NetworkFaultTests {
         try await pausesAndStops(apiBase: "https://bulkreg-test.invalid", expect: "API unreachable for")
     }
 
-    @Test("a TLS endpoint with an untrusted certificate: never accepted (checks are never disabled); the run pauses and says why",
-          .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl"), "needs the openssl command"))
+    @Test(
+        "a TLS endpoint with an untrusted certificate: never accepted (checks are never disabled); the run pauses and says why",
+        .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl"), "needs the openssl command")
+    )
     func tlsFailure() async throws {
         let ws = Workspace()
         let port = try freeLoopbackPort()
@@ -65,11 +68,17 @@ struct NetworkFaultTests {
         let keyFile = ws.file("key.pem")
         let made = try runTool(
             "/usr/bin/openssl",
-            ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", keyFile, "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1"])
+            [
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", keyFile, "-out", cert, "-days", "1",
+                "-subj", "/CN=127.0.0.1",
+            ]
+        )
         #expect(made == 0)
         let server = Process()
         server.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        server.arguments = ["s_server", "-accept", "127.0.0.1:\(port)", "-cert", cert, "-key", keyFile, "-www", "-quiet"]
+        server.arguments = [
+            "s_server", "-accept", "127.0.0.1:\(port)", "-cert", cert, "-key", keyFile, "-www", "-quiet",
+        ]
         server.standardOutput = FileHandle.nullDevice
         server.standardError = FileHandle.nullDevice
         server.standardInput = FileHandle.nullDevice
@@ -83,7 +92,9 @@ struct NetworkFaultTests {
         try await pausesAndStops(apiBase: "https://127.0.0.1:\(port)", expect: "TLS handshake failure")
     }
 
-    @Test("a 100 MB answer is cut at the cap: the call is uncertain, its checks are cut too, it stays uncertain (exit 3)")
+    @Test(
+        "a 100 MB answer is cut at the cap: the call is uncertain, its checks are cut too, it stays uncertain (exit 3)"
+    )
     func hugeBody() async throws {
         let ws = Workspace()
         let file = ws.write("leads.csv", leadsCSV(count: 1))
@@ -92,14 +103,18 @@ struct NetworkFaultTests {
         defer { server.stop() }
         let start = ContinuousClock.now
         let run = try await bulkreg(
-            ["run", "--db", ws.db, "--api-base", "http://127.0.0.1:\(server.port)", "--max-attempts", "1",
-             "--request-timeout", "5", "--settle-minimum", "1", "--check-patience", "5", "--quiet"],
-            env: ["WEBINARJAM_API_KEY": apiKey])
+            [
+                "run", "--db", ws.db, "--api-base", "http://127.0.0.1:\(server.port)", "--max-attempts", "1",
+                "--request-timeout", "5", "--settle-minimum", "1", "--check-patience", "5", "--quiet",
+            ],
+            env: ["WEBINARJAM_API_KEY": apiKey]
+        )
         #expect(run.status == 3, "\(run.stdout) \(run.stderr)")
         #expect(ContinuousClock.now - start < .seconds(60))
         // Each answer was cut at the cap: a few MB read of each 100 MB (the server counts what the
         // kernel took, buffers included, so the bound is per answer, not a total).
-        let sent = server.bytesSent.withLock { $0 }, answers = server.hugeAnswers.withLock { $0 }
+        let sent = server.bytesSent.withLock { $0 }
+        let answers = server.hugeAnswers.withLock { $0 }
         #expect(answers >= 1)
         #expect(sent < answers * (16 << 20), "\(sent) bytes over \(answers) answers")
         // Nobody knows whether the vendor registered the lead: it is never failed, it waits for a check.
@@ -115,7 +130,9 @@ struct NetworkFaultTests {
         let file = ws.write("leads.csv", leadsCSV(count: 5))
         #expect(try await bulkreg(["import", file, "--webinar", "5", "--schedule", "34", "--db", ws.db]).status == 0)
         let (process, out, err) = try launch(
-            ["run", "--db", ws.db, "--api-base", apiBase, "--request-timeout", "3"], env: ["WEBINARJAM_API_KEY": apiKey])
+            ["run", "--db", ws.db, "--api-base", apiBase, "--request-timeout", "3"],
+            env: ["WEBINARJAM_API_KEY": apiKey]
+        )
         let stderr = PipeCollector(err)
         _ = PipeCollector(out)
         let shown = await waitUntil(.seconds(30)) { stderr.text.contains(expect) }
@@ -253,18 +270,22 @@ final class HugeAnswerServer: Sendable {
             let text = String(decoding: request, as: UTF8.self)
             guard let end = text.range(of: "\r\n\r\n") else { continue }
             let head = text[..<end.lowerBound].lowercased()
-            let length = head.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
+            let length =
+                head.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
                 .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) } ?? 0
             if text.utf8.count - text.distance(from: text.startIndex, to: end.upperBound) >= length { break }
         }
         let firstLine = String(decoding: request.prefix { $0 != 0x0D }, as: UTF8.self)
         if firstLine.contains("/webinar ") || firstLine.hasSuffix("/webinar HTTP/1.1") {
-            let body = #"{"status":"success","webinar":{"webinar_id":5,"name":"Test","schedules":[{"date":"2030-01-05 13:00","schedule":34,"comment":"Sat"}]}}"#
-            let answer = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n" + body
+            let body =
+                #"{"status":"success","webinar":{"webinar_id":5,"name":"Test","schedules":[{"date":"2030-01-05 13:00","schedule":34,"comment":"Sat"}]}}"#
+            let answer =
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n" + body
             _ = answer.withCString { send(client, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
             return
         }
-        let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(bodyBytes)\r\n\r\n{\"status\":\"success\",\"x\":\""
+        let head =
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(bodyBytes)\r\n\r\n{\"status\":\"success\",\"x\":\""
         hugeAnswers.withLock { $0 += 1 }
         _ = head.withCString { send(client, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
         let chunk = [UInt8](repeating: UInt8(ascii: "a"), count: 1 << 20)

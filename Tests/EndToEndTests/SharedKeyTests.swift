@@ -1,10 +1,11 @@
 import Foundation
 import SQLite
+import Testing
+import WebinarSim
+
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
-import Testing
-import WebinarSim
 
 /// Several bulkreg processes on one API key, through the binary, against one simulator: one
 /// budget of 20 calls a second for all of them (SPEC "Limit").
@@ -73,8 +74,9 @@ import WebinarSim
             var failures: [String] = []
             while !Task.isCancelled {
                 if let outcome = try? await bulkreg(
-                    ["webinars", "--platform", "webinarjam", "--api-base", sim.baseURL], env: env)
-                {
+                    ["webinars", "--platform", "webinarjam", "--api-base", sim.baseURL],
+                    env: env
+                ) {
                     runs += 1
                     if outcome.status != 0 { failures.append(outcome.stderr) }
                 }
@@ -114,7 +116,10 @@ import WebinarSim
             let json = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
             let shared = (json?["shared_with"] as? [[String: Any]] ?? []).compactMap { $0["label"] as? String }
             for db in dbs.dropFirst() {
-                #expect(shared.contains { $0.hasSuffix((db as NSString).lastPathComponent) }, "status: \(status.stdout)")
+                #expect(
+                    shared.contains { $0.hasSuffix((db as NSString).lastPathComponent) },
+                    "status: \(status.stdout)"
+                )
             }
             let human = try await bulkreg(["status", "--db", dbs[0]], env: env)
             #expect(human.stdout.contains("its API key is shared now with"), "\(human.stdout)")
@@ -158,7 +163,8 @@ import WebinarSim
         let a = try await prepare(ws, 0, count: 200)
         let b = try await prepare(ws, 1, count: 300)
         try await withSimulatorProcess { sim in
-            let options = ["--api-base", sim.baseURL, "--quiet", "--request-timeout", "2", "--settle-minimum", "2"] + Self.margin
+            let options =
+                ["--api-base", sim.baseURL, "--quiet", "--request-timeout", "2", "--settle-minimum", "2"] + Self.margin
             let (victim, vOut, vErr) = try launch(["run", "--db", a] + options, env: env)
             let (other, oOut, oErr) = try launch(["run", "--db", b] + options, env: env)
             let going = await waitUntil { ((try? await sim.stats())?.successfulRegisterCalls ?? 0) >= 80 }
@@ -215,7 +221,8 @@ import WebinarSim
             let db2 = try await prepare(ws, 1, count: 5)
             let fallback = try await bulkreg(
                 ["run", "--db", db2, "--api-base", sim.baseURL, "--quiet"],
-                env: ["WEBINARJAM_API_KEY": key, "XDG_STATE_HOME": blocked])
+                env: ["WEBINARJAM_API_KEY": key, "XDG_STATE_HOME": blocked]
+            )
             #expect(fallback.status == 0, "\(fallback.stderr)")
             let said = fallback.stderr.components(separatedBy: "shared rate budget").count - 1
             #expect(said == 1, "\(fallback.stderr)")

@@ -69,7 +69,9 @@ struct StorageFaultTests {
         #expect(!o.stderr.contains("corrupted"), "\(o.stderr)")
     }
 
-    @Test("a database corrupted in place (its schema page, or pages of its tables): every command exits 2, nothing written")
+    @Test(
+        "a database corrupted in place (its schema page, or pages of its tables): every command exits 2, nothing written"
+    )
     func corrupted() async throws {
         // Page 1 after SQLite's 100-byte header holds the schema; pages 2... the tables.
         for damage in ["schema", "tables"] {
@@ -94,8 +96,10 @@ struct StorageFaultTests {
                 let o = try await bulkreg(command, env: ["WEBINARJAM_API_KEY": "k3y-for-the-corruption-test"])
                 #expect(o.status == 2, "\(damage) \(command[0]): \(o.status) \(o.stderr)")
                 #expect(
-                    o.stderr == "bulkreg: \(db): is corrupted (database disk image is malformed); restore it from a backup or use another --db\n",
-                    "\(damage) \(command[0]): \(o.stderr)")
+                    o.stderr
+                        == "bulkreg: \(db): is corrupted (database disk image is malformed); restore it from a backup or use another --db\n",
+                    "\(damage) \(command[0]): \(o.stderr)"
+                )
             }
             #expect(try Data(contentsOf: URL(fileURLWithPath: db)) == before, "\(damage): the database changed")
             #expect(!FileManager.default.fileExists(atPath: ws.file("out.csv")))
@@ -107,8 +111,10 @@ struct StorageFaultTests {
     static let setpriv = ["/usr/bin/setpriv", "/bin/setpriv"].first { FileManager.default.isExecutableFile(atPath: $0) }
     static let canDropRoot = geteuid() != 0 || setpriv != nil
 
-    @Test("a read-only database directory: every command exits 2 with a clear message, nothing changed",
-          .enabled(if: canDropRoot, "running as root without setpriv"))
+    @Test(
+        "a read-only database directory: every command exits 2 with a clear message, nothing changed",
+        .enabled(if: canDropRoot, "running as root without setpriv")
+    )
     func readOnlyDirectory() async throws {
         let ws = Workspace()
         let dir = ws.file("ro")
@@ -137,11 +143,16 @@ struct StorageFaultTests {
                 process.executableURL = URL(fileURLWithPath: binary)
                 process.arguments = command
             }
-            process.environment = ["PATH": "/usr/bin:/bin", "HOME": ws.path, "WEBINARJAM_API_KEY": "k3y-for-the-read-only-test"]
+            process.environment = [
+                "PATH": "/usr/bin:/bin", "HOME": ws.path, "WEBINARJAM_API_KEY": "k3y-for-the-read-only-test",
+            ]
             let o = try await runToEnd(process)
             #expect(o.status == 2, "\(command[0]): \(o.status) \(o.stderr)")
             #expect(o.stderr.hasPrefix("bulkreg: \(db)"), "\(command[0]): \(o.stderr)")
-            #expect(o.stderr.contains("read-only") || o.stderr.contains("Permission denied"), "\(command[0]): \(o.stderr)")
+            #expect(
+                o.stderr.contains("read-only") || o.stderr.contains("Permission denied"),
+                "\(command[0]): \(o.stderr)"
+            )
             #expect(o.stderr.split(separator: "\n").count == 1, "\(command[0]): \(o.stderr)")
         }
         #expect(try Data(contentsOf: URL(fileURLWithPath: db)) == before, "the database changed")

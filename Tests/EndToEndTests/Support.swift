@@ -103,8 +103,11 @@ func finish(_ process: Process, _ out: Pipe, _ err: Pipe) async -> Outcome {
             process.waitUntilExit()
             continuation.resume(
                 returning: Outcome(
-                    status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
-                    stderr: String(decoding: e, as: UTF8.self)))
+                    status: process.terminationStatus,
+                    stdout: String(decoding: o, as: UTF8.self),
+                    stderr: String(decoding: e, as: UTF8.self)
+                )
+            )
         }
     }
 }
@@ -153,7 +156,8 @@ func csvRows(_ text: String) -> [[String]] {
 
 /// A simulator for one test.
 func withSimulator<T>(
-    _ configure: (inout SimulatorConfig) -> Void = { _ in }, _ body: (RunningSimulator) async throws -> T
+    _ configure: (inout SimulatorConfig) -> Void = { _ in },
+    run body: (RunningSimulator) async throws -> T
 ) async throws -> T {
     var config = SimulatorConfig(port: 0)
     configure(&config)

@@ -27,7 +27,8 @@ struct VendorFaultTests {
     func run(_ ws: Workspace, _ sim: RunningSimulator, _ extra: [String] = []) async throws -> Outcome {
         try await bulkreg(
             ["run", "--db", ws.db, "--api-base", sim.baseURL, "--rate-margin-ms", "40", "--quiet"] + extra,
-            env: ["WEBINARJAM_API_KEY": apiKey])
+            env: ["WEBINARJAM_API_KEY": apiKey]
+        )
     }
 
     /// Every person registered exactly once at the simulator, and the export carries the
@@ -49,13 +50,15 @@ struct VendorFaultTests {
         }
     }
 
-    @Test("(a) 20% 'try again later' on every method, the first webinar check among them: every lead done, ≤ 1.35 calls a lead")
+    @Test(
+        "(a) 20% 'try again later' on every method, the first webinar check among them: every lead done, ≤ 1.35 calls a lead"
+    )
     func tryAgainLater() async throws {
         let ws = try await prepared(120)
-        try await withSimulator({ config in
+        try await withSimulator { config in
             config.faults = SimFaults(latencyMs: 5...30, methods: Set(SimMethod.allCases))
             config.faults.vendorTroubleRate = 0.2
-        }) { sim in
+        } run: { sim in
             await sim.injectFaults([.vendorTrouble])  // the first call is the webinar check
             let outcome = try await run(ws, sim)
             #expect(outcome.status == 0, "\(outcome.stdout) \(outcome.stderr)")
@@ -63,19 +66,22 @@ struct VendorFaultTests {
             let stats = await sim.stats()
             // 429s are the shared CPU's jitter (the simulator runs in the test process beside the
             // other suites), not the policy's calls: they are left out of the count.
-            #expect(Double(stats.totalCalls - stats.rateLimited) / 120 <= 1.35, "\(stats.totalCalls) calls, \(stats.rateLimited) × 429")
+            #expect(
+                Double(stats.totalCalls - stats.rateLimited) / 120 <= 1.35,
+                "\(stats.totalCalls) calls, \(stats.rateLimited) × 429"
+            )
         }
     }
 
     @Test("(b) 10% 408/504/520 pages plus resets after storing, 4 SIGKILLs: every lead done exactly once")
     func proxyPagesAndKills() async throws {
         let ws = try await prepared(150)
-        try await withSimulator({ config in
+        try await withSimulator { config in
             config.duplicatePolicy = .newUser
             config.faults = SimFaults(latencyMs: 10...60, resetAfterStoreRate: 0.05)
             config.faults.proxyPageRate = 0.1
             config.faults.proxyPageStatuses = [408, 504, 520]
-        }) { sim in
+        } run: { sim in
             let args = [
                 "run", "--db", ws.db, "--api-base", sim.baseURL, "--rate-margin-ms", "40", "--quiet",
                 "--request-timeout", "2", "--settle-minimum", "2",
@@ -97,7 +103,9 @@ struct VendorFaultTests {
     @Test("(c) a webinar check answered not-found once, then correctly: the target's leads are registered")
     func webinarNotFoundOnce() async throws {
         let ws = try await prepared(10)
-        try await withSimulator({ $0.faults.webinarNotFoundFirst = 1 }) { sim in
+        try await withSimulator {
+            $0.faults.webinarNotFoundFirst = 1
+        } run: { sim in
             let outcome = try await run(ws, sim)
             #expect(outcome.status == 0, "\(outcome.stdout) \(outcome.stderr)")
             try await expectExactlyOnce(ws, sim, persons: 10)
@@ -108,14 +116,15 @@ struct VendorFaultTests {
     @Test("(d) registrants checks failing for 2 minutes: the jobs stay uncertain, then done when checks answer")
     func registrantsDown() async throws {
         let ws = try await prepared(40)
-        try await withSimulator({ config in
+        try await withSimulator { config in
             config.duplicatePolicy = .newUser
             config.faults.registrantsDownS = 120
-        }) { sim in
+        } run: { sim in
             await sim.injectFaults([.resetAfterStore, .resetAfterStore, .resetAfterStore])
             let (process, out, err) = try launch(
                 ["run", "--db", ws.db, "--api-base", sim.baseURL, "--request-timeout", "2", "--settle-minimum", "2"],
-                env: ["WEBINARJAM_API_KEY": apiKey])
+                env: ["WEBINARJAM_API_KEY": apiKey]
+            )
             let stdout = PipeCollector(out)
             let stderr = PipeCollector(err)
             // Meanwhile the three are uncertain, never failed (polled: the run is another process).
@@ -136,10 +145,10 @@ struct VendorFaultTests {
     @Test("(e) a field error fails after 1 call; an unknown message-only error after 3 calls, with the vendor's words")
     func refusals() async throws {
         let ws = try await prepared(5)
-        try await withSimulator({ config in
+        try await withSimulator { config in
             config.faults.fieldRefusals = ["person2@example.com": "email"]
             config.faults.refusals = ["person4@example.com": "Registration refused by the host"]
-        }) { sim in
+        } run: { sim in
             let outcome = try await run(ws, sim, ["--max-attempts", "6"])
             #expect(outcome.status == 3)
             let stats = await sim.stats()
@@ -174,14 +183,16 @@ struct VendorFaultTests {
     @Test("slow storing: the vendor stores after the client gave up; with kills, nobody is registered twice")
     func slowStoring() async throws {
         let ws = try await prepared(60)
-        try await withSimulator({ config in
+        try await withSimulator { config in
             config.duplicatePolicy = .newUser
             config.faults = SimFaults(latencyMs: 5...20, slowRate: 0.25, slowMs: 2_500)
-        }) { sim in
+        } run: { sim in
             let args = ["--request-timeout", "1", "--settle-minimum", "4"]
             for _ in 1...2 {
                 let (process, out, err) = try launch(
-                    ["run", "--db", ws.db, "--api-base", sim.baseURL, "--quiet"] + args, env: ["WEBINARJAM_API_KEY": apiKey])
+                    ["run", "--db", ws.db, "--api-base", sim.baseURL, "--quiet"] + args,
+                    env: ["WEBINARJAM_API_KEY": apiKey]
+                )
                 _ = PipeCollector(out)
                 _ = PipeCollector(err)
                 try await Task.sleep(for: .milliseconds(1_500))
@@ -197,12 +208,12 @@ struct VendorFaultTests {
     @Test("deep registrants lists, search ignored, 10 rows a page: the check reads every page")
     func deepLists() async throws {
         let ws = try await prepared(300)
-        try await withSimulator({ config in
+        try await withSimulator { config in
             config.duplicatePolicy = .newUser
             config.ignoreSearch = true
             config.registrantsPerPage = 10
             config.faults = SimFaults(resetAfterStoreRate: 0.05)
-        }) { sim in
+        } run: { sim in
             let outcome = try await run(ws, sim, ["--request-timeout", "2", "--settle-minimum", "2"])
             #expect(outcome.status == 0, "\(outcome.stdout) \(outcome.stderr)")
             try await expectExactlyOnce(ws, sim, persons: 300)
@@ -213,21 +224,31 @@ struct VendorFaultTests {
     @Test("a second runner is refused by the database itself: lock file deleted, or the database through a symlink")
     func secondRunner() async throws {
         let ws = try await prepared(60)
-        try await withSimulator({ $0.faults = SimFaults(latencyMs: 100...200) }) { sim in
+        try await withSimulator {
+            $0.faults = SimFaults(latencyMs: 100...200)
+        } run: { sim in
             let (process, out, err) = try launch(
-                ["run", "--db", ws.db, "--api-base", sim.baseURL, "--quiet"], env: ["WEBINARJAM_API_KEY": apiKey])
+                ["run", "--db", ws.db, "--api-base", sim.baseURL, "--quiet"],
+                env: ["WEBINARJAM_API_KEY": apiKey]
+            )
             _ = PipeCollector(out)
             _ = PipeCollector(err)
             #expect(await waitUntil(.seconds(20)) { (await sim.stats().successfulRegisterCalls) > 2 })
             let link = ws.file("link.sqlite")
             try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: ws.db)
             let viaLink = try await bulkreg(
-                ["run", "--db", link, "--api-base", sim.baseURL, "--quiet"], env: ["WEBINARJAM_API_KEY": apiKey])
+                ["run", "--db", link, "--api-base", sim.baseURL, "--quiet"],
+                env: ["WEBINARJAM_API_KEY": apiKey]
+            )
             #expect(viaLink.status == 2, "\(viaLink.stderr)")
-            #expect(viaLink.stderr.contains("another bulkreg is running on this database (pid \(process.processIdentifier)"))
+            #expect(
+                viaLink.stderr.contains("another bulkreg is running on this database (pid \(process.processIdentifier)")
+            )
             try FileManager.default.removeItem(atPath: ws.db + ".lock")
             let noLock = try await bulkreg(
-                ["run", "--db", ws.db, "--api-base", sim.baseURL, "--quiet"], env: ["WEBINARJAM_API_KEY": apiKey])
+                ["run", "--db", ws.db, "--api-base", sim.baseURL, "--quiet"],
+                env: ["WEBINARJAM_API_KEY": apiKey]
+            )
             #expect(noLock.status == 2, "\(noLock.stderr)")
             #expect(noLock.stderr.contains("another bulkreg is running on this database"))
             let retry = try await bulkreg(["retry", "--db", ws.db])
@@ -250,7 +271,8 @@ struct VendorFaultTests {
                 let c = try Connection(.path(ws.db))
                 try c.execute("UPDATE jobs SET state = 'uncertain', maybe_sent = 1, sent_at = 1 WHERE id = 1")
                 try c.execute(
-                    "UPDATE jobs SET state = 'failed', maybe_sent = 1, error = 'could not check whether the earlier call registered this lead' WHERE id = 2")
+                    "UPDATE jobs SET state = 'failed', maybe_sent = 1, error = 'could not check whether the earlier call registered this lead' WHERE id = 2"
+                )
             }
             let one = try await bulkreg(["retry", "--job", "1", "--db", ws.db])
             #expect(one.status == 2)
@@ -284,11 +306,11 @@ struct VendorFaultTests {
         let imported = try await bulkreg(
             ["import", file, "--platform", "everwebinar", "--webinar", "7", "--schedule", "71", "--db", ws.db])
         #expect(imported.status == 0, "\(imported.stdout) \(imported.stderr)")
-        try await withSimulator({ config in
+        try await withSimulator { config in
             config.duplicatePolicy = .newUser
             config.registrantsDates = true
             config.faults = SimFaults(resetAfterStoreRate: 0.3)
-        }) { sim in
+        } run: { sim in
             let outcome = try await run(ws, sim, ["--request-timeout", "2", "--settle-minimum", "2"])
             #expect(outcome.status == 0, "\(outcome.stdout) \(outcome.stderr)")
             let registrations = await sim.registrations()
@@ -297,7 +319,9 @@ struct VendorFaultTests {
             let export = try await bulkreg(["export", "-", "--db", ws.db])
             let rows = csvRows(export.stdout)
             let h = rows[0]
-            let (email, date, live) = (h.firstIndex(of: "Email Address")!, h.firstIndex(of: "date")!, h.firstIndex(of: "live_room_url")!)
+            let (email, date, live) = (
+                h.firstIndex(of: "Email Address")!, h.firstIndex(of: "date")!, h.firstIndex(of: "live_room_url")!
+            )
             for row in rows.dropFirst() {
                 let own = registrations.first { $0.email == row[email] && $0.date == row[date] }
                 #expect(own?.liveRoomURL == row[live], "\(row[email]) \(row[date])")
@@ -305,13 +329,20 @@ struct VendorFaultTests {
         }
     }
 
-    @Test("the same, when the vendor's rows carry no date: an ambiguous check proves nothing; the job stays uncertain, said why")
+    @Test(
+        "the same, when the vendor's rows carry no date: an ambiguous check proves nothing; the job stays uncertain, said why"
+    )
     func twoSessionsUndated() async throws {
         let ws = Workspace()
-        let text = "Email Address,First Name,Last Name,date\np@example.com,P,T,2024-01-05 19:00\np@example.com,P,T,2024-01-06 19:00\n"
+        let text =
+            "Email Address,First Name,Last Name,date\np@example.com,P,T,2024-01-05 19:00\np@example.com,P,T,2024-01-06 19:00\n"
         let file = ws.write("ew.csv", text)
-        _ = try await bulkreg(["import", file, "--platform", "everwebinar", "--webinar", "7", "--schedule", "71", "--db", ws.db])
-        try await withSimulator({ $0.duplicatePolicy = .newUser }) { sim in
+        _ = try await bulkreg([
+            "import", file, "--platform", "everwebinar", "--webinar", "7", "--schedule", "71", "--db", ws.db,
+        ])
+        try await withSimulator {
+            $0.duplicatePolicy = .newUser
+        } run: { sim in
             await sim.injectFaults([.resetAfterStore])
             let outcome = try await run(ws, sim, ["--request-timeout", "2", "--settle-minimum", "1"])
             #expect(outcome.status == 3, "\(outcome.stdout) \(outcome.stderr)")
@@ -325,13 +356,18 @@ struct VendorFaultTests {
     @Test("every call slower than the request timeout: the run backs off and says so; no loop")
     func everyCallTimesOut() async throws {
         let ws = try await prepared(200)
-        try await withSimulator({ $0.faults = SimFaults(latencyMs: 2_500...2_500) }) { sim in
+        try await withSimulator {
+            $0.faults = SimFaults(latencyMs: 2_500...2_500)
+        } run: { sim in
             let (process, out, err) = try launch(
                 ["run", "--db", ws.db, "--api-base", sim.baseURL, "--request-timeout", "1"],
-                env: ["WEBINARJAM_API_KEY": apiKey])
+                env: ["WEBINARJAM_API_KEY": apiKey]
+            )
             _ = PipeCollector(out)
             let stderr = PipeCollector(err)
-            let said = await waitUntil(.seconds(40)) { stderr.text.contains("the API answers slower than --request-timeout") }
+            let said = await waitUntil(.seconds(40)) {
+                stderr.text.contains("the API answers slower than --request-timeout")
+            }
             #expect(said, "\(stderr.text)")
             try await Task.sleep(for: .seconds(5))
             kill(process.processIdentifier, SIGINT)
@@ -345,10 +381,13 @@ struct VendorFaultTests {
     @Test("a store stalled 3 s by another writer: calls take fresh slots, no second with more than 20 calls")
     func stalledStore() async throws {
         let ws = try await prepared(200)
-        try await withSimulator({ $0.faults = SimFaults(latencyMs: 20...60) }) { sim in
+        try await withSimulator {
+            $0.faults = SimFaults(latencyMs: 20...60)
+        } run: { sim in
             let (process, out, err) = try launch(
                 ["run", "--db", ws.db, "--api-base", sim.baseURL, "--quiet", "--rate-margin-ms", "60"],
-                env: ["WEBINARJAM_API_KEY": apiKey])
+                env: ["WEBINARJAM_API_KEY": apiKey]
+            )
             _ = PipeCollector(out)
             _ = PipeCollector(err)
             #expect(await waitUntil(.seconds(20)) { (await sim.stats().successfulRegisterCalls) > 40 })

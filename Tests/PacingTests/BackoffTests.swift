@@ -35,11 +35,12 @@ struct BackoffTests {
             let ceiling = backoff.ceiling(forAttempt: n)
             #expect(ceiling >= previousCeiling && ceiling <= backoff.cap)  // monotone, capped
             previousCeiling = ceiling
-            let lower: Duration = switch jitter {
-            case .equal: ceiling / 2
-            case .full: .zero
-            case .none: ceiling
-            }
+            let lower: Duration =
+                switch jitter {
+                case .equal: ceiling / 2
+                case .full: .zero
+                case .none: ceiling
+                }
             var allInBounds = true
             for seed in UInt64(0)..<300 {
                 var rng = SplitMix64(seed: seed &* 0x9E37_79B9 &+ UInt64(n))
@@ -84,9 +85,11 @@ struct BackoffTests {
         let baseAboveCap = Backoff(base: .seconds(90), cap: .seconds(60), jitter: .none)
         #expect(baseAboveCap.delay(forAttempt: 1, random: &rng) == .seconds(60))
         let triple = Backoff(base: .milliseconds(100), factor: 3, cap: .seconds(5), jitter: .none)
-        #expect((1...6).map { triple.ceiling(forAttempt: $0) } == [
-            .milliseconds(100), .milliseconds(300), .milliseconds(900), .milliseconds(2700),
-            .seconds(5), .seconds(5),
-        ])
+        #expect(
+            (1...6).map { triple.ceiling(forAttempt: $0) } == [
+                .milliseconds(100), .milliseconds(300), .milliseconds(900), .milliseconds(2700),
+                .seconds(5), .seconds(5),
+            ]
+        )
     }
 }

@@ -32,7 +32,9 @@ struct EvenSpacingTests {
     func lateStartsCountWhenTheyHappened() async throws {
         let clock = ManualClock()
         let limiter = RateLimiter(
-            clock: clock, configuration: RateLimiterConfiguration(rate: 2, margin: .zero, evenSpacing: false))
+            clock: clock,
+            configuration: RateLimiterConfiguration(rate: 2, margin: .zero, evenSpacing: false)
+        )
         let first = try await limiter.acquire()
         _ = try await limiter.acquire()
         #expect(first.offset == .zero)
@@ -45,7 +47,11 @@ struct EvenSpacingTests {
 
     /// One caller at a time: each either gets its slot at once, or its leader sleeps on the
     /// clock until the test moves time to the slot.
-    func grantsUnderSaturation(limiter: RateLimiter<ManualClock>, clock: ManualClock, count: Int) async throws
+    func grantsUnderSaturation(
+        limiter: RateLimiter<ManualClock>,
+        clock: ManualClock,
+        count: Int
+    ) async throws
         -> [ManualClock.Instant]
     {
         var grants: [ManualClock.Instant] = []

@@ -90,10 +90,12 @@ struct ManualClockTests {
         let clock = ManualClock()
         var tasks: [Task<Instant, any Error>] = []
         for (n, seconds) in [3, 1, 2].enumerated() {
-            tasks.append(Task {
-                try await clock.sleep(until: at(.seconds(seconds)), tolerance: nil)
-                return clock.now
-            })
+            tasks.append(
+                Task {
+                    try await clock.sleep(until: at(.seconds(seconds)), tolerance: nil)
+                    return clock.now
+                }
+            )
             await clock.waitForSleepers(count: n + 1)
         }
         #expect(clock.advanceToNextDeadline() == at(.seconds(1)))

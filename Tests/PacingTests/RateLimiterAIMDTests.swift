@@ -5,7 +5,12 @@ import Testing
 struct RateLimiterAIMDTests {
     /// The limiter's jitter formula, replicated: uniform whole nanoseconds in `0...max`.
     func expectedJitter(_ rng: inout SplitMix64, max: Duration = .milliseconds(250)) -> Duration {
-        .nanoseconds(Int64.random(in: 0...max.components.seconds * 1_000_000_000 + max.components.attoseconds / 1_000_000_000, using: &rng))
+        .nanoseconds(
+            Int64.random(
+                in: 0...max.components.seconds * 1_000_000_000 + max.components.attoseconds / 1_000_000_000,
+                using: &rng
+            )
+        )
     }
 
     @Test func noStartBeforePauseEnd() async throws {

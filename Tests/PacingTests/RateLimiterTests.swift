@@ -201,7 +201,10 @@ struct RateLimiterTests {
         (RateLimiterConfiguration(rate: 1, margin: .milliseconds(7)), UInt64(5), 1_500, 0.2),
     ])
     func randomArrivalsMatchTheReferenceModel(
-        config: RateLimiterConfiguration, seed: UInt64, maxGap: Int, burst: Double
+        config: RateLimiterConfiguration,
+        seed: UInt64,
+        maxGap: Int,
+        burst: Double
     ) async throws {
         let rate = try #require(config.rate)
         let span = config.window + config.margin

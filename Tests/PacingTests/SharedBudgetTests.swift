@@ -13,20 +13,35 @@ import Testing
     }
 
     func budget(
-        _ name: String = "key.budget", configuration: RateLimiterConfiguration = RateLimiterConfiguration(),
-        label: String = "p", pid: Int32 = getpid(), boot: String = "boot-a", now: Int64 = 0
+        _ name: String = "key.budget",
+        configuration: RateLimiterConfiguration = RateLimiterConfiguration(),
+        label: String = "p",
+        pid: Int32 = getpid(),
+        boot: String = "boot-a",
+        now: Int64 = 0
     ) throws -> SharedBudget {
         try SharedBudget(
-            path: directory + "/" + name, bootID: boot, now: now, configuration: configuration, label: label,
-            pid: pid, random: SplitMix64(seed: 7))
+            path: directory + "/" + name,
+            bootID: boot,
+            now: now,
+            configuration: configuration,
+            label: label,
+            pid: pid,
+            random: SplitMix64(seed: 7)
+        )
     }
 
     func limiter(
-        clock: ManualClock, _ budget: SharedBudget, configuration: RateLimiterConfiguration = RateLimiterConfiguration()
+        clock: ManualClock,
+        _ budget: SharedBudget,
+        configuration: RateLimiterConfiguration = RateLimiterConfiguration()
     ) -> Limiter {
         Limiter(
-            clock: clock, configuration: configuration, random: SplitMix64(seed: 9),
-            shared: SharedStarts(budget: budget))
+            clock: clock,
+            configuration: configuration,
+            random: SplitMix64(seed: 9),
+            shared: SharedStarts(budget: budget)
+        )
     }
 
     /// Closed-loop saturated demand on several limiters at once; time moves only when every
@@ -130,7 +145,11 @@ import Testing
         }
         dead = nil  // its file description closes as a killed process's would
         clock.advance(by: .milliseconds(300))
-        let next = limiter(clock: clock, try budget(configuration: Self.burst, label: "next"), configuration: Self.burst)
+        let next = limiter(
+            clock: clock,
+            try budget(configuration: Self.burst, label: "next"),
+            configuration: Self.burst
+        )
         let task = Task { try await next.acquire() }
         await clock.waitForSleepers(count: 1)
         clock.advanceToNextDeadline()
@@ -142,7 +161,11 @@ import Testing
     @Test func aLogFromAnotherBootIsIgnored() async throws {
         let clock = ManualClock()
         do {
-            let l = limiter(clock: clock, try budget(configuration: Self.burst, boot: "before-reboot"), configuration: Self.burst)
+            let l = limiter(
+                clock: clock,
+                try budget(configuration: Self.burst, boot: "before-reboot"),
+                configuration: Self.burst
+            )
             for _ in 0..<20 { _ = try await l.acquire() }
         }
         let after = try budget(configuration: Self.burst, boot: "after-reboot")

@@ -8,7 +8,8 @@ typealias Limiter = RateLimiter<ManualClock>
 /// sliding-window rule itself, grant by grant; `EvenSpacingTests` covers the spaced form the
 /// runner uses by default.
 func makeLimiter(
-    clock: ManualClock, configuration: RateLimiterConfiguration = RateLimiterConfiguration(),
+    clock: ManualClock,
+    configuration: RateLimiterConfiguration = RateLimiterConfiguration(),
     random: some RandomNumberGenerator & Sendable = SystemRandomNumberGenerator()
 ) -> Limiter {
     var burst = configuration
@@ -46,7 +47,9 @@ func at(_ d: Duration) -> Instant { Instant(offset: d) }
 /// Expects that no half-open interval of length `span` contains more than `rate` of `grants`
 /// (equivalently: the i-th and (i+rate)-th sorted grants are at least `span` apart).
 func expectSlidingWindow(
-    _ grants: [Instant], rate: Int, span: Duration,
+    _ grants: [Instant],
+    rate: Int,
+    span: Duration,
     sourceLocation: SourceLocation = #_sourceLocation
 ) {
     let g = grants.sorted()
@@ -57,7 +60,11 @@ func expectSlidingWindow(
             break
         }
     }
-    #expect(violation == nil, "\(rate + 1) grants within \(String(describing: violation?.1)) starting at grant \(String(describing: violation?.0)) (\(g.count) grants)", sourceLocation: sourceLocation)
+    #expect(
+        violation == nil,
+        "\(rate + 1) grants within \(String(describing: violation?.1)) starting at grant \(String(describing: violation?.0)) (\(g.count) grants)",
+        sourceLocation: sourceLocation
+    )
 }
 
 /// Sustained throughput of saturated, bursty grants: grants after the first burst divided by the
@@ -75,7 +82,9 @@ func sustainedThroughput(_ grants: [Instant], rate: Int) -> Double {
 /// workers queued, then at t3 nobody can make progress.) `beforeAdvance` runs at every quiescent
 /// point with the grants so far; returning `false` stops the run (all workers are then cancelled).
 func runClosedLoop(
-    limiter: Limiter, clock: ManualClock, workers: Int,
+    limiter: Limiter,
+    clock: ManualClock,
+    workers: Int,
     beforeAdvance: ([Instant]) -> Bool
 ) async -> [Instant] {
     let grants = Shared<[Instant]>([])
@@ -85,7 +94,10 @@ func runClosedLoop(
                 while true {
                     do {
                         let t = try await limiter.acquire()
-                        let count = grants.withLock { $0.append(t); return $0.count }
+                        let count = grants.withLock {
+                            $0.append(t)
+                            return $0.count
+                        }
                         // A broken limiter that never suspends must not starve the driver.
                         if count > 1_000_000 { return }
                         await Task.yield()
@@ -132,7 +144,9 @@ func settle(limiter: Limiter, clock: ManualClock, calls: Int) async {
 /// manual clock, processing due limiter deadlines before arrivals at the same instant, and
 /// returns the grant instant of each arrival (`nil` if it failed).
 func runArrivals(
-    limiter: Limiter, clock: ManualClock, arrivals: [Instant],
+    limiter: Limiter,
+    clock: ManualClock,
+    arrivals: [Instant],
     atQuiescence: (Int) -> Void = { _ in }
 ) async -> [Instant?] {
     var result = [Instant?](repeating: nil, count: arrivals.count)

@@ -16,7 +16,11 @@ func withClient(
 ) async throws {
     let sim = try await Simulator.start(config: config)
     let api = try HTTPWebinarAPI(
-        baseURL: sim.baseURL, apiKey: key, requestTimeout: requestTimeout, maxResponseBodyBytes: maxResponseBodyBytes)
+        baseURL: sim.baseURL,
+        apiKey: key,
+        requestTimeout: requestTimeout,
+        maxResponseBodyBytes: maxResponseBodyBytes
+    )
     do {
         try await body(sim, api)
     } catch {
@@ -29,10 +33,19 @@ func withClient(
 }
 
 func lead(
-    _ email: String, platform: Platform = .webinarjam, webinar: Int = 5, schedule: Int = 34
+    _ email: String,
+    platform: Platform = .webinarjam,
+    webinar: Int = 5,
+    schedule: Int = 34
 ) -> RegistrationRequest {
     RegistrationRequest(
-        platform: platform, webinarID: webinar, schedule: schedule, firstName: "Ann", lastName: "Lee", email: email)
+        platform: platform,
+        webinarID: webinar,
+        schedule: schedule,
+        firstName: "Ann",
+        lastName: "Lee",
+        email: email
+    )
 }
 
 extension Result {
@@ -103,7 +116,9 @@ struct ClientOutcomeTests {
             #expect(six.registrationURL == "https://event.webinarjam.com/register/6/uvw1234")
             #expect(six.timezone == "America/Los_Angeles")
 
-            let shifted = try #require(await api.webinar(platform: .everwebinar, webinarID: 6, timezone: "GMT+4:30").value)
+            let shifted = try #require(
+                await api.webinar(platform: .everwebinar, webinarID: 6, timezone: "GMT+4:30").value
+            )
             #expect(shifted.schedules.map(\.date) == ["2024-01-05 00:30", "2024-01-06 00:30", "2024-01-06 01:30"])
 
             let always = try #require(await api.webinar(platform: .webinarjam, webinarID: 3, timezone: nil).value)
@@ -130,12 +145,14 @@ struct ClientOutcomeTests {
         try await withClient(key: "") { _, api in
             #expect(
                 await api.webinars(platform: .webinarjam).failure
-                    == .unauthorized(message: "The api key field is required."))
+                    == .unauthorized(message: "The api key field is required.")
+            )
         }
         try await withClient(key: "short") { _, api in
             #expect(
                 await api.register(lead("a@example.com")).failure
-                    == .unauthorized(message: "You must specify a valid API key"))
+                    == .unauthorized(message: "You must specify a valid API key")
+            )
         }
     }
 
@@ -144,37 +161,48 @@ struct ClientOutcomeTests {
         try await withClient { _, api in
             // errors: object of arrays (with a message beside it), sorted by field.
             let single = RegistrationRequest(
-                platform: .webinarjam, webinarID: 2, schedule: 21, firstName: "Ann", email: "ann@example.com")
+                platform: .webinarjam,
+                webinarID: 2,
+                schedule: 21,
+                firstName: "Ann",
+                email: "ann@example.com"
+            )
             #expect(
                 await api.register(single).failure
                     == .rejected(
                         httpStatus: 422,
                         message:
                             "last_name: The last name field is required.; phone: The phone field is required.; phone_country_code: The phone country code field is required."
-                    ))
+                    )
+            )
             // errors: object of strings.
             #expect(
                 await api.register(lead("not-an-email")).failure
-                    == .rejected(httpStatus: 422, message: "email: The email must be a valid email address."))
+                    == .rejected(httpStatus: 422, message: "email: The email must be a valid email address.")
+            )
             var badPhone = lead("a@example.com")
             badPhone.phone = "555 1234"
             #expect(
                 await api.register(badPhone).failure
-                    == .rejected(httpStatus: 422, message: "phone: The phone may only contain numbers."))
+                    == .rejected(httpStatus: 422, message: "phone: The phone may only contain numbers.")
+            )
             // message
             #expect(
                 await api.register(lead("a@example.com", webinar: 77)).failure
-                    == .rejected(httpStatus: 400, message: "Webinar not found"))
+                    == .rejected(httpStatus: 400, message: "Webinar not found")
+            )
             // error
             #expect(
                 await api.register(lead("a@example.com", schedule: 99)).failure
-                    == .rejected(httpStatus: 400, message: "Invalid schedule 99 for webinar 5"))
+                    == .rejected(httpStatus: 400, message: "Invalid schedule 99 for webinar 5")
+            )
             // errors: a bare string
             var badZone = lead("a@example.com", platform: .everwebinar, webinar: 6, schedule: 56)
             badZone.timezone = "EST"
             #expect(
                 await api.register(badZone).failure
-                    == .rejected(httpStatus: 422, message: "Invalid timezone 'EST': use GMT-5, GMT+2 or GMT+4:30"))
+                    == .rejected(httpStatus: 422, message: "Invalid timezone 'EST': use GMT-5, GMT+2 or GMT+4:30")
+            )
             var badDate = lead("a@example.com", platform: .everwebinar, webinar: 6, schedule: 56)
             badDate.date = "2024-02-01 13:00"
             let dateFailure = await api.register(badDate).failure
@@ -192,7 +220,8 @@ struct ClientOutcomeTests {
             #expect(await api.register(lead("a@example.com")).value != nil)
             #expect(
                 await api.register(lead("A@example.com")).failure
-                    == .rejected(httpStatus: 422, message: "This email is already registered for this webinar."))
+                    == .rejected(httpStatus: 422, message: "This email is already registered for this webinar.")
+            )
         }
     }
 
@@ -215,13 +244,16 @@ struct ClientOutcomeTests {
             #expect(row.signupDate?.isEmpty == false)
 
             let found = try #require(
-                await api.registrants(RegistrantsQuery(platform: .webinarjam, webinarID: 5, search: "P3@EXAMPLE")).value)
+                await api.registrants(RegistrantsQuery(platform: .webinarjam, webinarID: 5, search: "P3@EXAMPLE")).value
+            )
             #expect(found.registrants.map(\.email) == ["p3@example.com"])
             let bySchedule = try #require(
-                await api.registrants(RegistrantsQuery(platform: .webinarjam, webinarID: 5, scheduleID: 46)).value)
+                await api.registrants(RegistrantsQuery(platform: .webinarjam, webinarID: 5, scheduleID: 46)).value
+            )
             #expect(bySchedule.registrants.map(\.email) == ["p9@example.com"])
             let last = try #require(
-                await api.registrants(RegistrantsQuery(platform: .webinarjam, webinarID: 5, page: 3)).value)
+                await api.registrants(RegistrantsQuery(platform: .webinarjam, webinarID: 5, page: 3)).value
+            )
             #expect(last.currentPage == 3)
             #expect(last.registrants.map(\.email) == ["p5@example.com", "p9@example.com"])
         }
@@ -231,10 +263,21 @@ struct ClientOutcomeTests {
     func formEncoding() async throws {
         try await withClient { sim, api in
             var request = RegistrationRequest(
-                platform: .webinarjam, webinarID: 5, schedule: 34, firstName: "José María & Co", lastName: "O'Brien+Sons",
-                email: "jose+tag@example.com", phoneCountryCode: "+1", phone: "5551234", ipAddress: "203.0.113.9",
-                timezone: "GMT-5", date: "2024-01-05 13:00",
-                extraFields: ["country": "US", "custom field=x": "a&b c", "api_key": "hijack", "email": "evil@example.com"])
+                platform: .webinarjam,
+                webinarID: 5,
+                schedule: 34,
+                firstName: "José María & Co",
+                lastName: "O'Brien+Sons",
+                email: "jose+tag@example.com",
+                phoneCountryCode: "+1",
+                phone: "5551234",
+                ipAddress: "203.0.113.9",
+                timezone: "GMT-5",
+                date: "2024-01-05 13:00",
+                extraFields: [
+                    "country": "US", "custom field=x": "a&b c", "api_key": "hijack", "email": "evil@example.com",
+                ]
+            )
             request.extraFields["twilio_consent"] = "1"
             #expect(await api.register(request).value != nil)
             let stored = try #require(await sim.registrations().first)
@@ -289,7 +332,8 @@ struct ClientFaultTests {
             await sim.injectFaults([.statusError])
             #expect(
                 await api.register(lead("a@example.com")).failure
-                    == .busy(httpStatus: 200, message: "The registration could not be completed at this time"))
+                    == .busy(httpStatus: 200, message: "The registration could not be completed at this time")
+            )
         }
     }
 
@@ -298,12 +342,19 @@ struct ClientFaultTests {
         try await withClient { sim, api in
             await sim.injectFaults([.resetAfterStore])
             let failure = await api.register(lead("ann@example.com")).failure
-            #expect(failure == .transient(reason: "connection closed by the server before an answer", mayHaveReachedVendor: true))
+            #expect(
+                failure
+                    == .transient(
+                        reason: "connection closed by the server before an answer",
+                        mayHaveReachedVendor: true
+                    )
+            )
             #expect(await sim.registrations().map(\.email) == ["ann@example.com"])
             // The runner's check before re-sending finds the person.
             let page = try #require(
                 await api.registrants(RegistrantsQuery(platform: .webinarjam, webinarID: 5, search: "ann@example.com"))
-                    .value)
+                    .value
+            )
             #expect(page.registrants.map(\.email) == ["ann@example.com"])
         }
     }
@@ -372,8 +423,13 @@ struct ClientFaultTests {
     @Test("seeded random faults: every outcome is classified, never a crash")
     func randomFaults() async throws {
         let faults = SimFaults(
-            latencyMs: 0...3, serverErrorRate: 0.1, resetBeforeStoreRate: 0.1, resetAfterStoreRate: 0.1,
-            garbageBodyRate: 0.1, statusErrorRate: 0.1)
+            latencyMs: 0...3,
+            serverErrorRate: 0.1,
+            resetBeforeStoreRate: 0.1,
+            resetAfterStoreRate: 0.1,
+            garbageBodyRate: 0.1,
+            statusErrorRate: 0.1
+        )
         try await withClient(SimulatorConfig(seed: 5, faults: faults, rateLimit: 1000)) { sim, api in
             var successes = 0
             var transient = 0

@@ -10,10 +10,13 @@ struct EvidenceTests {
         <!DOCTYPE html><html><head><title>api.webinarjam.com | 520: Web server is returning an unknown error</title>\
         </head><body>Error code 520</body></html>
         """
-    static let nginx504 = "<html><head><title>504 Gateway Time-out</title></head><body><center><h1>504 Gateway Time-out</h1></center><hr><center>nginx</center></body></html>"
+    static let nginx504 =
+        "<html><head><title>504 Gateway Time-out</title></head><body><center><h1>504 Gateway Time-out</h1></center><hr><center>nginx</center></body></html>"
     static let nginx408 = "<html><head><title>408 Request Time-out</title></head><body>408</body></html>"
 
-    enum Class: String { case rateLimited, unauthorized, rejected, unexplained, busy, timedOut, maybeReached, unreachable, success }
+    enum Class: String {
+        case rateLimited, unauthorized, rejected, unexplained, busy, timedOut, maybeReached, unreachable, success
+    }
 
     static func classOf(_ failure: APIFailure?) -> Class {
         switch failure {
@@ -41,11 +44,18 @@ struct EvidenceTests {
         (403, #"{"status":"error","message":"Invalid API key"}"#, .unauthorized),
         // The request at fault: a field of the request, the lead, the webinar, the schedule, the date.
         (422, #"{"status":"error","errors":{"email":["The email must be a valid email address."]}}"#, .rejected),
-        (422, #"{"status":"error","message":"The given data was invalid.","errors":{"phone":["The phone field is required."]}}"#, .rejected),
+        (
+            422,
+            #"{"status":"error","message":"The given data was invalid.","errors":{"phone":["The phone field is required."]}}"#,
+            .rejected
+        ),
         (200, #"{"status":"error","errors":{"twilio_consent":"required"}}"#, .rejected),
         (400, #"{"status":"error","message":"Webinar not found"}"#, .rejected),
         (400, #"{"status":"error","error":"Invalid schedule 99 for webinar 5"}"#, .rejected),
-        (422, #"{"status":"error","message":"Invalid date '2025-01-01 09:00': it does not match any session"}"#, .rejected),
+        (
+            422, #"{"status":"error","message":"Invalid date '2025-01-01 09:00': it does not match any session"}"#,
+            .rejected
+        ),
         (422, #"{"status":"error","message":"This email is already registered for this webinar."}"#, .rejected),
         (200, #"{"status":"error","message":"Webinar is full"}"#, .rejected),
         // The vendor's trouble, in a JSON envelope: nothing was done.
@@ -76,8 +86,11 @@ struct EvidenceTests {
     func classification(_ index: Int) {
         let (status, body, expected) = Self.table[index]
         let result = AnswerParser.register(
-            status: status, body: Array(body.utf8), secret: nil,
-            sentFields: ["webinar_id", "first_name", "email", "schedule", "twilio_consent"])
+            status: status,
+            body: Array(body.utf8),
+            secret: nil,
+            sentFields: ["webinar_id", "first_name", "email", "schedule", "twilio_consent"]
+        )
         #expect(Self.classOf(result.failure) == expected, "\(status) \(body)")
     }
 
@@ -85,7 +98,11 @@ struct EvidenceTests {
     func customQuestion() {
         let body = #"{"status":"error","message":"What is your role? must be one of the options"}"#
         let named = AnswerParser.register(
-            status: 200, body: Array(body.utf8), secret: nil, sentFields: ["email", "What is your role?"])
+            status: 200,
+            body: Array(body.utf8),
+            secret: nil,
+            sentFields: ["email", "What is your role?"]
+        )
         #expect(Self.classOf(named.failure) == .rejected)
         let notSent = AnswerParser.register(status: 200, body: Array(body.utf8), secret: nil, sentFields: ["email"])
         #expect(Self.classOf(notSent.failure) == .unexplained)

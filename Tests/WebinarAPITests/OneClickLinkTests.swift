@@ -3,19 +3,24 @@ import Testing
 @testable import WebinarAPI
 
 private let series = WebinarDetail(
-    webinarID: 16, webinarHash: "74qn4cw", type: "Series of presentations",
+    webinarID: 16,
+    webinarHash: "74qn4cw",
+    type: "Series of presentations",
     schedules: [
         ScheduleInfo(schedule: 34, date: "2024-01-05 13:00", comment: "Friday, 5 Jan 2024, 01:00 PM"),
         ScheduleInfo(schedule: 46, date: "2024-01-06 14:00", comment: "Saturday, 6 Jan 2024, 02:00 PM"),
-    ])
+    ]
+)
 
 private let evergreen = WebinarDetail(
-    webinarID: 6, webinarHash: "uvw1234",
+    webinarID: 6,
+    webinarHash: "uvw1234",
     schedules: [
         ScheduleInfo(schedule: 54, date: "2024-01-04 12:00", comment: "Instant replay"),
         ScheduleInfo(schedule: 55, date: "2024-01-05 12:00", comment: "Just in time"),
         ScheduleInfo(schedule: 56, date: "2024-01-05 13:00", comment: "Every day, 01:00 PM"),
-    ])
+    ]
+)
 
 @Suite("One-click links")
 struct OneClickLinkTests {
@@ -38,7 +43,8 @@ struct OneClickLinkTests {
             (.mailchimp, "first_name=*|FNAME|*&last_name=*|LNAME|*&email=*|EMAIL|*"),
             (.ontraport, "first_name=[firstname]&email=[email]"),
             (.kit, "first_name={{ subscriber.first_name }}&email={{ subscriber.email_address }}"),
-        ])
+        ]
+    )
     func autoresponders(autoresponder: OneClickLink.Autoresponder, query: String) throws {
         let link = try OneClickLink(webinar: series, platform: .webinarjam, autoresponder: autoresponder)
         #expect(link.url == "https://event.webinarjam.com/register/1click/16/74qn4cw?\(query)&schedule_id=1")
@@ -49,16 +55,25 @@ struct OneClickLinkTests {
     @Test("the seed's Kartra examples, with a field choice")
     func seedExamples() throws {
         let short = try OneClickLink(
-            webinar: series, platform: .webinarjam, autoresponder: .kartra, fields: [.email, .firstName])
+            webinar: series,
+            platform: .webinarjam,
+            autoresponder: .kartra,
+            fields: [.email, .firstName]
+        )
         #expect(
             short.url
-                == "https://event.webinarjam.com/register/1click/16/74qn4cw?first_name={first_name}&email={email_address}&schedule_id=1")
+                == "https://event.webinarjam.com/register/1click/16/74qn4cw?first_name={first_name}&email={email_address}&schedule_id=1"
+        )
         let phone = try OneClickLink(
-            webinar: series, platform: .webinarjam, autoresponder: .kartra,
-            fields: [.firstName, .email, .phoneCountryCode, .phoneNumber])
+            webinar: series,
+            platform: .webinarjam,
+            autoresponder: .kartra,
+            fields: [.firstName, .email, .phoneCountryCode, .phoneNumber]
+        )
         #expect(
             phone.url
-                == "https://event.webinarjam.com/register/1click/16/74qn4cw?first_name={first_name}&email={email_address}&phone_country_code={phone_country_code}&phone_number={phone}&schedule_id=1")
+                == "https://event.webinarjam.com/register/1click/16/74qn4cw?first_name={first_name}&email={email_address}&phone_country_code={phone_country_code}&phone_number={phone}&schedule_id=1"
+        )
         #expect(phone.fields == [.firstName, .email, .phoneCountryCode, .phoneNumber])
     }
 
@@ -93,34 +108,59 @@ struct OneClickLinkTests {
     func fieldErrors() throws {
         #expect(throws: OneClickLink.BuildError.noTag(field: .phoneNumber, autoresponder: .mailchimp)) {
             _ = try OneClickLink(
-                webinar: series, platform: .webinarjam, autoresponder: .mailchimp,
-                fields: [.firstName, .email, .phoneNumber])
+                webinar: series,
+                platform: .webinarjam,
+                autoresponder: .mailchimp,
+                fields: [.firstName, .email, .phoneNumber]
+            )
         }
         #expect(throws: OneClickLink.BuildError.noTag(field: .lastName, autoresponder: .keap)) {
             _ = try OneClickLink(
-                webinar: series, platform: .webinarjam, autoresponder: .keap, fields: [.firstName, .lastName, .email])
+                webinar: series,
+                platform: .webinarjam,
+                autoresponder: .keap,
+                fields: [.firstName, .lastName, .email]
+            )
         }
         #expect(throws: OneClickLink.BuildError.requiredFieldMissing(.email)) {
             _ = try OneClickLink(webinar: series, platform: .webinarjam, autoresponder: .kartra, fields: [.firstName])
         }
         #expect(throws: OneClickLink.BuildError.timezoneValueMissing) {
             _ = try OneClickLink(
-                webinar: series, platform: .webinarjam, autoresponder: .kartra, fields: [.firstName, .email, .timezone])
+                webinar: series,
+                platform: .webinarjam,
+                autoresponder: .kartra,
+                fields: [.firstName, .email, .timezone]
+            )
         }
         let message = OneClickLink.BuildError.noTag(field: .phoneNumber, autoresponder: .mailchimp).description
-        #expect(message == "MailChimp has no merge tag for phone_number (it has: first_name, last_name, email); leave that field out")
+        #expect(
+            message
+                == "MailChimp has no merge tag for phone_number (it has: first_name, last_name, email); leave that field out"
+        )
     }
 
     @Test("a fixed timezone value is encoded (+ as %2B)")
     func timezone() throws {
         let link = try OneClickLink(
-            webinar: evergreen, platform: .everwebinar, autoresponder: .activeCampaign, session: 3,
-            fields: [.firstName, .email, .timezone], timezone: "GMT+4:30")
+            webinar: evergreen,
+            platform: .everwebinar,
+            autoresponder: .activeCampaign,
+            session: 3,
+            fields: [.firstName, .email, .timezone],
+            timezone: "GMT+4:30"
+        )
         #expect(
             link.url
-                == "https://event.webinarjam.com/register/1click/6/uvw1234?first_name=%FIRSTNAME%&email=%EMAIL%&timezone=GMT%2B4%3A30&schedule_id=3")
+                == "https://event.webinarjam.com/register/1click/6/uvw1234?first_name=%FIRSTNAME%&email=%EMAIL%&timezone=GMT%2B4%3A30&schedule_id=3"
+        )
         let defaults = try OneClickLink(
-            webinar: evergreen, platform: .everwebinar, autoresponder: .ontraport, session: 3, timezone: "GMT-7")
+            webinar: evergreen,
+            platform: .everwebinar,
+            autoresponder: .ontraport,
+            session: 3,
+            timezone: "GMT-7"
+        )
         #expect(defaults.url.hasSuffix("email=[email]&timezone=GMT-7&schedule_id=3"))
     }
 

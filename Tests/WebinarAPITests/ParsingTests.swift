@@ -23,11 +23,19 @@ struct ParsingTests {
         #expect(
             user
                 == RegisteredUser(
-                    userID: 1_234_567, webinarID: 6, webinarHash: "uvw1234", email: "test@email.com", password: nil,
-                    schedule: 55, date: "2024-01-05 12:00", timezone: "America/Los_Angeles",
+                    userID: 1_234_567,
+                    webinarID: 6,
+                    webinarHash: "uvw1234",
+                    email: "test@email.com",
+                    password: nil,
+                    schedule: 55,
+                    date: "2024-01-05 12:00",
+                    timezone: "America/Los_Angeles",
                     liveRoomURL: "https://event.webinarjam.com/go/live/6/ab1cd2ef3",
                     replayRoomURL: "https://event.webinarjam.com/go/replay/6/ab1cd2ef3",
-                    thankYouURL: "https://event.webinarjam.com/registration/thank-you/6/ab1cd2ef3gh4"))
+                    thankYouURL: "https://event.webinarjam.com/registration/thank-you/6/ab1cd2ef3gh4"
+                )
+        )
     }
 
     @Test("numeric strings, empty strings, absent fields, unknown fields")
@@ -99,7 +107,8 @@ struct ParsingTests {
             webinar.schedules == [
                 ScheduleInfo(schedule: 34, date: "2024-01-05 13:00", comment: "Friday, 5 Jan 2024, 01:00 PM"),
                 ScheduleInfo(schedule: 46, date: "2024-01-06 14:00", comment: "Saturday, 6 Jan 2024, 02:00 PM"),
-            ])
+            ]
+        )
         #expect(webinar.registrationURL == "https://event.webinarjam.com/register/5/pqrs7890")
     }
 
@@ -118,9 +127,18 @@ struct ParsingTests {
         #expect(
             page.registrants == [
                 Registrant(
-                    id: 10, leadID: 777, email: "a@example.com", firstName: "A", lastName: nil, scheduleID: 34,
-                    signupDate: "Fri, 31 Oct 2025, 12:00 PM", liveRoomURL: "https://l/1", replayRoomURL: "https://r/1")
-            ])
+                    id: 10,
+                    leadID: 777,
+                    email: "a@example.com",
+                    firstName: "A",
+                    lastName: nil,
+                    scheduleID: 34,
+                    signupDate: "Fri, 31 Oct 2025, 12:00 PM",
+                    liveRoomURL: "https://l/1",
+                    replayRoomURL: "https://r/1"
+                )
+            ]
+        )
 
         let flat = #"{"status":"success","registrants":[{"email":"b@example.com","live_room_url":"https://l/2"}]}"#
         let flatPage = try #require(AnswerParser.registrants(status: 200, body: bytes(flat), secret: nil).value)
@@ -140,50 +158,79 @@ struct ParsingTests {
         #expect(failure(429, "") == .rateLimited)
         #expect(
             failure(400, #"{"status":"error","errors":{"api_key":["The api key field is required."]}}"#)
-                == .unauthorized(message: "The api key field is required."))
+                == .unauthorized(message: "The api key field is required.")
+        )
         #expect(
             failure(401, #"{"status":"error","errors":{"api_key":"You must specify a valid API key"}}"#)
-                == .unauthorized(message: "You must specify a valid API key"))
+                == .unauthorized(message: "You must specify a valid API key")
+        )
         #expect(
             failure(200, #"{"status":"error","errors":{"api_key":"You must specify a valid API key"}}"#)
-                == .unauthorized(message: "You must specify a valid API key"))
+                == .unauthorized(message: "You must specify a valid API key")
+        )
         #expect(failure(401, "") == .unauthorized(message: "HTTP 401"))
         // A firewall's page is not the application refusing the key.
-        #expect(failure(403, "<h1>Forbidden</h1>") == .unexplained(httpStatus: 403, message: "<h1>Forbidden</h1> (HTTP 403)"))
-        #expect(failure(422, #"{"status":"error","errors":"Bad date"}"#) == .rejected(httpStatus: 422, message: "Bad date"))
+        #expect(
+            failure(403, "<h1>Forbidden</h1>")
+                == .unexplained(httpStatus: 403, message: "<h1>Forbidden</h1> (HTTP 403)")
+        )
+        #expect(
+            failure(422, #"{"status":"error","errors":"Bad date"}"#) == .rejected(httpStatus: 422, message: "Bad date")
+        )
         #expect(
             failure(422, #"{"status":"error","errors":{"phone":"digits only","email":"invalid"}}"#)
-                == .rejected(httpStatus: 422, message: "email: invalid; phone: digits only"))
+                == .rejected(httpStatus: 422, message: "email: invalid; phone: digits only")
+        )
         #expect(
             failure(422, #"{"status":"error","message":"The given data was invalid.","errors":{"email":["a","b"]}}"#)
-                == .rejected(httpStatus: 422, message: "email: a; b"))
-        #expect(failure(400, #"{"error":"Invalid schedule"}"#) == .rejected(httpStatus: 400, message: "Invalid schedule"))
+                == .rejected(httpStatus: 422, message: "email: a; b")
+        )
         #expect(
-            failure(400, #"{"error":{"code":12,"message":"Nested"}}"#) == .unexplained(httpStatus: 400, message: "Nested"))
+            failure(400, #"{"error":"Invalid schedule"}"#) == .rejected(httpStatus: 400, message: "Invalid schedule")
+        )
+        #expect(
+            failure(400, #"{"error":{"code":12,"message":"Nested"}}"#)
+                == .unexplained(httpStatus: 400, message: "Nested")
+        )
         #expect(failure(404, "Not Found") == .unexplained(httpStatus: 404, message: "Not Found (HTTP 404)"))
         #expect(failure(409, "") == .unexplained(httpStatus: 409, message: "HTTP 409"))
         #expect(
             failure(200, #"{"status":"error","message":"Webinar is full"}"#)
-                == .rejected(httpStatus: 200, message: "Webinar is full"))
+                == .rejected(httpStatus: 200, message: "Webinar is full")
+        )
         #expect(
             failure(200, #"{"status":"error"}"#)
-                == .busy(httpStatus: 200, message: "the API answered \"status\":\"error\" without a message (HTTP 200)"))
+                == .busy(httpStatus: 200, message: "the API answered \"status\":\"error\" without a message (HTTP 200)")
+        )
         #expect(
             failure(503, #"{"status":"error","message":"Down"}"#)
-                == .transient(reason: "HTTP 503 from the API: Down", mayHaveReachedVendor: true))
+                == .transient(reason: "HTTP 503 from the API: Down", mayHaveReachedVendor: true)
+        )
         #expect(
-            failure(500, "") == .transient(reason: "HTTP 500 from the API", mayHaveReachedVendor: true))
+            failure(500, "") == .transient(reason: "HTTP 500 from the API", mayHaveReachedVendor: true)
+        )
         #expect(
             failure(200, #"{"status":"success","webi"#)
                 == .transient(
-                    reason: #"unreadable answer (HTTP 200, not JSON): {"status":"success","webi"#, mayHaveReachedVendor: true))
+                    reason: #"unreadable answer (HTTP 200, not JSON): {"status":"success","webi"#,
+                    mayHaveReachedVendor: true
+                )
+        )
         #expect(
-            failure(200, "") == .transient(reason: "unreadable answer (HTTP 200, not JSON): empty body", mayHaveReachedVendor: true))
+            failure(200, "")
+                == .transient(reason: "unreadable answer (HTTP 200, not JSON): empty body", mayHaveReachedVendor: true)
+        )
         #expect(
-            failure(302, "") == .transient(reason: "unexpected HTTP status 302 from the API", mayHaveReachedVendor: true))
+            failure(302, "")
+                == .transient(reason: "unexpected HTTP status 302 from the API", mayHaveReachedVendor: true)
+        )
         #expect(
             failure(200, #"{"webinars":[]}"#)
-                == .transient(reason: #"unexpected answer (HTTP 200) without "status":"success""#, mayHaveReachedVendor: true))
+                == .transient(
+                    reason: #"unexpected answer (HTTP 200) without "status":"success""#,
+                    mayHaveReachedVendor: true
+                )
+        )
     }
 
     @Test("long messages are capped")
@@ -212,14 +259,32 @@ struct FormTests {
     @Test("register fields: required, optional only when non-empty, EverWebinar extras, pass-through")
     func registerFields() {
         var request = RegistrationRequest(
-            platform: .webinarjam, webinarID: 5, schedule: 34, firstName: "Ann", lastName: "", email: "a@example.com",
-            phoneCountryCode: "+1", phone: nil, timezone: "GMT-5", date: "2024-01-05 13:00",
-            extraFields: ["country": "US", "api_key": "x", "schedule": "1", "empty": ""])
+            platform: .webinarjam,
+            webinarID: 5,
+            schedule: 34,
+            firstName: "Ann",
+            lastName: "",
+            email: "a@example.com",
+            phoneCountryCode: "+1",
+            phone: nil,
+            timezone: "GMT-5",
+            date: "2024-01-05 13:00",
+            extraFields: ["country": "US", "api_key": "x", "schedule": "1", "empty": ""]
+        )
         let wj = HTTPWebinarAPI.formFields(for: request).map { "\($0.0)=\($0.1)" }
-        #expect(wj == ["webinar_id=5", "first_name=Ann", "email=a@example.com", "schedule=34", "phone_country_code=+1", "country=US"])
+        #expect(
+            wj == [
+                "webinar_id=5", "first_name=Ann", "email=a@example.com", "schedule=34", "phone_country_code=+1",
+                "country=US",
+            ]
+        )
         request.platform = .everwebinar
         let ew = HTTPWebinarAPI.formFields(for: request).map(\.0)
-        #expect(ew == ["webinar_id", "first_name", "email", "schedule", "phone_country_code", "timezone", "date", "country"])
+        #expect(
+            ew == [
+                "webinar_id", "first_name", "email", "schedule", "phone_country_code", "timezone", "date", "country",
+            ]
+        )
     }
 
     @Test("registrants fields")
@@ -227,7 +292,8 @@ struct FormTests {
         let query = RegistrantsQuery(platform: .everwebinar, webinarID: 6, scheduleID: 56, search: "a@b.c", page: 0)
         #expect(
             HTTPWebinarAPI.formFields(for: query).map { "\($0.0)=\($0.1)" }
-                == ["webinar_id=6", "schedule_id=56", "search=a@b.c", "page=1"])
+                == ["webinar_id=6", "schedule_id=56", "search=a@b.c", "page=1"]
+        )
     }
 }
 
@@ -243,7 +309,8 @@ struct BaseURLTests {
             ("http://127.1.2.3", "http://127.1.2.3"),
             ("http://localhost:9/", "http://localhost:9"),
             ("http://[::1]:8080", "http://[::1]:8080"),
-        ])
+        ]
+    )
     func accepted(input: String, expected: String) throws {
         #expect(try HTTPWebinarAPI.validateBaseURL(input) == expected)
     }
@@ -278,7 +345,8 @@ struct TransportTests {
         "never sent → mayHaveReachedVendor false",
         arguments: [
             HTTPClientError.connectTimeout, .tlsHandshakeTimeout, .getConnectionFromPoolTimeout, .alreadyShutdown,
-        ])
+        ]
+    )
     func notReached(error: HTTPClientError) {
         guard case .transient(_, false) = HTTPWebinarAPI.failure(forTransportError: error, secret: nil) else {
             Issue.record("\(error) should be not reached")
@@ -291,7 +359,8 @@ struct TransportTests {
         arguments: [
             HTTPClientError.readTimeout, .writeTimeout, .deadlineExceeded, .remoteConnectionClosed, .cancelled,
             .bodyLengthMismatch,
-        ])
+        ]
+    )
     func reached(error: HTTPClientError) {
         guard HTTPWebinarAPI.failure(forTransportError: error, secret: nil).mayHaveActed else {
             Issue.record("\(error) should be possibly reached")
@@ -303,19 +372,24 @@ struct TransportTests {
     func nioErrors() {
         #expect(
             HTTPWebinarAPI.failure(forTransportError: IOError(errnoCode: ECONNREFUSED, reason: "connect"), secret: nil)
-                == .transient(reason: "connection refused", mayHaveReachedVendor: false))
+                == .transient(reason: "connection refused", mayHaveReachedVendor: false)
+        )
         #expect(
             HTTPWebinarAPI.failure(forTransportError: IOError(errnoCode: ECONNRESET, reason: "read"), secret: nil)
-                == .transient(reason: "connection reset by peer", mayHaveReachedVendor: true))
+                == .transient(reason: "connection reset by peer", mayHaveReachedVendor: true)
+        )
         #expect(
             HTTPWebinarAPI.failure(forTransportError: ChannelError.connectTimeout(.seconds(1)), secret: nil)
-                == .transient(reason: "connect timeout", mayHaveReachedVendor: false))
+                == .transient(reason: "connect timeout", mayHaveReachedVendor: false)
+        )
         #expect(
             HTTPWebinarAPI.failure(forTransportError: ChannelError.ioOnClosedChannel, secret: nil)
-                == .transient(reason: "connection error: I/O on closed channel", mayHaveReachedVendor: true))
+                == .transient(reason: "connection error: I/O on closed channel", mayHaveReachedVendor: true)
+        )
         #expect(
             HTTPWebinarAPI.failure(forTransportError: ResponseTooLarge(limit: 10), secret: nil)
-                == .transient(reason: "response too large (over 10 bytes)", mayHaveReachedVendor: true))
+                == .transient(reason: "response too large (over 10 bytes)", mayHaveReachedVendor: true)
+        )
         struct Mystery: Error {}
         guard case .transient(_, true) = HTTPWebinarAPI.failure(forTransportError: Mystery(), secret: nil) else {
             Issue.record("unknown errors must be possibly reached")
@@ -325,7 +399,11 @@ struct TransportTests {
 
     @Test("DNS failure of an unresolvable host is not reached")
     func dnsFailure() async throws {
-        let api = try HTTPWebinarAPI(baseURL: "https://nonexistent.invalid", apiKey: testKey, connectTimeout: .seconds(3))
+        let api = try HTTPWebinarAPI(
+            baseURL: "https://nonexistent.invalid",
+            apiKey: testKey,
+            connectTimeout: .seconds(3)
+        )
         let failure = await api.webinars(platform: .webinarjam).failure
         try await api.shutdown()
         guard case .transient(_, false) = failure else {

@@ -54,14 +54,21 @@ struct SimClient {
 
     /// POSTs a form body (`api_key` added unless `key` is nil).
     func post(
-        _ path: String, _ fields: [(String, String)] = [], key: String? = SimClient.key,
+        _ path: String,
+        _ fields: [(String, String)] = [],
+        key: String? = SimClient.key,
         timeout: TimeAmount = .seconds(10)
     ) async throws -> RawAnswer {
         var all = fields
         if let key { all.insert(("api_key", key), at: 0) }
         let body = all.map { "\(formEncode($0.0))=\(formEncode($0.1))" }.joined(separator: "&")
         return try await send(
-            path, method: .POST, body: body, contentType: "application/x-www-form-urlencoded", timeout: timeout)
+            path,
+            method: .POST,
+            body: body,
+            contentType: "application/x-www-form-urlencoded",
+            timeout: timeout
+        )
     }
 
     /// POSTs a JSON body.
@@ -71,7 +78,10 @@ struct SimClient {
 
     /// Sends a request; `path` may also be a whole URL (a `next_page_url`).
     func send(
-        _ path: String, method: HTTPMethod, body: String? = nil, contentType: String? = nil,
+        _ path: String,
+        method: HTTPMethod,
+        body: String? = nil,
+        contentType: String? = nil,
         timeout: TimeAmount = .seconds(10)
     ) async throws -> RawAnswer {
         var request = HTTPClientRequest(url: path.hasPrefix("http") ? path : base + path)
@@ -89,15 +99,21 @@ struct SimClient {
 
     /// Registers one person into webinar 5 schedule 34 (WebinarJam) unless told otherwise.
     func register(
-        email: String, platform: String = "webinarjam", webinar: Int = 5, schedule: Int = 34,
-        extra: [(String, String)] = [], timeout: TimeAmount = .seconds(10)
+        email: String,
+        platform: String = "webinarjam",
+        webinar: Int = 5,
+        schedule: Int = 34,
+        extra: [(String, String)] = [],
+        timeout: TimeAmount = .seconds(10)
     ) async throws -> RawAnswer {
         try await post(
             "/\(platform)/register",
             [
                 ("webinar_id", String(webinar)), ("first_name", "Ann"), ("last_name", "Lee"), ("email", email),
                 ("schedule", String(schedule)),
-            ] + extra, timeout: timeout)
+            ] + extra,
+            timeout: timeout
+        )
     }
 
     /// POSTs `value` to `/__sim/config`.

@@ -43,7 +43,8 @@ struct RateLimitTests {
             #expect(limited.body == "Too many requests")
         }
         try await withSimulator(SimulatorConfig(rateLimit: 1, jsonRateLimitBody: true, now: clock.nowFunction)) {
-            _, client in
+            _,
+            client in
             _ = try await client.post("/webinarjam/webinars")
             let limited = try await client.post("/webinarjam/webinars")
             #expect(limited.status == 429)
@@ -55,12 +56,27 @@ struct RateLimitTests {
     func perKey() async throws {
         let clock = SimManualClock()
         try await withSimulator(SimulatorConfig(rateLimit: 2, now: clock.nowFunction)) { sim, client in
-            do { let answer = try await client.post("/webinarjam/webinars", key: "key-aaaaaaaa"); #expect(answer.status == 200) }
-            do { let answer = try await client.post("/webinarjam/webinars", key: "key-aaaaaaaa"); #expect(answer.status == 200) }
-            do { let answer = try await client.post("/webinarjam/webinars", key: "key-aaaaaaaa"); #expect(answer.status == 429) }
-            do { let answer = try await client.post("/webinarjam/webinars", key: "key-bbbbbbbb"); #expect(answer.status == 200) }
+            do {
+                let answer = try await client.post("/webinarjam/webinars", key: "key-aaaaaaaa")
+                #expect(answer.status == 200)
+            }
+            do {
+                let answer = try await client.post("/webinarjam/webinars", key: "key-aaaaaaaa")
+                #expect(answer.status == 200)
+            }
+            do {
+                let answer = try await client.post("/webinarjam/webinars", key: "key-aaaaaaaa")
+                #expect(answer.status == 429)
+            }
+            do {
+                let answer = try await client.post("/webinarjam/webinars", key: "key-bbbbbbbb")
+                #expect(answer.status == 200)
+            }
             for _ in 0..<3 {
-                do { let answer = try await client.post("/webinarjam/webinars", key: "short"); #expect(answer.status == 401) }
+                do {
+                    let answer = try await client.post("/webinarjam/webinars", key: "short")
+                    #expect(answer.status == 401)
+                }
             }
             let stats = await sim.stats()
             #expect(stats.unauthorized == 3)
@@ -73,12 +89,30 @@ struct RateLimitTests {
     @Test("sliding window: a start exactly one window old has left it")
     func windowBoundary() {
         var window = SlidingWindow(window: .seconds(1))
-        do { let admitted = window.admit(at: .milliseconds(0), limit: 2); #expect(admitted) }
-        do { let admitted = window.admit(at: .milliseconds(400), limit: 2); #expect(admitted) }
-        do { let admitted = window.admit(at: .milliseconds(999), limit: 2); #expect(!admitted) }
-        do { let admitted = window.admit(at: .milliseconds(1000), limit: 2); #expect(admitted) }
-        do { let admitted = window.admit(at: .milliseconds(1399), limit: 2); #expect(!admitted) }
-        do { let admitted = window.admit(at: .milliseconds(1400), limit: 2); #expect(admitted) }
+        do {
+            let admitted = window.admit(at: .milliseconds(0), limit: 2)
+            #expect(admitted)
+        }
+        do {
+            let admitted = window.admit(at: .milliseconds(400), limit: 2)
+            #expect(admitted)
+        }
+        do {
+            let admitted = window.admit(at: .milliseconds(999), limit: 2)
+            #expect(!admitted)
+        }
+        do {
+            let admitted = window.admit(at: .milliseconds(1000), limit: 2)
+            #expect(admitted)
+        }
+        do {
+            let admitted = window.admit(at: .milliseconds(1399), limit: 2)
+            #expect(!admitted)
+        }
+        do {
+            let admitted = window.admit(at: .milliseconds(1400), limit: 2)
+            #expect(admitted)
+        }
         #expect(window.maxInWindow == 2)
 
         var all = SlidingWindow(window: .seconds(1))
@@ -132,17 +166,32 @@ struct EnvelopeTests {
             #expect(bad.body == #"{"status":"error","errors":{"api_key":"You must specify a valid API key"}}"#)
         }
         try await withSimulator(SimulatorConfig(keyPolicy: .only(["the-one-key"]))) { _, client in
-            do { let answer = try await client.post("/webinarjam/webinars", key: "the-one-key"); #expect(answer.status == 200) }
-            do { let answer = try await client.post("/webinarjam/webinars", key: "another-long-key"); #expect(answer.status == 401) }
+            do {
+                let answer = try await client.post("/webinarjam/webinars", key: "the-one-key")
+                #expect(answer.status == 200)
+            }
+            do {
+                let answer = try await client.post("/webinarjam/webinars", key: "another-long-key")
+                #expect(answer.status == 401)
+            }
         }
     }
 
     @Test("unknown platform or method: 404")
     func unknownPaths() async throws {
         try await withSimulator { sim, client in
-            do { let answer = try await client.post("/gotowebinar/webinars"); #expect(answer.status == 404) }
-            do { let answer = try await client.post("/webinarjam/unregister"); #expect(answer.status == 404) }
-            do { let answer = try await client.post("/webinarjam"); #expect(answer.status == 404) }
+            do {
+                let answer = try await client.post("/gotowebinar/webinars")
+                #expect(answer.status == 404)
+            }
+            do {
+                let answer = try await client.post("/webinarjam/unregister")
+                #expect(answer.status == 404)
+            }
+            do {
+                let answer = try await client.post("/webinarjam")
+                #expect(answer.status == 404)
+            }
             let stats = await sim.stats()
             #expect(stats.callsByMethod["unknown"] == 1)
             #expect(stats.callsByPlatform["unknown"] == 1)
@@ -266,39 +315,64 @@ struct RegisterTests {
     func everWebinarDates() async throws {
         try await withSimulator { _, client in
             let ok = try await client.register(
-                email: "a@example.com", platform: "everwebinar", webinar: 6, schedule: 56,
-                extra: [("date", "2024-01-05 13:00")])
+                email: "a@example.com",
+                platform: "everwebinar",
+                webinar: 6,
+                schedule: 56,
+                extra: [("date", "2024-01-05 13:00")]
+            )
             #expect(ok.status == 200)
             let user = try #require(try ok.json()["user"] as? [String: Any])
             #expect(user["schedule"] as? String == "56")
             #expect(user["date"] as? String == "2024-01-05 13:00")
 
             let wrong = try await client.register(
-                email: "b@example.com", platform: "everwebinar", webinar: 6, schedule: 56,
-                extra: [("date", "2024-01-06 13:00")])
+                email: "b@example.com",
+                platform: "everwebinar",
+                webinar: 6,
+                schedule: 56,
+                extra: [("date", "2024-01-06 13:00")]
+            )
             #expect(wrong.status == 422)
             #expect((try wrong.json()["message"] as? String)?.contains("does not match any session") == true)
 
             let shifted = try await client.register(
-                email: "c@example.com", platform: "everwebinar", webinar: 6, schedule: 56,
-                extra: [("date", "2024-01-05 16:00"), ("timezone", "GMT-5")])
+                email: "c@example.com",
+                platform: "everwebinar",
+                webinar: 6,
+                schedule: 56,
+                extra: [("date", "2024-01-05 16:00"), ("timezone", "GMT-5")]
+            )
             #expect(shifted.status == 200)
             #expect((try shifted.json()["user"] as? [String: Any])?["timezone"] as? String == "GMT-5")
 
             let unshifted = try await client.register(
-                email: "d@example.com", platform: "everwebinar", webinar: 6, schedule: 56,
-                extra: [("date", "2024-01-05 16:00")])
+                email: "d@example.com",
+                platform: "everwebinar",
+                webinar: 6,
+                schedule: 56,
+                extra: [("date", "2024-01-05 16:00")]
+            )
             #expect(unshifted.status == 422)
 
             let recurring = try await client.register(
-                email: "e@example.com", platform: "everwebinar", webinar: 7, schedule: 71,
-                extra: [("date", "2024-01-06 19:00")])
+                email: "e@example.com",
+                platform: "everwebinar",
+                webinar: 7,
+                schedule: 71,
+                extra: [("date", "2024-01-06 19:00")]
+            )
             #expect(recurring.status == 200)
             let recurringUser = try #require(try recurring.json()["user"] as? [String: Any])
             #expect(recurringUser["date"] as? String == "2024-01-06 19:00")
             #expect((recurringUser["password"] as? String)?.count == 8)
 
-            let noDate = try await client.register(email: "f@example.com", platform: "everwebinar", webinar: 6, schedule: 55)
+            let noDate = try await client.register(
+                email: "f@example.com",
+                platform: "everwebinar",
+                webinar: 6,
+                schedule: 55
+            )
             #expect(noDate.status == 200)
             #expect((try noDate.json()["user"] as? [String: Any])?["date"] as? String == "2024-01-05 12:00")
         }
@@ -309,7 +383,8 @@ struct RegisterTests {
         try await withSimulator { sim, client in
             let missing = try await client.post(
                 "/webinarjam/register",
-                [("webinar_id", "2"), ("first_name", "Ann"), ("email", "ann@example.com"), ("schedule", "21")])
+                [("webinar_id", "2"), ("first_name", "Ann"), ("email", "ann@example.com"), ("schedule", "21")]
+            )
             #expect(missing.status == 422)
             let errors = try #require(try missing.json()["errors"] as? [String: [String]])
             #expect(errors["last_name"] == ["The last name field is required."])
@@ -321,7 +396,8 @@ struct RegisterTests {
                 [
                     ("webinar_id", "2"), ("first_name", "Ann"), ("last_name", "Lee"), ("email", "ann@example.com"),
                     ("schedule", "21"), ("phone_country_code", "1"), ("phone", "555-1234"),
-                ])
+                ]
+            )
             #expect(badPhone.status == 422)
             let formatErrors = try #require(try badPhone.json()["errors"] as? [String: String])
             #expect(formatErrors["phone"] == "The phone may only contain numbers.")
@@ -332,7 +408,8 @@ struct RegisterTests {
                 [
                     ("webinar_id", "2"), ("first_name", "Ann"), ("last_name", "Lee"), ("email", "ann@example.com"),
                     ("schedule", "21"), ("phone_country_code", "+44"), ("phone", "5551234"),
-                ])
+                ]
+            )
             #expect(ok.status == 200)
             #expect(await sim.registrations().count == 1)
         }
@@ -348,7 +425,10 @@ struct RegisterTests {
 
             let badEmail = try await client.register(email: "not-an-email")
             #expect(badEmail.status == 422)
-            #expect((try badEmail.json()["errors"] as? [String: String])?["email"] == "The email must be a valid email address.")
+            #expect(
+                (try badEmail.json()["errors"] as? [String: String])?["email"]
+                    == "The email must be a valid email address."
+            )
 
             let unknownWebinar = try await client.register(email: "a@example.com", webinar: 99)
             #expect(unknownWebinar.status == 400)
@@ -369,8 +449,12 @@ struct RegisterTests {
     @Test("duplicates, sameUser: same user and URLs, one stored registration, two calls counted")
     func duplicateSameUser() async throws {
         try await withSimulator(SimulatorConfig(duplicatePolicy: .sameUser)) { sim, client in
-            let first = try #require(try await client.register(email: "Ann@Example.com").json()["user"] as? [String: Any])
-            let second = try #require(try await client.register(email: "ann@example.COM").json()["user"] as? [String: Any])
+            let first = try #require(
+                try await client.register(email: "Ann@Example.com").json()["user"] as? [String: Any]
+            )
+            let second = try #require(
+                try await client.register(email: "ann@example.COM").json()["user"] as? [String: Any]
+            )
             #expect(first["user_id"] as? Int == second["user_id"] as? Int)
             #expect(first["live_room_url"] as? String == second["live_room_url"] as? String)
             // Another schedule is another registration, not a duplicate.
@@ -386,8 +470,12 @@ struct RegisterTests {
     @Test("duplicates, newUser: new user id and URLs")
     func duplicateNewUser() async throws {
         try await withSimulator(SimulatorConfig(duplicatePolicy: .newUser)) { sim, client in
-            let first = try #require(try await client.register(email: "ann@example.com").json()["user"] as? [String: Any])
-            let second = try #require(try await client.register(email: "ANN@example.com").json()["user"] as? [String: Any])
+            let first = try #require(
+                try await client.register(email: "ann@example.com").json()["user"] as? [String: Any]
+            )
+            let second = try #require(
+                try await client.register(email: "ANN@example.com").json()["user"] as? [String: Any]
+            )
             #expect(first["user_id"] as? Int != second["user_id"] as? Int)
             #expect(first["live_room_url"] as? String != second["live_room_url"] as? String)
             #expect(first["thank_you_url"] as? String != second["thank_you_url"] as? String)
@@ -400,7 +488,10 @@ struct RegisterTests {
     @Test("duplicates, error: 422 already registered, nothing stored")
     func duplicateError() async throws {
         try await withSimulator(SimulatorConfig(duplicatePolicy: .error)) { sim, client in
-            do { let answer = try await client.register(email: "ann@example.com"); #expect(answer.status == 200) }
+            do {
+                let answer = try await client.register(email: "ann@example.com")
+                #expect(answer.status == 200)
+            }
             let again = try await client.register(email: "ann@example.com")
             #expect(again.status == 422)
             #expect(try again.json()["message"] as? String == "This email is already registered for this webinar.")
@@ -446,26 +537,33 @@ struct RegistrantsAndStatsTests {
 
             let page3 = try await client.post("/webinarjam/registrants", [("webinar_id", "5"), ("page", "3")]).json()
             let rows3 = try #require((page3["registrants"] as? [String: Any])?["data"] as? [[String: Any]])
-            #expect(rows3.map { $0["email"] as? String } == ["lead21@Example.com", "lead22@Example.com", "lead23@Example.com"])
+            #expect(
+                rows3.map { $0["email"] as? String } == [
+                    "lead21@Example.com", "lead22@Example.com", "lead23@Example.com",
+                ]
+            )
             let links = try #require(rows3.first?["links"] as? [String: Any])
             #expect((links["live_room"] as? String)?.hasPrefix("https://event.webinarjam.com/go/live/5/") == true)
             #expect(links["replay_room"] is String)
             #expect(links["unsubscribe"] is String)
             #expect(rows3.first?["schedule_id"] as? Int == 46)
 
-            let search = try await client.post("/webinarjam/registrants", [("webinar_id", "5"), ("search", "LEAD2")]).json()
+            let search = try await client.post("/webinarjam/registrants", [("webinar_id", "5"), ("search", "LEAD2")])
+                .json()
             let found = try #require((search["registrants"] as? [String: Any])?["data"] as? [[String: Any]])
             #expect(found.count == 5)  // lead2, lead20, lead21, lead22, lead23
 
             let exact = try await client.post(
-                "/webinarjam/registrants", [("webinar_id", "5"), ("search", "lead7@example.com")]
+                "/webinarjam/registrants",
+                [("webinar_id", "5"), ("search", "lead7@example.com")]
             ).json()
             let exactRows = try #require((exact["registrants"] as? [String: Any])?["data"] as? [[String: Any]])
             #expect(exactRows.count == 1)
             #expect(exactRows.first?["lead_id"] as? Int == 1_234_567 + 6)
 
             let bySchedule = try await client.post(
-                "/webinarjam/registrants", [("webinar_id", "5"), ("schedule_id", "46")]
+                "/webinarjam/registrants",
+                [("webinar_id", "5"), ("schedule_id", "46")]
             ).json()
             #expect(((bySchedule["registrants"] as? [String: Any])?["total"] as? Int) == 3)
 
@@ -532,7 +630,10 @@ struct FaultTests {
             #expect(stats.faultsInjected == ["resetAfterStore": 1])
             #expect(stats.successfulRegisterCalls == 1)
             // The next call is served normally.
-            do { let answer = try await client.register(email: "bob@example.com"); #expect(answer.status == 200) }
+            do {
+                let answer = try await client.register(email: "bob@example.com")
+                #expect(answer.status == 200)
+            }
         }
     }
 
@@ -573,17 +674,30 @@ struct FaultTests {
     func faultMethods() async throws {
         try await withSimulator { sim, client in
             let queued = try await client.send(
-                "/__sim/faults", method: .POST, body: #"{"faults":["statusError"]}"#, contentType: "application/json")
+                "/__sim/faults",
+                method: .POST,
+                body: #"{"faults":["statusError"]}"#,
+                contentType: "application/json"
+            )
             #expect(queued.status == 200)
-            do { let answer = try await client.post("/webinarjam/webinars"); #expect(answer.status == 200) }
+            do {
+                let answer = try await client.post("/webinarjam/webinars")
+                #expect(answer.status == 200)
+            }
             let register = try await client.register(email: "a@example.com")
             #expect(try register.json()["status"] as? String == "error")
             #expect(await sim.registrations().isEmpty)
         }
         try await withSimulator(SimulatorConfig(faults: SimFaults(methods: [.webinars]))) { sim, client in
             await sim.injectFaults([.serverError])
-            do { let answer = try await client.register(email: "a@example.com"); #expect(answer.status == 200) }
-            do { let answer = try await client.post("/webinarjam/webinars"); #expect(answer.status >= 500) }
+            do {
+                let answer = try await client.register(email: "a@example.com")
+                #expect(answer.status == 200)
+            }
+            do {
+                let answer = try await client.post("/webinarjam/webinars")
+                #expect(answer.status >= 500)
+            }
         }
     }
 
@@ -657,14 +771,25 @@ struct ConfigurationTests {
             }
         }
         #expect(message("nope").hasPrefix("w.json: not a valid webinars file"))
-        #expect(message(#"[{"platform":"webinarjam","webinar_id":1,"schedules":[]}]"#) == "w.json: webinar webinarjam/1 has no schedules")
+        #expect(
+            message(#"[{"platform":"webinarjam","webinar_id":1,"schedules":[]}]"#)
+                == "w.json: webinar webinarjam/1 has no schedules"
+        )
         #expect(
             message(#"[{"platform":"webinarjam","webinar_id":1,"schedules":[{"schedule":1,"dates":["tomorrow"]}]}]"#)
-                .contains("expected yyyy-MM-dd HH:mm"))
+                .contains("expected yyyy-MM-dd HH:mm")
+        )
         #expect(
-            message(#"[{"platform":"webinarjam","webinar_id":1,"required_fields":["age"],"schedules":[{"schedule":1}]}]"#)
-                .contains("unknown field 'age'"))
-        #expect(message(#"[{"platform":"zoom","webinar_id":1,"schedules":[{"schedule":1}]}]"#).contains("not a valid webinars file"))
+            message(
+                #"[{"platform":"webinarjam","webinar_id":1,"required_fields":["age"],"schedules":[{"schedule":1}]}]"#
+            )
+            .contains("unknown field 'age'")
+        )
+        #expect(
+            message(#"[{"platform":"zoom","webinar_id":1,"schedules":[{"schedule":1}]}]"#).contains(
+                "not a valid webinars file"
+            )
+        )
     }
 
     @Test("latency option parsing")
@@ -703,7 +828,10 @@ struct ConfigurationTests {
         let running = try #require(await iterator.next())
         #expect(running.port > 0)
         let client = SimClient(base: running.baseURL)
-        do { let answer = try await client.post("/webinarjam/webinars"); #expect(answer.status == 200) }
+        do {
+            let answer = try await client.post("/webinarjam/webinars")
+            #expect(answer.status == 200)
+        }
         #expect(await running.stats().totalCalls == 1)
         try await client.http.shutdown()
         task.cancel()

@@ -29,7 +29,10 @@ struct VendorTroubleTests {
             ]
             for answer in answers {
                 #expect(answer.status == 200)
-                #expect(answer.body == #"{"status":"error","message":"The registration could not be completed at this time"}"#)
+                #expect(
+                    answer.body
+                        == #"{"status":"error","message":"The registration could not be completed at this time"}"#
+                )
             }
             #expect(await sim.registrations().isEmpty)
             #expect(await sim.stats().faultsInjected == ["statusError": 4])
@@ -74,12 +77,14 @@ struct VendorTroubleTests {
         }
         let first = try await run(seed: 3)
         #expect(try await run(seed: 3) == first)
-        #expect(Set(first) == [
-            #"{"status":"error","message":"Service temporarily unavailable, please try again later"}"#,
-            #"{"status":"error","message":"Database error"}"#,
-            #"{"status":"error","message":"Internal error, try again later"}"#,
-            #"{"status":"error"}"#,
-        ])
+        #expect(
+            Set(first) == [
+                #"{"status":"error","message":"Service temporarily unavailable, please try again later"}"#,
+                #"{"status":"error","message":"Database error"}"#,
+                #"{"status":"error","message":"Internal error, try again later"}"#,
+                #"{"status":"error"}"#,
+            ]
+        )
     }
 
     @Test("proxy pages: HTML with each status; 504 and 524 store the registration, the others do not")
@@ -129,7 +134,9 @@ struct VendorTroubleTests {
             #expect(stats.duplicates == 1)
             #expect(stats.totalRegistrations == 1)
         }
-        #expect(SimFaults(proxyPageStatuses: [200]).validationError() == "proxy page status must be within 400…599, got 200")
+        #expect(
+            SimFaults(proxyPageStatuses: [200]).validationError() == "proxy page status must be within 400…599, got 200"
+        )
         #expect(SimFaults(proxyPageRate: 0.5, proxyPageStatuses: []).validationError() != nil)
         #expect(SimFaults.parseStatuses("504, 524") == [504, 524])
         #expect(SimFaults.parseStatuses("504,x") == nil)
@@ -182,7 +189,9 @@ struct RefusalTests {
     @Test("refusals by message and by field: every call, any case, nothing stored; others unaffected")
     func refusals() async throws {
         let faults = SimFaults(
-            refusals: ["Refused@Example.com": "Registration is closed"], fieldRefusals: ["bad@example.com": "phone"])
+            refusals: ["Refused@Example.com": "Registration is closed"],
+            fieldRefusals: ["bad@example.com": "phone"]
+        )
         try await withSimulator(SimulatorConfig(faults: faults)) { sim, client in
             for email in ["refused@example.com", "REFUSED@example.com", "Refused@Example.com"] {
                 let answer = try await client.register(email: email)
@@ -194,7 +203,10 @@ struct RefusalTests {
             #expect(field.body == #"{"status":"error","errors":{"phone":["The phone is invalid."]}}"#)
             let again = try await client.register(email: "bad@example.com")
             #expect(again.status == 422)
-            do { let answer = try await client.register(email: "ok@example.com"); #expect(answer.status == 200) }
+            do {
+                let answer = try await client.register(email: "ok@example.com")
+                #expect(answer.status == 200)
+            }
             #expect(await sim.registrations().map(\.email) == ["ok@example.com"])
             let stats = await sim.stats()
             #expect(stats.faultsInjected == ["refused": 3, "refusedField": 2])
@@ -229,16 +241,33 @@ struct RefusalTests {
             }
             #expect(statuses == [400, 400, 200])
             // Another id, another platform: counted apart.
-            do { let answer = try await client.post("/webinarjam/webinar", [("webinar_id", "2")]); #expect(answer.body == notFound) }
-            do { let answer = try await client.post("/everwebinar/webinar", [("webinar_id", "6")]); #expect(answer.status == 400) }
+            do {
+                let answer = try await client.post("/webinarjam/webinar", [("webinar_id", "2")])
+                #expect(answer.body == notFound)
+            }
+            do {
+                let answer = try await client.post("/everwebinar/webinar", [("webinar_id", "6")])
+                #expect(answer.status == 400)
+            }
             // Other methods are not affected.
-            do { let answer = try await client.register(email: "a@example.com", webinar: 2, schedule: 21, extra: [("phone_country_code", "+1"), ("phone", "5551234")]); #expect(answer.status == 200) }
+            do {
+                let answer = try await client.register(
+                    email: "a@example.com",
+                    webinar: 2,
+                    schedule: 21,
+                    extra: [("phone_country_code", "+1"), ("phone", "5551234")]
+                )
+                #expect(answer.status == 200)
+            }
             let stats = await sim.stats()
             #expect(stats.faultsInjected == ["webinarNotFound": 4])
             #expect(stats.rejected == 4)
             // A reset starts the count again.
             await sim.reset()
-            do { let answer = try await client.post("/webinarjam/webinar", [("webinar_id", "5")]); #expect(answer.status == 400) }
+            do {
+                let answer = try await client.post("/webinarjam/webinar", [("webinar_id", "5")])
+                #expect(answer.status == 400)
+            }
         }
     }
 }
@@ -271,7 +300,10 @@ struct SlowStoringTests {
             #expect(stats.faultsInjected == ["slow": 1])
             // The simulator keeps serving.
             await sim.setFaultsOrFail(SimFaults())
-            do { let answer = try await client.register(email: "bob@example.com"); #expect(answer.status == 200) }
+            do {
+                let answer = try await client.register(email: "bob@example.com")
+                #expect(answer.status == 200)
+            }
         }
     }
 
@@ -283,9 +315,11 @@ struct SlowStoringTests {
             let request = rawFormPost(
                 "/webinarjam/register",
                 [
-                    ("api_key", SimClient.key), ("webinar_id", "5"), ("first_name", "Ann"), ("email", "ann@example.com"),
+                    ("api_key", SimClient.key), ("webinar_id", "5"), ("first_name", "Ann"),
+                    ("email", "ann@example.com"),
                     ("schedule", "34"),
-                ])
+                ]
+            )
             try sendThenClose(port: sim.port, request: request)
             let seen = try await poll(clock, within: .seconds(10)) { await sim.stats().faultsInjected["slow"] == 1 }
             try await Task.sleep(for: .milliseconds(200))
@@ -293,14 +327,19 @@ struct SlowStoringTests {
             let stored = try await poll(clock, within: .seconds(20)) { await !sim.registrations().isEmpty }
             #expect(stored - seen >= .milliseconds(3_000))
             #expect(await sim.stats().successfulRegisterCalls == 1)
-            do { let answer = try await client.post("/webinarjam/webinars"); #expect(answer.status == 200) }
+            do {
+                let answer = try await client.post("/webinarjam/webinars")
+                #expect(answer.status == 200)
+            }
         }
     }
 
     /// Waits (polling every 10 ms) until `condition` holds; returns when it did, or throws
     /// after `limit`.
     private func poll(
-        _ clock: ContinuousClock, within limit: Duration, _ condition: () async -> Bool
+        _ clock: ContinuousClock,
+        within limit: Duration,
+        _ condition: () async -> Bool
     ) async throws -> ContinuousClock.Instant {
         let deadline = clock.now + limit
         while clock.now < deadline {
@@ -347,7 +386,9 @@ struct RegistrantsQuirkTests {
     func paging() async throws {
         try await withSimulator(SimulatorConfig(registrantsPerPage: 2)) { _, client in
             for index in 1...5 { _ = try await client.register(email: "lead\(index)@example.com") }
-            let first = try #require(try await client.post("/webinarjam/registrants", webinarFields).json()["registrants"] as? [String: Any])
+            let first = try #require(
+                try await client.post("/webinarjam/registrants", webinarFields).json()["registrants"] as? [String: Any]
+            )
             #expect(first["current_page"] as? Int == 1)
             #expect(first["last_page"] as? Int == 3)
             #expect(first["per_page"] as? Int == 2)
@@ -362,18 +403,27 @@ struct RegistrantsQuirkTests {
 
             // POST to next_page_url without a page field: the page comes from the query.
             let second = try #require(
-                try await client.post(next, webinarFields).json()["registrants"] as? [String: Any])
+                try await client.post(next, webinarFields).json()["registrants"] as? [String: Any]
+            )
             #expect(second["current_page"] as? Int == 2)
-            #expect((second["data"] as? [[String: Any]])?.map { $0["email"] as? String } == ["lead3@example.com", "lead4@example.com"])
+            #expect(
+                (second["data"] as? [[String: Any]])?.map { $0["email"] as? String } == [
+                    "lead3@example.com", "lead4@example.com",
+                ]
+            )
             #expect(second["prev_page_url"] as? String == client.base + "/webinarjam/registrants?page=1")
 
             let last = try #require(
-                try await client.post("/webinarjam/registrants", webinarFields + [("page", "3")]).json()["registrants"] as? [String: Any])
+                try await client.post("/webinarjam/registrants", webinarFields + [("page", "3")]).json()["registrants"]
+                    as? [String: Any]
+            )
             #expect(last["next_page_url"] is NSNull)
             #expect((last["data"] as? [Any])?.count == 1)
 
             let beyond = try #require(
-                try await client.post("/webinarjam/registrants", webinarFields + [("page", "9")]).json()["registrants"] as? [String: Any])
+                try await client.post("/webinarjam/registrants", webinarFields + [("page", "9")]).json()["registrants"]
+                    as? [String: Any]
+            )
             #expect((beyond["data"] as? [Any])?.isEmpty == true)
             #expect(beyond["from"] is NSNull)
             #expect(beyond["next_page_url"] is NSNull)
@@ -387,13 +437,18 @@ struct RegistrantsQuirkTests {
             _ = try await client.register(email: "ann@example.com")
             _ = try await client.register(email: "bob@example.com", schedule: 46)
             _ = try await client.register(email: "cat@example.com", webinar: 3, schedule: 31)
-            let answer = try await client.post("/webinarjam/registrants", webinarFields + [("search", "ann@example.com")]).json()
+            let answer = try await client.post(
+                "/webinarjam/registrants",
+                webinarFields + [("search", "ann@example.com")]
+            ).json()
             let rows = try #require((answer["registrants"] as? [String: Any])?["data"] as? [[String: Any]])
             #expect(rows.map { $0["email"] as? String } == ["ann@example.com", "bob@example.com"])
             #expect(rows.map { $0["date"] as? String } == ["2024-01-05 13:00", "2024-01-06 14:00"])
             // The schedule filter still applies.
             let bySchedule = try await client.post(
-                "/webinarjam/registrants", webinarFields + [("schedule_id", "46"), ("search", "ann")]).json()
+                "/webinarjam/registrants",
+                webinarFields + [("schedule_id", "46"), ("search", "ann")]
+            ).json()
             #expect(((bySchedule["registrants"] as? [String: Any])?["total"] as? Int) == 1)
             let always = try await client.post("/webinarjam/registrants", [("webinar_id", "3")]).json()
             let alwaysRows = try #require((always["registrants"] as? [String: Any])?["data"] as? [[String: Any]])
@@ -407,7 +462,13 @@ struct RegistrantsQuirkTests {
             func register(_ email: String, date: String, zone: String? = nil) async throws -> [String: Any] {
                 var extra = [("date", date)]
                 if let zone { extra.append(("timezone", zone)) }
-                let answer = try await client.register(email: email, platform: "everwebinar", webinar: 7, schedule: 71, extra: extra)
+                let answer = try await client.register(
+                    email: email,
+                    platform: "everwebinar",
+                    webinar: 7,
+                    schedule: 71,
+                    extra: extra
+                )
                 #expect(answer.status == 200)
                 return try #require(try answer.json()["user"] as? [String: Any])
             }
@@ -432,12 +493,22 @@ struct RegistrantsQuirkTests {
         }
         // WebinarJam keeps platform/webinar/schedule/email: a second call is the same registration.
         try await withSimulator(SimulatorConfig(duplicatePolicy: .error)) { _, client in
-            do { let answer = try await client.register(email: "ann@example.com"); #expect(answer.status == 200) }
-            do { let answer = try await client.register(email: "ann@example.com"); #expect(answer.status == 422) }
+            do {
+                let answer = try await client.register(email: "ann@example.com")
+                #expect(answer.status == 200)
+            }
+            do {
+                let answer = try await client.register(email: "ann@example.com")
+                #expect(answer.status == 422)
+            }
             // EverWebinar with the error policy: another session is allowed, the same one is not.
             func ew(_ date: String) async throws -> Int {
                 try await client.register(
-                    email: "ann@example.com", platform: "everwebinar", webinar: 7, schedule: 71, extra: [("date", date)]
+                    email: "ann@example.com",
+                    platform: "everwebinar",
+                    webinar: 7,
+                    schedule: 71,
+                    extra: [("date", date)]
                 ).status
             }
             #expect(try await ew("2024-01-05 19:00") == 200)
@@ -455,10 +526,19 @@ struct RegistrantsQuirkTests {
             #expect(down.status == 503)
             #expect(down.header("Content-Type") == "text/html")
             #expect(down.body.contains("503 Service Temporarily Unavailable"))
-            do { let answer = try await client.register(email: "a@example.com"); #expect(answer.status == 200) }
-            do { let answer = try await client.post("/webinarjam/webinar", webinarFields); #expect(answer.status == 200) }
+            do {
+                let answer = try await client.register(email: "a@example.com")
+                #expect(answer.status == 200)
+            }
+            do {
+                let answer = try await client.post("/webinarjam/webinar", webinarFields)
+                #expect(answer.status == 200)
+            }
             clock.advance(by: .milliseconds(4_999))
-            do { let answer = try await client.post("/webinarjam/registrants", webinarFields); #expect(answer.status == 503) }
+            do {
+                let answer = try await client.post("/webinarjam/registrants", webinarFields)
+                #expect(answer.status == 503)
+            }
             clock.advance(by: .milliseconds(1))
             let up = try await client.post("/webinarjam/registrants", webinarFields)
             #expect(up.status == 200)
@@ -466,9 +546,15 @@ struct RegistrantsQuirkTests {
             #expect(await sim.stats().faultsInjected == ["registrantsDown": 2])
             // Replacing the settings starts the downtime again.
             try await sim.setFaults(SimFaults(registrantsDownS: 1))
-            do { let answer = try await client.post("/webinarjam/registrants", webinarFields); #expect(answer.status == 503) }
+            do {
+                let answer = try await client.post("/webinarjam/registrants", webinarFields)
+                #expect(answer.status == 503)
+            }
             clock.advance(by: .seconds(1))
-            do { let answer = try await client.post("/webinarjam/registrants", webinarFields); #expect(answer.status == 200) }
+            do {
+                let answer = try await client.post("/webinarjam/registrants", webinarFields)
+                #expect(answer.status == 200)
+            }
         }
     }
 }
@@ -478,15 +564,26 @@ struct RuntimeConfigTests {
     @Test("POST /__sim/config turns faults on and off while running; GET shows them")
     func switchFaults() async throws {
         try await withSimulator { sim, client in
-            do { let answer = try await client.register(email: "a@example.com"); #expect(answer.status == 200) }
+            do {
+                let answer = try await client.register(email: "a@example.com")
+                #expect(answer.status == 200)
+            }
 
-            let on = try await client.setFaults(#"{"vendorTroubleRate":1,"methods":["register","webinars"],"latencyMs":"5-10"}"#)
+            let on = try await client.setFaults(
+                #"{"vendorTroubleRate":1,"methods":["register","webinars"],"latencyMs":"5-10"}"#
+            )
             #expect(on.status == 200)
             #expect(try on.json()["vendorTroubleRate"] as? Double == 1)
             #expect(await sim.faults().latencyMs == 5...10)
             #expect(await sim.faults().methods == [.register, .webinars])
-            do { let answer = try await client.register(email: "b@example.com"); #expect(try answer.json()["status"] as? String == "error") }
-            do { let answer = try await client.post("/webinarjam/webinars"); #expect(try answer.json()["status"] as? String == "error") }
+            do {
+                let answer = try await client.register(email: "b@example.com")
+                #expect(try answer.json()["status"] as? String == "error")
+            }
+            do {
+                let answer = try await client.post("/webinarjam/webinars")
+                #expect(try answer.json()["status"] as? String == "error")
+            }
 
             let shown = try await client.send("/__sim/config", method: .GET).json()
             #expect(shown["vendorTroubleRate"] as? Double == 1)
@@ -497,7 +594,10 @@ struct RuntimeConfigTests {
             let off = try await client.setFaults("{}")
             #expect(off.status == 200)
             #expect(await sim.faults() == SimFaults())
-            do { let answer = try await client.register(email: "c@example.com"); #expect(answer.status == 200) }
+            do {
+                let answer = try await client.register(email: "c@example.com")
+                #expect(answer.status == 200)
+            }
 
             #expect(await sim.registrations().map(\.email) == ["a@example.com", "c@example.com"])
             #expect(await sim.stats().faultsInjected == ["vendorTrouble": 2])
@@ -528,17 +628,29 @@ struct RuntimeConfigTests {
     @Test("SimFaults JSON round-trips; latency as a number or a range")
     func faultsJSON() throws {
         let faults = SimFaults(
-            latencyMs: 10...20, statusErrorRate: 0.1, methods: Set(SimMethod.allCases), vendorTroubleRate: 0.2,
-            proxyPageRate: 0.3, proxyPageStatuses: [504, 524], refusals: ["a@example.com": "closed"],
-            fieldRefusals: ["b@example.com": "phone"], webinarNotFoundFirst: 2, registrantsDownS: 30)
+            latencyMs: 10...20,
+            statusErrorRate: 0.1,
+            methods: Set(SimMethod.allCases),
+            vendorTroubleRate: 0.2,
+            proxyPageRate: 0.3,
+            proxyPageStatuses: [504, 524],
+            refusals: ["a@example.com": "closed"],
+            fieldRefusals: ["b@example.com": "phone"],
+            webinarNotFoundFirst: 2,
+            registrantsDownS: 30
+        )
         let data = try JSONEncoder().encode(faults)
         #expect(try JSONDecoder().decode(SimFaults.self, from: data) == faults)
         let single = try JSONDecoder().decode(SimFaults.self, from: Data(#"{"latencyMs":150}"#.utf8))
         #expect(single.latencyMs == 150...150)
         let pair = try JSONDecoder().decode(SimFaults.self, from: Data(#"{"latencyMs":[1,2]}"#.utf8))
         #expect(pair.latencyMs == 1...2)
-        #expect(throws: DecodingError.self) { try JSONDecoder().decode(SimFaults.self, from: Data(#"{"latencyMs":[2,1]}"#.utf8)) }
-        #expect(throws: DecodingError.self) { try JSONDecoder().decode(SimFaults.self, from: Data(#"{"latencyMs":true}"#.utf8)) }
+        #expect(throws: DecodingError.self) {
+            try JSONDecoder().decode(SimFaults.self, from: Data(#"{"latencyMs":[2,1]}"#.utf8))
+        }
+        #expect(throws: DecodingError.self) {
+            try JSONDecoder().decode(SimFaults.self, from: Data(#"{"latencyMs":true}"#.utf8))
+        }
     }
 }
 

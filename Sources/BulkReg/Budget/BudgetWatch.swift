@@ -13,7 +13,10 @@ import Darwin
 public enum BudgetWatch {
     /// - Parameter clock: what it waits on between looks (the budget's own time is the kernel's).
     public static func run<C: Clock>(
-        _ budget: SharedBudget?, progress: RunProgress, logger: Logger, clock: C = ContinuousClock()
+        _ budget: SharedBudget?,
+        progress: RunProgress,
+        logger: Logger,
+        clock: C = ContinuousClock()
     ) async where C.Duration == Duration {
         guard let budget else { return }
         let me = getpid()

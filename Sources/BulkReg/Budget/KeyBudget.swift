@@ -35,37 +35,58 @@ public enum KeyBudget {
     /// Joins the budget of `apiKey` with `rate` starts per second (0: not limited, not shared).
     /// - Parameter label: what other processes see of this one (a database path, a command).
     public static func join(
-        apiKey: String, rate: Int, margin: Duration, label: String,
+        apiKey: String,
+        rate: Int,
+        margin: Duration,
+        label: String,
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) -> Joined {
         guard rate > 0 else { return Joined(budget: nil, warning: nil) }
-        let fallback = "this process keeps to --rate on its own, and other bulkreg processes using the same API key are not counted"
+        let fallback =
+            "this process keeps to --rate on its own, and other bulkreg processes using the same API key are not counted"
         guard rate <= SharedBudget.capacity else {
-            return Joined(budget: nil, warning: "bulkreg: --rate \(rate) is above what the shared budget holds (\(SharedBudget.capacity)): \(fallback).")
+            return Joined(
+                budget: nil,
+                warning:
+                    "bulkreg: --rate \(rate) is above what the shared budget holds (\(SharedBudget.capacity)): \(fallback)."
+            )
         }
         guard let directory = directory(environment: environment) else {
-            return Joined(budget: nil, warning: "bulkreg: no HOME nor XDG_STATE_HOME for the shared rate budget: \(fallback).")
+            return Joined(
+                budget: nil,
+                warning: "bulkreg: no HOME nor XDG_STATE_HOME for the shared rate budget: \(fallback)."
+            )
         }
         do {
             try FileManager.default.createDirectory(
-                atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+                atPath: directory,
+                withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o700]
+            )
         } catch {
             return Joined(
                 budget: nil,
-                warning: "bulkreg: cannot create \(directory) for the shared rate budget (\(reason(error))): \(fallback). "
-                    + "Set XDG_STATE_HOME to a writable directory.")
+                warning:
+                    "bulkreg: cannot create \(directory) for the shared rate budget (\(reason(error))): \(fallback). "
+                    + "Set XDG_STATE_HOME to a writable directory."
+            )
         }
         let configuration = RateLimiterConfiguration(rate: rate, margin: margin)
         do {
             let budget = try SharedBudget(
-                path: directory + "/" + fileName(apiKey: apiKey), bootID: SharedBudget.currentBootID(),
-                now: SharedBudget.bootTimeNow(), configuration: configuration, label: label)
+                path: directory + "/" + fileName(apiKey: apiKey),
+                bootID: SharedBudget.currentBootID(),
+                now: SharedBudget.bootTimeNow(),
+                configuration: configuration,
+                label: label
+            )
             return Joined(budget: budget, warning: nil)
         } catch {
             return Joined(
                 budget: nil,
                 warning: "bulkreg: cannot use the shared rate budget: \(error): \(fallback). "
-                    + "Set XDG_STATE_HOME to a writable directory.")
+                    + "Set XDG_STATE_HOME to a writable directory."
+            )
         }
     }
 
@@ -82,7 +103,8 @@ public enum KeyBudget {
     /// The other processes drawing from the same key's budget as the one labelled `label`
     /// (a database path), found without the key: every budget file of the directory is read.
     public static func sharing(
-        with label: String, environment: [String: String] = ProcessInfo.processInfo.environment
+        with label: String,
+        environment: [String: String] = ProcessInfo.processInfo.environment
     ) -> [SharedBudget.Participant] {
         guard let directory = directory(environment: environment),
             let names = try? FileManager.default.contentsOfDirectory(atPath: directory)

@@ -21,10 +21,17 @@ public final class PacedAPI: WebinarAPI {
         self.patience = patience
         let configuration = RateLimiterConfiguration(rate: rate)
         self.limiter = RateLimiter(
-            clock: ContinuousClock(), configuration: configuration, shared: budget.map { SharedStarts(budget: $0) })
+            clock: ContinuousClock(),
+            configuration: configuration,
+            shared: budget.map { SharedStarts(budget: $0) }
+        )
         self.gate = CallGate(
-            limiter: limiter, clock: ContinuousClock(), sendLead: .zero, margin: configuration.margin,
-            sendObserver: api as? any SendObserving)
+            limiter: limiter,
+            clock: ContinuousClock(),
+            sendLead: .zero,
+            margin: configuration.margin,
+            sendObserver: api as? any SendObserving
+        )
     }
 
     private func paced<T: Sendable>(_ call: () async -> Result<T, APIFailure>) async -> Result<T, APIFailure> {
@@ -32,7 +39,7 @@ public final class PacedAPI: WebinarAPI {
         while true {
             let gated: Result<T, APIFailure>?
             do {
-                gated = try await gate.call(prepare: { true }) { _ in await call() }
+                gated = try await gate.call(prepare: { true }, send: { _ in await call() })
             } catch {
                 return await call()
             }
@@ -47,7 +54,11 @@ public final class PacedAPI: WebinarAPI {
         await paced { await api.webinars(platform: platform) }
     }
 
-    public func webinar(platform: Platform, webinarID: Int, timezone: String?) async -> Result<WebinarDetail, APIFailure> {
+    public func webinar(
+        platform: Platform,
+        webinarID: Int,
+        timezone: String?
+    ) async -> Result<WebinarDetail, APIFailure> {
         await paced { await api.webinar(platform: platform, webinarID: webinarID, timezone: timezone) }
     }
 

@@ -24,8 +24,13 @@ public struct ExportOptions: Sendable {
     public var excelSafe: Bool
 
     public init(
-        output: String, states: [JobState] = [], imports: [Int] = [], webinarID: Int? = nil, schedule: Int? = nil,
-        excel: Bool = false, excelSafe: Bool = false
+        output: String,
+        states: [JobState] = [],
+        imports: [Int] = [],
+        webinarID: Int? = nil,
+        schedule: Int? = nil,
+        excel: Bool = false,
+        excelSafe: Bool = false
     ) {
         self.output = output
         self.states = states
@@ -96,7 +101,9 @@ public enum Exporter {
         var count = 0
         do {
             let writer = CSVWriter(
-                fileDescriptor: fd, options: CSVWriterOptions(delimiter: delimiter, excelSafe: options.excelSafe))
+                fileDescriptor: fd,
+                options: CSVWriterOptions(delimiter: delimiter, excelSafe: options.excelSafe)
+            )
             if options.excel { try writer.writeByteOrderMark() }
             try writer.write(record: layout.header + resultColumns)
             var conditions: [String] = []
@@ -143,7 +150,8 @@ public enum Exporter {
                 SELECT j.state, j.attempts, r.user_id, r.live_room_url, r.replay_room_url, r.thank_you_url,
                        r.registered_at, r.source, r.date, r.verified_at
                 FROM jobs j LEFT JOIN results r ON r.job_id = j.id WHERE j.id = ?
-                """)
+                """
+            )
             // Fields go from SQLite's buffers to the writer as bytes: no String per value.
             var spans: [UnsafeRawBufferPointer] = []
             let empty = UnsafeRawBufferPointer(start: nil, count: 0)
@@ -182,7 +190,9 @@ public enum Exporter {
                         outcome = owner
                         columns = (0, 1, 2, 3, 6, 7, 8, 9)
                     }
-                    try writer.writeField("duplicate of job \(ownerID): \(outcome === owner ? owner.text(0) ?? "?" : "?")")
+                    try writer.writeField(
+                        "duplicate of job \(ownerID): \(outcome === owner ? owner.text(0) ?? "?" : "?")"
+                    )
                 } else {
                     try query.withBlob(2) { try writer.writeField(utf8: $0) }  // state
                 }

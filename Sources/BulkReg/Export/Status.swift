@@ -151,7 +151,8 @@ public struct StatusReport: Sendable, Codable, Equatable {
                 FROM (SELECT target_id, state, count(*) AS n FROM jobs GROUP BY target_id, state) c
                 LEFT JOIN targets t ON t.id = c.target_id
                 ORDER BY t.platform IS NULL, t.platform, t.webinar_id, t.schedule
-                """)
+                """
+            )
             while try byTarget.step() {
                 let platform = byTarget.text(0) ?? "(rejected at import)"
                 let webinar = byTarget.optionalInt(1)
@@ -165,17 +166,24 @@ public struct StatusReport: Sendable, Codable, Equatable {
                 {
                     targets[targets.count - 1].states[state, default: 0] += count
                 } else {
-                    targets.append(Target(platform: platform, webinarID: webinar, schedule: schedule, states: [state: count]))
+                    targets.append(
+                        Target(platform: platform, webinarID: webinar, schedule: schedule, states: [state: count])
+                    )
                 }
             }
             var errors: [RecentError] = []
             let recent = try connection.prepare(
-                "SELECT id, line, error, updated_at FROM jobs WHERE state = 'failed' ORDER BY updated_at DESC LIMIT 5")
+                "SELECT id, line, error, updated_at FROM jobs WHERE state = 'failed' ORDER BY updated_at DESC LIMIT 5"
+            )
             while try recent.step() {
                 errors.append(
                     RecentError(
-                        job: recent.int(0), line: recent.int(1), error: recent.text(2) ?? "",
-                        at: WallClock.iso8601(recent.double(3))))
+                        job: recent.int(0),
+                        line: recent.int(1),
+                        error: recent.text(2) ?? "",
+                        at: WallClock.iso8601(recent.double(3))
+                    )
+                )
             }
             // Rate and ETA only while a run goes on, from its last minute of completions.
             let holder = try JobStore.leaseHolder(connection, now: now)
@@ -183,26 +191,43 @@ public struct StatusReport: Sendable, Codable, Equatable {
             var eta: Double?
             if holder != nil {
                 let times = try connection.prepare(
-                    "SELECT registered_at FROM results WHERE registered_at > ? ORDER BY registered_at")
+                    "SELECT registered_at FROM results WHERE registered_at > ? ORDER BY registered_at"
+                )
                 try times.bind([.double(now - 60)])
                 var completions: [Double] = []
                 while try times.step() { completions.append(times.double(0)) }
                 rate = Self.rate(completions: completions, now: now)
-                let left = states[JobState.queued.rawValue, default: 0] + states[JobState.inFlight.rawValue, default: 0]
+                let left =
+                    states[JobState.queued.rawValue, default: 0] + states[JobState.inFlight.rawValue, default: 0]
                     + states[JobState.uncertain.rawValue, default: 0]
                 if let rate, rate > 0 { eta = Double(left) / rate }
             }
             let imports = Int(try connection.scalarInt("SELECT count(*) FROM imports") ?? 0)
             var report = StatusReport(
-                total: total, states: states, targets: targets, imports: imports, recentErrors: errors,
-                runningPID: holder.map { Int($0.pid) }, ratePerSecond: rate, etaSeconds: eta)
+                total: total,
+                states: states,
+                targets: targets,
+                imports: imports,
+                recentErrors: errors,
+                runningPID: holder.map { Int($0.pid) },
+                ratePerSecond: rate,
+                etaSeconds: eta
+            )
             let minute = try CallLog.lastMinute(connection, now: now)
             report.lastMinute = LastMinute(
-                calls: minute.calls, registered: minute.registered, rateLimited: minute.rateLimited)
+                calls: minute.calls,
+                registered: minute.registered,
+                rateLimited: minute.rateLimited
+            )
             report.lastOutage = try CallLog.lastOutage(connection).map {
                 Outage(
-                    from: WallClock.iso8601($0.from), to: WallClock.iso8601($0.to), seconds: (($0.to - $0.from) * 10).rounded() / 10,
-                    calls: $0.calls, reason: $0.reason, ongoing: !$0.ended)
+                    from: WallClock.iso8601($0.from),
+                    to: WallClock.iso8601($0.to),
+                    seconds: (($0.to - $0.from) * 10).rounded() / 10,
+                    calls: $0.calls,
+                    reason: $0.reason,
+                    ongoing: !$0.ended
+                )
             }
             if holder != nil {
                 report.sharedWith = KeyBudget.sharing(with: KeyBudget.label(forDatabase: path)).map {
@@ -221,7 +246,9 @@ public struct StatusReport: Sendable, Codable, Equatable {
         lines.append("\(total) rows from \(imports) import\(imports == 1 ? "" : "s")")
         let order: [JobState] = [.done, .queued, .inFlight, .uncertain, .failed, .cancelled, .rejected, .duplicate]
         for state in order {
-            lines.append("  \(state.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)) \(states[state.rawValue, default: 0])")
+            lines.append(
+                "  \(state.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)) \(states[state.rawValue, default: 0])"
+            )
         }
         if !targets.isEmpty {
             lines.append("per webinar / schedule:")
@@ -240,7 +267,8 @@ public struct StatusReport: Sendable, Codable, Equatable {
             let rate = (lastMinute.perSecond * 10).rounded() / 10
             lines.append(
                 "last minute: \(lastMinute.calls) calls, \(lastMinute.registered) registered (\(rate)/s), "
-                    + "\(lastMinute.rateLimited) × 429")
+                    + "\(lastMinute.rateLimited) × 429"
+            )
         }
         if let outage = lastOutage {
             let span = Self.duration(max(1, outage.seconds))
@@ -248,7 +276,8 @@ public struct StatusReport: Sendable, Codable, Equatable {
                 outage.ongoing
                     ? "outage since \(outage.from) (\(outage.calls) calls unanswered): \(outage.reason ?? "no answer")"
                     : "last outage: \(outage.from) – \(outage.to) (\(span), \(outage.calls) calls unanswered): "
-                        + (outage.reason ?? "no answer"))
+                        + (outage.reason ?? "no answer")
+            )
         }
         if let pid = runningPID {
             var tail = "a run is going on (pid \(pid))"
@@ -261,7 +290,8 @@ public struct StatusReport: Sendable, Codable, Equatable {
                 let n = sharedWith.count
                 let list = sharedWith.map { "\($0.label) (pid \($0.pid))" }.joined(separator: ", ")
                 lines.append(
-                    "its API key is shared now with \(n) other bulkreg process\(n == 1 ? "" : "es") (one budget of calls for all): \(list)")
+                    "its API key is shared now with \(n) other bulkreg process\(n == 1 ? "" : "es") (one budget of calls for all): \(list)"
+                )
             }
         } else {
             let left = states[JobState.queued.rawValue, default: 0] + states[JobState.uncertain.rawValue, default: 0]

@@ -6,7 +6,8 @@ enum CallLog {
     static func insert(_ calls: [CallRecord], into connection: Connection) throws(SQLiteError) {
         guard !calls.isEmpty else { return }
         let insert = try connection.cached(
-            "INSERT INTO calls (at_ms, ms, job_id, method, outcome, http, attempt, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+            "INSERT INTO calls (at_ms, ms, job_id, method, outcome, http, attempt, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        )
         for call in calls {
             try insert.run([
                 .int(Int64((call.at * 1000).rounded())), .int(Int64(max(0, (call.latency * 1000).rounded()))),
@@ -23,9 +24,15 @@ enum CallLog {
     /// The record of a row selected with `columns` first.
     static func record(_ q: Statement) -> CallRecord {
         CallRecord(
-            at: Double(q.int(0)) / 1000, latency: Double(q.int(1)) / 1000, job: q.optionalInt(2),
-            method: CallMethod(rawValue: q.int(3)) ?? .register, outcome: CallOutcome(rawValue: q.int(4)) ?? .unexplained,
-            httpStatus: q.optionalInt(5), attempt: q.optionalInt(6), reason: q.text(7))
+            at: Double(q.int(0)) / 1000,
+            latency: Double(q.int(1)) / 1000,
+            job: q.optionalInt(2),
+            method: CallMethod(rawValue: q.int(3)) ?? .register,
+            outcome: CallOutcome(rawValue: q.int(4)) ?? .unexplained,
+            httpStatus: q.optionalInt(5),
+            attempt: q.optionalInt(6),
+            reason: q.text(7)
+        )
     }
 }
 
@@ -51,7 +58,9 @@ extension CallLog {
             let method = CallMethod(rawValue: q.int(1))
             let outcome = CallOutcome(rawValue: q.int(2))
             if let method, CallMethod.calls.contains(method) { out.calls += 1 }
-            if method == .register && outcome == .success || method == .check && outcome == .found { out.registered += 1 }
+            if method == .register && outcome == .success || method == .check && outcome == .found {
+                out.registered += 1
+            }
             if outcome == .rateLimited { out.rateLimited += 1 }
         }
         return out
@@ -60,13 +69,17 @@ extension CallLog {
     /// The newest outage in the history (read backwards until one is found).
     static func lastOutage(_ connection: Connection) throws(SQLiteError) -> OutageDetector.Outage? {
         let q = try connection.prepare(
-            "SELECT at_ms, ms, outcome, reason FROM calls WHERE method IN (1, 2, 3) ORDER BY id DESC")
+            "SELECT at_ms, ms, outcome, reason FROM calls WHERE method IN (1, 2, 3) ORDER BY id DESC"
+        )
         var detector = OutageDetector(reversed: true)
         while try q.step() {
             let outcome = CallOutcome(rawValue: q.int(2)) ?? .unexplained
             if let outage = detector.feed(
-                at: Double(q.int(0)) / 1000, latency: Double(q.int(1)) / 1000, outcome: outcome, reason: q.text(3))
-            {
+                at: Double(q.int(0)) / 1000,
+                latency: Double(q.int(1)) / 1000,
+                outcome: outcome,
+                reason: q.text(3)
+            ) {
                 return outage
             }
         }

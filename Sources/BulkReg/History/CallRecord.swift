@@ -109,8 +109,14 @@ public struct CallRecord: Sendable, Equatable {
     public var reason: String?
 
     public init(
-        at: Double, latency: Double, job: Int?, method: CallMethod, outcome: CallOutcome, httpStatus: Int?,
-        attempt: Int?, reason: String?
+        at: Double,
+        latency: Double,
+        job: Int?,
+        method: CallMethod,
+        outcome: CallOutcome,
+        httpStatus: Int?,
+        attempt: Int?,
+        reason: String?
     ) {
         self.at = at
         self.latency = latency
@@ -124,12 +130,24 @@ public struct CallRecord: Sendable, Equatable {
 
     /// A call's record from its answer.
     public init(
-        at: Double, latency: Double, job: Int?, method: CallMethod, failure: APIFailure?, attempt: Int?,
+        at: Double,
+        latency: Double,
+        job: Int?,
+        method: CallMethod,
+        failure: APIFailure?,
+        attempt: Int?,
         reason: String? = nil
     ) {
         self.init(
-            at: at, latency: latency, job: job, method: method, outcome: CallOutcome(failure),
-            httpStatus: failure.map(\.httpStatus) ?? 200, attempt: attempt, reason: reason ?? failure?.text)
+            at: at,
+            latency: latency,
+            job: job,
+            method: method,
+            outcome: CallOutcome(failure),
+            httpStatus: failure.map(\.httpStatus) ?? 200,
+            attempt: attempt,
+            reason: reason ?? failure?.text
+        )
     }
 
     /// At most 160 characters, one line, email addresses replaced by `<email>` (a vendor may

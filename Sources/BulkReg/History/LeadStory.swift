@@ -95,7 +95,8 @@ public struct LeadStory: Sendable {
                 i.file_name, i.imported_at, i.header, t.platform, t.webinar_id, t.schedule, t.date
             FROM jobs j JOIN imports i ON i.id = j.import_id LEFT JOIN targets t ON t.id = j.target_id
             WHERE j.id = ?
-            """)
+            """
+        )
         try q.bind([.int(Int64(id))])
         guard try q.step() else { return nil }
         let importID = q.int(0)
@@ -108,38 +109,61 @@ public struct LeadStory: Sendable {
         }
         var target: String?
         if let platform = q.text(11).flatMap(Platform.init(rawValue:)) {
-            target = Target(platform: platform, webinarID: q.int(12), schedule: q.int(13), date: q.text(14) ?? "")
+            target =
+                Target(platform: platform, webinarID: q.int(12), schedule: q.int(13), date: q.text(14) ?? "")
                 .description
         }
         var story = LeadStory(
-            job: id, state: state, importID: importID, file: q.text(8) ?? "", importedAt: q.double(9), line: q.int(1),
-            row: row, sent: nil, target: target, calls: [], attempts: q.int(4), error: q.text(5), note: q.text(6),
-            duplicateOf: q.optionalInt(7), duplicates: [], result: nil)
+            job: id,
+            state: state,
+            importID: importID,
+            file: q.text(8) ?? "",
+            importedAt: q.double(9),
+            line: q.int(1),
+            row: row,
+            sent: nil,
+            target: target,
+            calls: [],
+            attempts: q.int(4),
+            error: q.text(5),
+            note: q.text(6),
+            duplicateOf: q.optionalInt(7),
+            duplicates: [],
+            result: nil
+        )
         if state != .rejected, let lead = try? maps.lead(import: importID, row: cells) {
             story.sent = HTTPWebinarAPI.formFields(for: lead.request)
         }
         let calls = try connection.prepare(
-            "SELECT \(CallLog.columns) FROM calls WHERE job_id = ? ORDER BY at_ms, id")
+            "SELECT \(CallLog.columns) FROM calls WHERE job_id = ? ORDER BY at_ms, id"
+        )
         try calls.bind([.int(Int64(id))])
         while try calls.step() { story.calls.append(CallLog.record(calls)) }
         let dups = try connection.prepare(
             """
             SELECT j.id, i.file_name, j.line FROM jobs j JOIN imports i ON i.id = j.import_id
             WHERE j.duplicate_of = ? ORDER BY j.id LIMIT 100
-            """)
+            """
+        )
         try dups.bind([.int(Int64(id))])
         while try dups.step() { story.duplicates.append((dups.int(0), dups.text(1) ?? "", dups.int(2))) }
         let result = try connection.prepare(
             """
             SELECT user_id, live_room_url, replay_room_url, thank_you_url, source, registered_at, verified_at
             FROM results WHERE job_id = ?
-            """)
+            """
+        )
         try result.bind([.int(Int64(id))])
         if try result.step() {
             story.result = Result(
-                userID: result.optionalInt(0), liveRoomURL: result.text(1), replayRoomURL: result.text(2),
-                thankYouURL: result.text(3), source: result.text(4) ?? "", registeredAt: result.double(5),
-                verifiedAt: result.optionalDouble(6))
+                userID: result.optionalInt(0),
+                liveRoomURL: result.text(1),
+                replayRoomURL: result.text(2),
+                thankYouURL: result.text(3),
+                source: result.text(4) ?? "",
+                registeredAt: result.double(5),
+                verifiedAt: result.optionalDouble(6)
+            )
         }
         return story
     }
@@ -149,7 +173,8 @@ public struct LeadStory: Sendable {
         var lines: [String] = []
         lines.append("job \(job): \(state.rawValue)\(target.map { " — \($0)" } ?? "")")
         lines.append(
-            "  import #\(importID) \(file), line \(line) (imported \(WallClock.iso8601(importedAt)))")
+            "  import #\(importID) \(file), line \(line) (imported \(WallClock.iso8601(importedAt)))"
+        )
         lines.append("  row:")
         for (column, value) in row { lines.append("    \(column): \(value)") }
         if let sent {
@@ -177,15 +202,20 @@ public struct LeadStory: Sendable {
         if let duplicateOf { lines.append("  duplicate of job \(duplicateOf) (`bulkreg show \(duplicateOf)`)") }
         if let error { lines.append("  error: \(error)") }
         if let note { lines.append("  note: \(note)") }
-        for d in duplicates { lines.append("  also in \(d.file), line \(d.line) (job \(d.job), a duplicate of this one)") }
+        for d in duplicates {
+            lines.append("  also in \(d.file), line \(d.line) (job \(d.job), a duplicate of this one)")
+        }
         if let result {
             lines.append(
                 "  registered \(WallClock.iso8601(result.registeredAt)) (learned from \(result.source))"
-                    + (result.userID.map { ", user id \($0)" } ?? ""))
+                    + (result.userID.map { ", user id \($0)" } ?? "")
+            )
             lines.append("  live room:   \(result.liveRoomURL ?? "-")")
             lines.append("  replay room: \(result.replayRoomURL ?? "-")")
             lines.append("  thank you:   \(result.thankYouURL ?? "-")")
-            if let verified = result.verifiedAt { lines.append("  verified at the vendor \(WallClock.iso8601(verified))") }
+            if let verified = result.verifiedAt {
+                lines.append("  verified at the vendor \(WallClock.iso8601(verified))")
+            }
         }
         return lines.joined(separator: "\n")
     }

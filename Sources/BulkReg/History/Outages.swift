@@ -56,7 +56,12 @@ public struct OutageDetector: Sendable {
                 run = current
             } else {
                 run = Outage(
-                    from: at, to: answeredAfter ?? end, calls: 1, reason: reason, ended: reversed && answeredAfter != nil)
+                    from: at,
+                    to: answeredAfter ?? end,
+                    calls: 1,
+                    reason: reason,
+                    ended: reversed && answeredAfter != nil
+                )
             }
             return nil
         }

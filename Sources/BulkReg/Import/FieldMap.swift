@@ -200,15 +200,21 @@ public struct FieldMap: Sendable, Equatable {
     ///   a rule that cannot apply, and `BulkRegError(.input)` for ambiguous or missing required
     ///   columns, listing the headers found and the `--map` that fixes it.
     public init(
-        header: [String], overrides: [String: String], ignored: [String] = [], sets: [String] = [],
-        values: [String] = [], file: String
+        header: [String],
+        overrides: [String: String],
+        ignored: [String] = [],
+        sets: [String] = [],
+        values: [String] = [],
+        file: String
     ) throws {
         let normalized = header.map(Self.normalize)
         var claimed = Set<Int>()
         for name in ignored {
             guard let index = Self.column(named: name, in: header, normalized: normalized) else {
                 throw BulkRegError(
-                    .usage, "\(file): --ignore \(name): no column named \"\(name)\". Headers found: \(Self.list(header))")
+                    .usage,
+                    "\(file): --ignore \(name): no column named \"\(name)\". Headers found: \(Self.list(header))"
+                )
             }
             claimed.insert(index)
         }
@@ -222,7 +228,8 @@ public struct FieldMap: Sendable, Equatable {
                     throw BulkRegError(
                         .usage,
                         "--map \(fieldName)=-: \"\(fieldName)\" is not a field bulkreg maps (fields: "
-                            + LeadField.allCases.map(\.rawValue).joined(separator: ", ") + ")")
+                            + LeadField.allCases.map(\.rawValue).joined(separator: ", ") + ")"
+                    )
                 }
                 overridden.insert(field)
                 found[field] = []
@@ -232,7 +239,8 @@ public struct FieldMap: Sendable, Equatable {
                 throw BulkRegError(
                     .usage,
                     "\(file): --map \(fieldName)=\(headerName): no column named \"\(headerName)\". "
-                        + "Headers found: \(Self.list(header))")
+                        + "Headers found: \(Self.list(header))"
+                )
             }
             if let field {
                 found[field] = [index]
@@ -242,7 +250,8 @@ public struct FieldMap: Sendable, Equatable {
                     throw BulkRegError(
                         .usage,
                         "--map \(fieldName)=\(headerName): \"\(fieldName)\" is not a valid API field name "
-                            + "(a name or a question's label: no control characters, at most 200 bytes)")
+                            + "(a name or a question's label: no control characters, at most 200 bytes)"
+                    )
                 }
                 extras.append((fieldName, index))
             }
@@ -265,7 +274,8 @@ public struct FieldMap: Sendable, Equatable {
                     .input,
                     "\(file): columns \(taken + 1) (\"\(header[taken])\") and \(index + 1) (\"\(header[index])\") "
                         + "both look like the \(field.label) column. Tell bulkreg which one to use with "
-                        + "--map \(field.rawValue)=#\(taken + 1) or --map \(field.rawValue)=#\(index + 1).")
+                        + "--map \(field.rawValue)=#\(taken + 1) or --map \(field.rawValue)=#\(index + 1)."
+                )
             }
             found[field, default: []].append(index)
         }
@@ -276,13 +286,15 @@ public struct FieldMap: Sendable, Equatable {
             throw BulkRegError(
                 .input,
                 "\(file): no email column. Headers found: \(Self.list(header)). "
-                    + "Tell bulkreg which one holds the email with --map email=\"HEADER\".")
+                    + "Tell bulkreg which one holds the email with --map email=\"HEADER\"."
+            )
         }
         if columns[.firstName] == nil && columns[.fullName] == nil {
             throw BulkRegError(
                 .input,
                 "\(file): no first-name column. Headers found: \(Self.list(header)). "
-                    + "Tell bulkreg which one holds it with --map first_name=\"HEADER\".")
+                    + "Tell bulkreg which one holds it with --map first_name=\"HEADER\"."
+            )
         }
         rules = try FieldRules(sets: sets, values: values, map: self, header: header)
     }

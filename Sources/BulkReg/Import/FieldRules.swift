@@ -78,11 +78,16 @@ public struct FieldRules: Sendable, Equatable {
                 throw BulkRegError(
                     .usage,
                     "--value \(item): expected FIELD:TEXT=VALUE naming a field this file maps"
-                        + (fields.isEmpty ? " (it maps none that takes values)" : " (\(fields.joined(separator: ", ")))")
-                        + ", e.g. --value \"Company size:11-50=2\"")
+                        + (fields.isEmpty
+                            ? " (it maps none that takes values)" : " (\(fields.joined(separator: ", ")))")
+                        + ", e.g. --value \"Company size:11-50=2\""
+                )
             }
             guard let eq = rest.lastIndex(of: "=") else {
-                throw BulkRegError(.usage, "--value \(item): expected FIELD:TEXT=VALUE, e.g. --value \"Company size:11-50=2\"")
+                throw BulkRegError(
+                    .usage,
+                    "--value \(item): expected FIELD:TEXT=VALUE, e.g. --value \"Company size:11-50=2\""
+                )
             }
             let text = LeadText.trim(String(rest[..<eq]))
             var value = LeadText.trim(String(rest[rest.index(after: eq)...]))
@@ -101,7 +106,10 @@ public struct FieldRules: Sendable, Equatable {
             let folded = Self.fold(text)
             if let earlier = table[Self.key(name)]?[folded] {
                 guard earlier == value else {
-                    throw BulkRegError(.usage, "--value \(item): \"\(text)\" in \(name) is already translated to \(earlier)")
+                    throw BulkRegError(
+                        .usage,
+                        "--value \(item): \"\(text)\" in \(name) is already translated to \(earlier)"
+                    )
                 }
                 continue
             }
@@ -176,7 +184,8 @@ public struct FieldRules: Sendable, Equatable {
         case "no", "n", "false", "0", "", "off", "f": return .success("false")
         default:
             return .failure(
-                .init("invalid SMS consent (expected yes/no, y/n, true/false, 1/0, x or ✓, or empty)"))
+                .init("invalid SMS consent (expected yes/no, y/n, true/false, 1/0, x or ✓, or empty)")
+            )
         }
     }
 
@@ -192,20 +201,23 @@ public struct FieldRules: Sendable, Equatable {
                 throw BulkRegError(
                     .usage,
                     "--set \(item): \(field.label) cannot be set for every row (\(hint)); --set takes "
-                        + settable.map(\.rawValue).joined(separator: ", ") + " or a custom field's name")
+                        + settable.map(\.rawValue).joined(separator: ", ") + " or a custom field's name"
+                )
             }
             if let column = map.column(field) {
                 throw BulkRegError(
                     .usage,
                     "--set \(item): column \(column + 1) (\"\(column < header.count ? header[column] : "")\") already gives "
-                        + "\(field.rawValue); leave the column out with --map \(field.rawValue)=- to set it for every row")
+                        + "\(field.rawValue); leave the column out with --map \(field.rawValue)=- to set it for every row"
+                )
             }
             return field.rawValue
         }
         if let extra = map.extras.first(where: { key($0.name) == key(trimmed) }) {
             throw BulkRegError(
                 .usage,
-                "--set \(item): column \(extra.column + 1) already gives \(extra.name) (--map); use one or the other")
+                "--set \(item): column \(extra.column + 1) already gives \(extra.name) (--map); use one or the other"
+            )
         }
         guard FieldMap.isValidAPIFieldName(trimmed) else {
             throw BulkRegError(.usage, "--set \(item): \"\(trimmed)\" is not a valid API field name")

@@ -55,8 +55,13 @@ final class RowPreparer: @unchecked Sendable {
         let handOff = HandOff(reader: reader)
         let thread = Thread { [self] in
             self.produce(
-                reader: handOff.reader, header: header, validator: validator, file: file, bulk: bulk,
-                expectedBytes: expectedBytes)
+                reader: handOff.reader,
+                header: header,
+                validator: validator,
+                file: file,
+                bulk: bulk,
+                expectedBytes: expectedBytes
+            )
         }
         thread.name = "bulkreg.import.read"
         thread.stackSize = 1 << 20
@@ -103,7 +108,12 @@ final class RowPreparer: @unchecked Sendable {
     }
 
     private func produce(
-        reader: CSVReader, header: [String], validator: LeadValidator, file: String, bulk: Bool, expectedBytes: Int
+        reader: CSVReader,
+        header: [String],
+        validator: LeadValidator,
+        file: String,
+        bulk: Bool,
+        expectedBytes: Int
     ) {
         let width = header.count
         var seen = Set<Int64>()
@@ -144,8 +154,11 @@ final class RowPreparer: @unchecked Sendable {
                     case .success(let lead):
                         for warning in lead.warnings { warnings[warning, default: 0] += 1 }
                         let target = Target(
-                            platform: lead.platform, webinarID: lead.webinarID, schedule: lead.schedule,
-                            date: lead.date ?? "")
+                            platform: lead.platform,
+                            webinarID: lead.webinarID,
+                            schedule: lead.schedule,
+                            date: lead.date ?? ""
+                        )
                         let person = PersonKey.of(target, email: lead.email)
                         if bulk && !sized && rowsRead >= 1000 {
                             // 8 bytes a lead (twice that for the load factor), sized once from

@@ -26,8 +26,14 @@ public struct ImportOptions: Sendable {
     public var encoding: CSVEncoding?
 
     public init(
-        file: String, defaults: ImportDefaults, overrides: [String: String] = [:], ignored: [String] = [],
-        sets: [String] = [], values: [String] = [], delimiter: UInt8? = nil, encoding: CSVEncoding? = nil
+        file: String,
+        defaults: ImportDefaults,
+        overrides: [String: String] = [:],
+        ignored: [String] = [],
+        sets: [String] = [],
+        values: [String] = [],
+        delimiter: UInt8? = nil,
+        encoding: CSVEncoding? = nil
     ) {
         self.file = file
         self.defaults = defaults
@@ -94,8 +100,13 @@ public enum Importer {
         }
         let header = headerRecord.fields.map { LeadText.trim($0) }
         let map = try FieldMap(
-            header: header, overrides: options.overrides, ignored: options.ignored, sets: options.sets,
-            values: options.values, file: file)
+            header: header,
+            overrides: options.overrides,
+            ignored: options.ignored,
+            sets: options.sets,
+            values: options.values,
+            file: file
+        )
         try checkTarget(options.defaults, map: map, file: file)
         let validator = LeadValidator(map: map, defaults: options.defaults)
 
@@ -119,7 +130,8 @@ public enum Importer {
                     AND date IS ? AND timezone IS ? AND overrides = ? AND ignored = ? AND delimiter = ?
                     AND encoding = ?
                 ORDER BY id LIMIT 1
-                """)
+                """
+            )
             try previous.bind([
                 .text(hash.hex), .int(Int64(hash.byteCount)), .text(d.platform.rawValue), .int(d.webinarID),
                 .int(d.schedule), .text(d.date), .text(d.timezone), .blob(RowCodec.encode(Self.flat(options))),
@@ -138,8 +150,15 @@ public enum Importer {
             if !existed { try connection.execute("PRAGMA journal_mode = DELETE") }
             try connection.transaction(.immediate) {
                 try insertAll(
-                    connection: connection, reader: reader, header: header, validator: validator,
-                    options: options, hash: hash, now: now, summary: &summary)
+                    connection: connection,
+                    reader: reader,
+                    header: header,
+                    validator: validator,
+                    options: options,
+                    hash: hash,
+                    now: now,
+                    summary: &summary
+                )
             }
             if !existed { try connection.execute("PRAGMA journal_mode = WAL") }
         } catch let error as SQLiteError {
@@ -153,8 +172,14 @@ public enum Importer {
     }
 
     private static func insertAll(
-        connection: Connection, reader: CSVReader, header: [String], validator: LeadValidator,
-        options: ImportOptions, hash: ContentHash, now: Double, summary: inout ImportSummary
+        connection: Connection,
+        reader: CSVReader,
+        header: [String],
+        validator: LeadValidator,
+        options: ImportOptions,
+        hash: ContentHash,
+        now: Double,
+        summary: inout ImportSummary
     ) throws {
         let file = options.file
         let d = options.defaults
@@ -163,7 +188,8 @@ public enum Importer {
             INSERT INTO imports (file_name, content_hash, byte_size, imported_at, platform, webinar_id,
                 schedule, date, timezone, delimiter, encoding, header, overrides, ignored, mapping)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """)
+            """
+        )
         try insertImport.bind([
             .text(file), .text(hash.hex), .int(Int64(hash.byteCount)), .double(now),
             .text(d.platform.rawValue), .int(d.webinarID), .int(d.schedule), .text(d.date), .text(d.timezone),
@@ -180,34 +206,41 @@ public enum Importer {
             """
             INSERT INTO jobs (import_id, line, state, target_id, person, row)
             VALUES (?1, ?2, 'queued', ?3, ?4, ?5) ON CONFLICT DO NOTHING
-            """)
+            """
+        )
         let insertOther = try connection.prepare(
             """
             INSERT INTO jobs (import_id, line, state, target_id, row, duplicate_of, error)
             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-            """)
+            """
+        )
         let findPerson = try connection.prepare(
-            "SELECT id, import_id, row, state, maybe_sent, sent_at FROM jobs WHERE person = ?")
+            "SELECT id, import_id, row, state, maybe_sent, sent_at FROM jobs WHERE person = ?"
+        )
         // A corrected row takes over its person's earlier job: the earlier row becomes a
         // duplicate of the new one (it stays in the export, with the new job's outcome), and
         // so do the rows that duplicated it.
         let releasePerson = try connection.prepare("UPDATE jobs SET person = NULL WHERE id = ?")
         let retire = try connection.prepare(
-            "UPDATE jobs SET state = 'duplicate', updated_at = ?3, duplicate_of = ?2, error = ?4 WHERE id = ?1")
+            "UPDATE jobs SET state = 'duplicate', updated_at = ?3, duplicate_of = ?2, error = ?4 WHERE id = ?1"
+        )
         let repoint = try connection.prepare(
             """
             UPDATE jobs SET duplicate_of = ?2,
                 error = CASE WHEN error LIKE 'duplicate of job %' THEN 'duplicate of job ' || ?2 ELSE error END
             WHERE duplicate_of = ?1 AND id != ?1
-            """)
+            """
+        )
         let carryCheck = try connection.prepare(
-            "UPDATE jobs SET state = 'uncertain', maybe_sent = 1, sent_at = ?2, error = ?3 WHERE id = ?1")
+            "UPDATE jobs SET state = 'uncertain', maybe_sent = 1, sent_at = ?2, error = ?3 WHERE id = ?1"
+        )
         // Bulk mode, when no job holds a person key yet (a first import, however big): the
         // unique index is dropped and rebuilt at the end (one sort instead of a million random
         // b-tree inserts), and duplicates within the file are caught by an in-memory set of
         // keys, then confirmed against the rebuilt index. DDL is transactional: an error
         // midway restores the indexes with everything else.
-        let bulk = try connection.scalarInt("SELECT count(*) FROM (SELECT 1 FROM jobs WHERE person IS NOT NULL LIMIT 1)") == 0
+        let bulk =
+            try connection.scalarInt("SELECT count(*) FROM (SELECT 1 FROM jobs WHERE person IS NOT NULL LIMIT 1)") == 0
         if bulk {
             try connection.execute("DROP INDEX jobs_person; DROP INDEX jobs_queued; PRAGMA cache_size = -8192")
         }
@@ -216,7 +249,13 @@ public enum Importer {
         let maps = ImportMaps(connection: connection)
 
         var batch = PreparedBatch()
-        func insertOtherRow(_ row: PreparedRow, state: JobState, target: Int64?, duplicateOf: Int64?, error: String?) throws {
+        func insertOtherRow(
+            _ row: PreparedRow,
+            state: JobState,
+            target: Int64?,
+            duplicateOf: Int64?,
+            error: String?
+        ) throws {
             insertOther.reset()
             try insertOther.bind(1, importID)
             try insertOther.bind(2, Int64(row.line))
@@ -240,7 +279,13 @@ public enum Importer {
         }
 
         let preparer = RowPreparer(
-            reader: reader, header: header, validator: validator, file: file, bulk: bulk, expectedBytes: hash.byteCount)
+            reader: reader,
+            header: header,
+            validator: validator,
+            file: file,
+            bulk: bulk,
+            expectedBytes: hash.byteCount
+        )
         do {
             while let next = try preparer.next() {
                 batch = next
@@ -288,7 +333,8 @@ public enum Importer {
                         // An owner whose row cannot be read again is taken for the same person:
                         // a duplicate is safe, queueing a second job might register someone twice.
                         if ownerLead == nil || ownerLead!.email.lowercased() == email.lowercased() {
-                            let replace = ownerImport != Int(importID) && [.queued, .failed, .cancelled].contains(ownerState)
+                            let replace =
+                                ownerImport != Int(importID) && [.queued, .failed, .cancelled].contains(ownerState)
                             if replace {
                                 try releasePerson.run([.int(owner)])  // the key moves to the new row
                                 guard try insertQueuedRow(row, target: target, person: person) else {
@@ -318,8 +364,12 @@ public enum Importer {
                                 summary.leftAlone += 1
                             }
                             try insertOtherRow(
-                                row, state: .duplicate, target: target, duplicateOf: owner,
-                                error: "duplicate of job \(owner)")
+                                row,
+                                state: .duplicate,
+                                target: target,
+                                duplicateOf: owner,
+                                error: "duplicate of job \(owner)"
+                            )
                             break
                         }
                         person = nil
@@ -336,12 +386,19 @@ public enum Importer {
         summary.blank = preparer.blank
         if bulk {
             try connection.execute(
-                "CREATE UNIQUE INDEX jobs_person ON jobs(person); CREATE INDEX jobs_queued ON jobs(id) WHERE state = 'queued'")
+                "CREATE UNIQUE INDEX jobs_person ON jobs(person); CREATE INDEX jobs_queued ON jobs(id) WHERE state = 'queued'"
+            )
             try confirmDuplicates(
-                candidates, connection: connection, validator: validator, importID: importID, summary: &summary)
+                candidates,
+                connection: connection,
+                validator: validator,
+                importID: importID,
+                summary: &summary
+            )
         }
         let update = try connection.prepare(
-            "UPDATE imports SET rows = ?, queued = ?, rejected = ?, duplicates = ?, blank = ?, updated = ? WHERE id = ?")
+            "UPDATE imports SET rows = ?, queued = ?, rejected = ?, duplicates = ?, blank = ?, updated = ? WHERE id = ?"
+        )
         try update.run([
             .int(Int64(summary.rowsRead)), .int(Int64(summary.queued)), .int(Int64(summary.rejectedTotal)),
             .int(Int64(summary.duplicates)), .int(Int64(summary.blank)), .int(Int64(summary.updated)), .int(importID),
@@ -352,7 +409,10 @@ public enum Importer {
     /// against the row that holds its key: the same email → a duplicate of that job; another
     /// email (a 64-bit key collision) → queued after all, without a key.
     private static func confirmDuplicates(
-        _ candidates: [Int64], connection: Connection, validator: LeadValidator, importID: Int64,
+        _ candidates: [Int64],
+        connection: Connection,
+        validator: LeadValidator,
+        importID: Int64,
         summary: inout ImportSummary
     ) throws {
         guard !candidates.isEmpty else { return }
@@ -368,7 +428,11 @@ public enum Importer {
             guard let lead = validator.validate(row).ok else { continue }
             owner.reset()
             let target = Target(
-                platform: lead.platform, webinarID: lead.webinarID, schedule: lead.schedule, date: lead.date ?? "")
+                platform: lead.platform,
+                webinarID: lead.webinarID,
+                schedule: lead.schedule,
+                date: lead.date ?? ""
+            )
             try owner.bind(1, PersonKey.of(target, email: lead.email))
             if try owner.step(), let ownerLead = validator.validate(owner.withBlob(1) { RowCodec.decode($0) }).ok,
                 ownerLead.email.lowercased() == lead.email.lowercased()
@@ -418,7 +482,8 @@ public enum Importer {
             .usage,
             "\(file): no webinar to register these leads into: give \(missing.joined(separator: " and ")) "
                 + "(find them with `bulkreg webinars` and `bulkreg webinar ID`), or columns named exactly "
-                + "webinar_id and schedule. Nothing was imported.")
+                + "webinar_id and schedule. Nothing was imported."
+        )
     }
 
     /// Missing, a directory, unreadable, or empty: one clear line, before anything is opened.
@@ -442,7 +507,8 @@ public enum Importer {
         do {
             return try CSVReader(
                 path: file,
-                options: CSVReaderOptions(delimiter: delimiter.flatMap { CSVDelimiter(byte: $0) }, encoding: encoding))
+                options: CSVReaderOptions(delimiter: delimiter.flatMap { CSVDelimiter(byte: $0) }, encoding: encoding)
+            )
         } catch {
             throw BulkRegError(.input, "\(file): \(error)")
         }
@@ -451,11 +517,12 @@ public enum Importer {
     static func next(_ reader: CSVReader, file: String) throws -> CSVRecord? {
         do {
             return try reader.next()
-        } catch where error.code == .invalidUTF8 {
+        } catch  where error.code == .invalidUTF8 {
             throw BulkRegError(
                 .input,
                 "\(file): \(error), or name its encoding: --encoding windows-1252 (Excel \"CSV (Comma delimited)\" "
-                    + "on Windows) or --encoding macroman (Excel \"CSV (Macintosh)\")")
+                    + "on Windows) or --encoding macroman (Excel \"CSV (Macintosh)\")"
+            )
         } catch {
             throw BulkRegError(.input, "\(file): \(error)")
         }
@@ -484,13 +551,15 @@ struct TargetTable {
             return id
         }
         let insert = try connection.cached(
-            "INSERT INTO targets (platform, webinar_id, schedule, date) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING")
+            "INSERT INTO targets (platform, webinar_id, schedule, date) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"
+        )
         try insert.run([
             .text(target.platform.rawValue), .int(Int64(target.webinarID)), .int(Int64(target.schedule)),
             .text(target.date),
         ])
         let find = try connection.cached(
-            "SELECT id FROM targets WHERE platform = ? AND webinar_id = ? AND schedule = ? AND date = ?")
+            "SELECT id FROM targets WHERE platform = ? AND webinar_id = ? AND schedule = ? AND date = ?"
+        )
         defer { find.reset() }
         try find.bind([
             .text(target.platform.rawValue), .int(Int64(target.webinarID)), .int(Int64(target.schedule)),

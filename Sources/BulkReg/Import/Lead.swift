@@ -11,8 +11,11 @@ public struct ImportDefaults: Sendable, Equatable {
     public var timezone: String?
 
     public init(
-        platform: Platform = .webinarjam, webinarID: Int? = nil, schedule: Int? = nil,
-        date: String? = nil, timezone: String? = nil
+        platform: Platform = .webinarjam,
+        webinarID: Int? = nil,
+        schedule: Int? = nil,
+        date: String? = nil,
+        timezone: String? = nil
     ) {
         self.platform = platform
         self.webinarID = webinarID
@@ -47,9 +50,20 @@ public struct Lead: Sendable, Equatable {
             if FieldRules.isMultiValued(name) { lists[name, default: []].append(value) } else { single[name] = value }
         }
         return RegistrationRequest(
-            platform: platform, webinarID: webinarID, schedule: schedule, firstName: firstName, lastName: lastName,
-            email: email, phoneCountryCode: phoneCountryCode, phone: phone, ipAddress: ipAddress, timezone: timezone,
-            date: date, extraFields: single, multiFields: lists)
+            platform: platform,
+            webinarID: webinarID,
+            schedule: schedule,
+            firstName: firstName,
+            lastName: lastName,
+            email: email,
+            phoneCountryCode: phoneCountryCode,
+            phone: phone,
+            ipAddress: ipAddress,
+            timezone: timezone,
+            date: date,
+            extraFields: single,
+            multiFields: lists
+        )
     }
 
     public static func == (lhs: Lead, rhs: Lead) -> Bool {
@@ -105,7 +119,9 @@ public struct LeadValidator: Sendable {
         }
         guard let firstName = first else { return .failure(.init("missing first name")) }
         if LeadText.hasControlCharacter(firstName) { return .failure(.init("first name contains a control character")) }
-        if let last, LeadText.hasControlCharacter(last) { return .failure(.init("last name contains a control character")) }
+        if let last, LeadText.hasControlCharacter(last) {
+            return .failure(.init("last name contains a control character"))
+        }
         guard let email = value(.email) else { return .failure(.init("missing email")) }
         guard LeadText.isValidEmail(email) else { return .failure(.init("invalid email")) }
 
@@ -168,7 +184,9 @@ public struct LeadValidator: Sendable {
                 // Exports (Mailchimp's TIMEZONE) carry IANA names: converted to the GMT offset
                 // in force at the session date (or now), which is what EverWebinar takes.
                 guard let normalized = LeadText.normalizeTimezone(tz) ?? LeadText.gmtOffset(ofZone: tz, at: date) else {
-                    return .failure(.init("invalid timezone (expected GMT-5, GMT+4:30 or a zone like America/New_York)"))
+                    return .failure(
+                        .init("invalid timezone (expected GMT-5, GMT+4:30 or a zone like America/New_York)")
+                    )
                 }
                 timezone = normalized
             }
@@ -190,7 +208,9 @@ public struct LeadValidator: Sendable {
             }
             let cell = value(field) ?? ""
             if cell.isEmpty && field != .smsConsent { continue }
-            if LeadText.hasControlCharacter(cell) { return .failure(.init("\(field.label) contains a control character")) }
+            if LeadText.hasControlCharacter(cell) {
+                return .failure(.init("\(field.label) contains a control character"))
+            }
             switch FieldRules.normalize(rules.translate(cell, key: field.rawValue), for: field) {
             case .success(let normalized): extras.append((field.rawValue, normalized))
             case .failure(let rejection):
@@ -213,9 +233,20 @@ public struct LeadValidator: Sendable {
         }
         return .success(
             Lead(
-                platform: platform, webinarID: webinarID, schedule: schedule, date: date,
-                timezone: timezone, firstName: firstName, lastName: last, email: email,
-                phoneCountryCode: countryCode, phone: phone, ipAddress: ipAddress,
-                extras: extras, warnings: warnings))
+                platform: platform,
+                webinarID: webinarID,
+                schedule: schedule,
+                date: date,
+                timezone: timezone,
+                firstName: firstName,
+                lastName: last,
+                email: email,
+                phoneCountryCode: countryCode,
+                phone: phone,
+                ipAddress: ipAddress,
+                extras: extras,
+                warnings: warnings
+            )
+        )
     }
 }

@@ -15,8 +15,10 @@ public enum LeadText {
     static func trim(_ s: String) -> String {
         guard let first = s.utf8.first, let last = s.utf8.last else { return s }
         if !isSpace(first) && !isSpace(last) && first < 0x80 && last < 0x80 { return s }
-        return String(s.unicodeScalars.drop(while: \.properties.isWhitespace).reversed()
-            .drop(while: \.properties.isWhitespace).reversed().map(Character.init))
+        return String(
+            s.unicodeScalars.drop(while: \.properties.isWhitespace).reversed()
+                .drop(while: \.properties.isWhitespace).reversed().map(Character.init)
+        )
     }
 
     @inline(__always) static func isSpace(_ b: UInt8) -> Bool { b == 0x20 || (b >= 0x09 && b <= 0x0D) }
@@ -84,7 +86,8 @@ public enum LeadText {
                 labelLength = 0
                 continue
             }
-            let ok = (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A)
+            let ok =
+                (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A)
                 || c == UInt8(ascii: "-") || c >= 0x80
             if !ok { return false }
             labelLength += 1

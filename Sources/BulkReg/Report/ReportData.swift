@@ -56,8 +56,16 @@ public struct ReportData: Sendable {
             defer { try? connection.execute("COMMIT") }
             let status = try StatusReport.load(connection, path: path, now: now)
             var data = ReportData(
-                status: status, timeline: nil, firstCall: nil, lastCall: nil, leads: [], leadsCount: 0, imports: [],
-                checks: [:], generatedAt: now)
+                status: status,
+                timeline: nil,
+                firstCall: nil,
+                lastCall: nil,
+                leads: [],
+                leadsCount: 0,
+                imports: [],
+                checks: [:],
+                generatedAt: now
+            )
             try data.readTimeline(connection)
             try data.readLeads(connection)
             try data.readImports(connection)
@@ -87,7 +95,8 @@ public struct ReportData: Sendable {
 
     mutating func readLeads(_ connection: Connection) throws {
         leadsCount = Int(
-            try connection.scalarInt("SELECT count(*) FROM jobs WHERE state IN ('failed', 'uncertain')") ?? 0)
+            try connection.scalarInt("SELECT count(*) FROM jobs WHERE state IN ('failed', 'uncertain')") ?? 0
+        )
         let maps = ImportMaps(connection: connection)
         let q = try connection.prepare(
             """
@@ -95,7 +104,8 @@ public struct ReportData: Sendable {
                 j.attempts, j.error
             FROM jobs j JOIN imports i ON i.id = j.import_id LEFT JOIN targets t ON t.id = j.target_id
             WHERE j.state IN ('failed', 'uncertain') ORDER BY j.id LIMIT \(Self.leadsListed)
-            """)
+            """
+        )
         while try q.step() {
             let row = q.withBlob(5) { RowCodec.decode($0) }
             let email = (try? maps.lead(import: q.int(4), row: row))?.email ?? "(unreadable row)"
@@ -107,28 +117,48 @@ public struct ReportData: Sendable {
             }
             leads.append(
                 Lead(
-                    job: q.int(0), state: q.text(1) ?? "", file: q.text(2) ?? "", line: q.int(3), email: email,
-                    target: target, attempts: q.int(10), reason: q.text(11) ?? ""))
+                    job: q.int(0),
+                    state: q.text(1) ?? "",
+                    file: q.text(2) ?? "",
+                    line: q.int(3),
+                    email: email,
+                    target: target,
+                    attempts: q.int(10),
+                    reason: q.text(11) ?? ""
+                )
+            )
         }
     }
 
     mutating func readImports(_ connection: Connection) throws {
         let q = try connection.prepare(
-            "SELECT id, file_name, imported_at, rows, queued, rejected, duplicates, blank, updated FROM imports ORDER BY id")
+            "SELECT id, file_name, imported_at, rows, queued, rejected, duplicates, blank, updated FROM imports ORDER BY id"
+        )
         var byID: [Int: Int] = [:]
         while try q.step() {
             byID[q.int(0)] = imports.count
             imports.append(
                 ImportSummary(
-                    id: q.int(0), file: q.text(1) ?? "", importedAt: q.double(2), rows: q.int(3), queued: q.int(4),
-                    rejected: q.int(5), duplicates: q.int(6), blank: q.int(7), updated: q.int(8), reasons: [],
-                    otherReasons: 0))
+                    id: q.int(0),
+                    file: q.text(1) ?? "",
+                    importedAt: q.double(2),
+                    rows: q.int(3),
+                    queued: q.int(4),
+                    rejected: q.int(5),
+                    duplicates: q.int(6),
+                    blank: q.int(7),
+                    updated: q.int(8),
+                    reasons: [],
+                    otherReasons: 0
+                )
+            )
         }
         let reasons = try connection.prepare(
             """
             SELECT import_id, error, count(*) AS n FROM jobs WHERE state = 'rejected'
             GROUP BY import_id, error ORDER BY import_id, n DESC, error
-            """)
+            """
+        )
         while try reasons.step() {
             guard let index = byID[reasons.int(0)] else { continue }
             let count = reasons.int(2)

@@ -54,8 +54,16 @@ public struct TimeChart: Sendable {
     public var logScale = false
 
     public init(
-        id: String, title: String, summary: String, unit: String, start: Double, bucket: Double, series: [Series],
-        reference: (value: Double, label: String)? = nil, bands: [Band] = [], marks: [Mark] = [],
+        id: String,
+        title: String,
+        summary: String,
+        unit: String,
+        start: Double,
+        bucket: Double,
+        series: [Series],
+        reference: (value: Double, label: String)? = nil,
+        bands: [Band] = [],
+        marks: [Mark] = [],
         logScale: Bool = false
     ) {
         self.id = id
@@ -250,7 +258,9 @@ public struct TimeChart: Sendable {
     /// About six labelled instants on the time axis, at round times (UTC).
     func timeTicks() -> [(Double, String)] {
         let span = end - start
-        let steps: [Double] = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400]
+        let steps: [Double] = [
+            1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400,
+        ]
         let step = steps.first { span / $0 <= 6 } ?? (span / 6).rounded(.up)
         var t = (start / step).rounded(.up) * step
         var out: [(Double, String)] = []

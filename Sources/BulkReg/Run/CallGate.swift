@@ -28,7 +28,10 @@ final class CallGate<C: Clock>: Sendable where C.Duration == Duration {
     private let lateStarts = Mutex(0)
 
     init(
-        limiter: RateLimiter<C>, clock: C, sendLead: Duration, margin: Duration,
+        limiter: RateLimiter<C>,
+        clock: C,
+        sendLead: Duration,
+        margin: Duration,
         sendObserver: (any SendObserving)? = nil
     ) {
         self.sendObserver = sendObserver
@@ -52,10 +55,11 @@ final class CallGate<C: Clock>: Sendable where C.Duration == Duration {
     /// Runs `call` on a slot of its own.
     /// - Parameters:
     ///   - prepare: runs once the slot is reserved, before the call; false cancels the call.
-    ///   - call: receives the monotonic instant it starts at.
+    ///   - send: the call; receives the monotonic instant it starts at.
     /// - Returns: the call's answer, or nil when `prepare` cancelled it.
     func call<T: Sendable>(
-        prepare: () async throws -> Bool, _ call: (C.Instant) async -> T
+        prepare: () async throws -> Bool,
+        send call: (C.Instant) async -> T
     ) async throws -> T? {
         let warming = await warmUp.enter()
         do {

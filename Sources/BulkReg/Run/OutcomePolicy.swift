@@ -86,7 +86,8 @@ public enum OutcomePolicy {
         case .unauthorized(let message):
             return .stop(
                 "the API key was refused: \(message). Nothing more was sent with it; fix the key and run again "
-                    + "(the remaining jobs stay queued).")
+                    + "(the remaining jobs stay queued)."
+            )
         case .transient(let reason, false):
             return .unreachable(reason)
         default:
@@ -111,8 +112,11 @@ public enum OutcomePolicy {
         case .registrantsCheck:
             // A check never fails a lead for lack of an answer: nobody knows yet.
             return .retry(
-                level: history.attempts + 1, minimum: .zero, spendsAttempt: false,
-                reason: "checking the registrants: \(failure.text)")
+                level: history.attempts + 1,
+                minimum: .zero,
+                spendsAttempt: false,
+                reason: "checking the registrants: \(failure.text)"
+            )
         case .webinarCheck:
             switch failure {
             case .rejected:
@@ -121,12 +125,18 @@ public enum OutcomePolicy {
             case .unexplained:
                 if next.repeats >= unexplainedRepeatsToFail { return .fail(failure.text) }
                 return .retry(
-                    level: history.attempts + 1, minimum: .zero, spendsAttempt: false,
-                    reason: "checking the webinar: \(failure.text)")
+                    level: history.attempts + 1,
+                    minimum: .zero,
+                    spendsAttempt: false,
+                    reason: "checking the webinar: \(failure.text)"
+                )
             default:
                 return .retry(
-                    level: history.attempts + 1, minimum: .zero, spendsAttempt: false,
-                    reason: "checking the webinar: \(failure.text)")
+                    level: history.attempts + 1,
+                    minimum: .zero,
+                    spendsAttempt: false,
+                    reason: "checking the webinar: \(failure.text)"
+                )
             }
         }
     }

@@ -6,7 +6,11 @@ public enum ProgressLine {
     ///   - reachableAgain: the API answered after a pause (said once);
     ///   - width: the terminal's columns (nil: not a terminal, nothing cut).
     public static func render(
-        _ s: RunProgress.Snapshot, rate: Double, wall: Double, reachableAgain: Bool, width: Int?
+        _ s: RunProgress.Snapshot,
+        rate: Double,
+        wall: Double,
+        reachableAgain: Bool,
+        width: Int?
     ) -> String {
         var parts = ["\(s.overallDone)/\(s.overallTotal) done", "\(format(rate)) calls/s"]
         if let reason = s.unreachable {

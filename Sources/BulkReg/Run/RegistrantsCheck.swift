@@ -1,3 +1,4 @@
+import Pacing
 import WebinarAPI
 
 /// What one job's check learned from the vendor's rows. Pure; table-tested.
@@ -39,7 +40,8 @@ public enum RegistrantMatch: Sendable, Equatable {
             return .ambiguous(
                 "the vendor's registrants rows carry no session date, so this registration cannot be told apart from "
                     + "\(list) (the same person in another session of this schedule); "
-                    + "`bulkreg retry --job ID --force` sends it anyway")
+                    + "`bulkreg retry --job ID --force` sends it anyway"
+            )
         }
         return pick(undated)
     }
@@ -105,7 +107,9 @@ actor RegistrantsPasses<C: Clock> where C.Duration == Duration {
     /// The outcome of a pass that started at or after `notBefore` and looked for `email`.
     /// `perform` reads the pages for a set of emails.
     func outcome(
-        email: String, key: Key, notBefore: C.Instant,
+        email: String,
+        key: Key,
+        notBefore: C.Instant,
         perform: @escaping @Sendable (Set<String>) async -> Outcome
     ) async -> Outcome {
         let email = email.lowercased()

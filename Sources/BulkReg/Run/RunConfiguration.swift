@@ -34,8 +34,12 @@ public struct RunConfiguration: Sendable {
     public var heartbeatEvery: Duration = .seconds(5)
 
     public init(
-        workers: Int? = nil, rate: Int = 20, maxAttempts: Int = 6, requestTimeout: Duration = .seconds(30),
-        backoff: Backoff = Backoff(), seed: UInt64 = UInt64.random(in: 1...UInt64.max)
+        workers: Int? = nil,
+        rate: Int = 20,
+        maxAttempts: Int = 6,
+        requestTimeout: Duration = .seconds(30),
+        backoff: Backoff = Backoff(),
+        seed: UInt64 = UInt64.random(in: 1...UInt64.max)
     ) {
         self.workers = workers
         self.rate = rate
@@ -63,12 +67,4 @@ public enum RunOutcome: Sendable, Equatable {
     /// Only checks were left and they kept failing for `checkPatience`: those jobs stay
     /// `uncertain`, checked first by the next run.
     case checksPending(RunProgress.Snapshot)
-}
-
-extension Duration {
-    /// The duration in seconds, as a Double.
-    public var seconds: Double {
-        let (s, attoseconds) = components
-        return Double(s) + Double(attoseconds) / 1e18
-    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -29,7 +30,8 @@ public final class RunLock: Sendable {
             throw BulkRegError(
                 .storage,
                 "\(databasePath): another bulkreg is working on this database (pid \(pid)). "
-                    + "Wait for it to finish or stop it; one runner per database.")
+                    + "Wait for it to finish or stop it; one runner per database."
+            )
         }
         let pid = "\(getpid())\n".padding(toLength: 16, withPad: " ", startingAt: 0)
         _ = ftruncate(fd, 0)

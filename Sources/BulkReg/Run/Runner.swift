@@ -41,9 +41,14 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
     private let stopState = Mutex<(stopping: Bool, failure: BulkRegError?, checksPending: Bool)>((false, nil, false))
 
     public init(
-        api: any WebinarAPI, store: JobStore, clock: C, configuration: RunConfiguration,
-        progress: RunProgress = RunProgress(), logger: Logger = Logger(label: "bulkreg.run"),
-        wallClock: @escaping @Sendable () -> Double = WallClock.now, shared: SharedStarts<C>? = nil
+        api: any WebinarAPI,
+        store: JobStore,
+        clock: C,
+        configuration: RunConfiguration,
+        progress: RunProgress = RunProgress(),
+        logger: Logger = Logger(label: "bulkreg.run"),
+        wallClock: @escaping @Sendable () -> Double = WallClock.now,
+        shared: SharedStarts<C>? = nil
     ) {
         self.api = api
         self.store = store
@@ -55,13 +60,22 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
         let limiter = RateLimiter(
             clock: clock,
             configuration: RateLimiterConfiguration(
-                rate: configuration.rate > 0 ? configuration.rate : nil, margin: configuration.margin),
-            random: SplitMix64(seed: configuration.seed ^ 0x5DEE_CE66), shared: shared)
+                rate: configuration.rate > 0 ? configuration.rate : nil,
+                margin: configuration.margin
+            ),
+            random: SplitMix64(seed: configuration.seed ^ 0x5DEE_CE66),
+            shared: shared
+        )
         self.gate = CallGate(
-            limiter: limiter, clock: clock, sendLead: configuration.sendLead, margin: configuration.margin,
-            sendObserver: api as? any SendObserving)
+            limiter: limiter,
+            clock: clock,
+            sendLead: configuration.sendLead,
+            margin: configuration.margin,
+            sendObserver: api as? any SendObserving
+        )
         self.inFlight = ConcurrencyGate(
-            limit: InFlightTarget.target(rate: configuration.rate, p95: nil, cap: configuration.maxInFlight))
+            limit: InFlightTarget.target(rate: configuration.rate, p95: nil, cap: configuration.maxInFlight)
+        )
         self.passes = RegistrantsPasses(clock: clock)
         self.random = LockedRandom(seed: configuration.seed)
         self.scheduler = Scheduler(clock: clock) { after, limit in
@@ -97,8 +111,10 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
     /// The settle time now: max(2 × request timeout, 3 × p99 latency, the minimum).
     var settleTime: Duration {
         SettleRule.settleTime(
-            requestTimeout: configuration.requestTimeout, p99: gate.latency.quantile(0.99),
-            minimum: configuration.settleMinimum)
+            requestTimeout: configuration.requestTimeout,
+            p99: gate.latency.quantile(0.99),
+            minimum: configuration.settleMinimum
+        )
     }
 
     /// Runs until the queue is drained or a stop is requested.
@@ -183,7 +199,8 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
                         BulkRegError(
                             .storage,
                             "another bulkreg took this database's runner lease: this run stops sending (nothing is sent twice)."
-                        ))
+                        )
+                    )
                     return
                 }
             } catch {
@@ -228,7 +245,11 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
             if !work.isCheck { inFlight.leave() }
             inFlight.setLimit(
                 InFlightTarget.target(
-                    rate: configuration.rate, p95: gate.latency.forPlanning, cap: configuration.maxInFlight))
+                    rate: configuration.rate,
+                    p95: gate.latency.forPlanning,
+                    cap: configuration.maxInFlight
+                )
+            )
         }
     }
 
@@ -280,7 +301,10 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
     private func register(_ claimed: Job) async throws -> Disposition {
         var job = claimed
         // Is the webinar/schedule/date real? Checked once per target per database.
-        switch await targets.check(job.target, perform: { history in await self.checkTarget(claimed, history: history) }) {
+        switch await targets.check(
+            job.target,
+            perform: { history in await self.checkTarget(claimed, history: history) }
+        ) {
         case .ok:
             break
         case .missing(let message):
@@ -301,29 +325,40 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
         let token = leaseToken.withLock { $0 }
         let claimLost = Mutex(false)
         let sent = Mutex<(instant: C.Instant?, wall: Double)>((nil, 0))
-        let answer = try await gate.call(prepare: {
-            let took = try await self.store.commit(.sending(job: job.id, at: self.wallClock(), lease: token))
-            if !took { claimLost.withLock { $0 = true } }
-            return took
-        }) { started in
-            sent.withLock { $0 = (started, self.wallClock()) }
-            self.progress.update {
-                $0.calls += 1
-                $0.inFlight += 1
+        let answer = try await gate.call(
+            prepare: {
+                let took = try await self.store.commit(.sending(job: job.id, at: self.wallClock(), lease: token))
+                if !took { claimLost.withLock { $0 = true } }
+                return took
+            },
+            send: { started in
+                sent.withLock { $0 = (started, self.wallClock()) }
+                self.progress.update {
+                    $0.calls += 1
+                    $0.inFlight += 1
+                }
+                return await self.api.register(job.request)
             }
-            return await self.api.register(job.request)
-        }
+        )
         guard let result = answer else {
             if claimLost.withLock({ $0 }) {
                 // Replaced by a corrected import or cancelled meanwhile: not this run's any more.
                 progress.update { $0.total -= 1 }
-                logger.warning("job \(job.id): not sent: it is no longer queued for this run (another runner, or a state change)")
+                logger.warning(
+                    "job \(job.id): not sent: it is no longer queued for this run (another runner, or a state change)"
+                )
             }
             return .finished
         }
         progress.update { $0.inFlight -= 1 }
         let failure = result.failure
-        await recordCall(.register, job: job.id, sent: sent.withLock { $0 }, failure: failure, attempt: job.attempts + 1)
+        await recordCall(
+            .register,
+            job: job.id,
+            sent: sent.withLock { $0 },
+            failure: failure,
+            attempt: job.attempts + 1
+        )
         if case .timedOut = failure { gate.record(latency: configuration.requestTimeout.seconds) }
         await noteHealth(failure)
         var history = histories.withLock { $0[job.id] } ?? CallHistory()
@@ -335,7 +370,9 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
         switch action {
         case .proceed:
             guard case .success(let user) = result else { return .finished }
-            try await store.commit(.done(job: job.id, attempts: job.attempts + 1, user: user, source: .register, at: now))
+            try await store.commit(
+                .done(job: job.id, attempts: job.attempts + 1, user: user, source: .register, at: now)
+            )
             progress.update { $0.done += 1 }
             histories.withLock { _ = $0.removeValue(forKey: job.id) }
             return .finished
@@ -348,7 +385,9 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
             job.attempts += 1
             job.lastError = reason
             let at = sent.withLock { $0 }
-            try await store.commit(.uncertain(job: job.id, attempts: job.attempts, sentAt: at.wall, lastError: reason, at: now))
+            try await store.commit(
+                .uncertain(job: job.id, attempts: job.attempts, sentAt: at.wall, lastError: reason, at: now)
+            )
             progress.update { $0.retries += 1 }
             let from = at.instant ?? clock.now
             return .later(.verify(job, confirming: false), readyAt: from.advanced(by: settleTime))
@@ -369,14 +408,18 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
         func requeue(_ reason: String?) async throws {
             guard case .register = work else { return }
             try await store.commit(
-                .requeued(job: job.id, attempts: job.attempts, notBefore: nil, lastError: reason, at: now))
+                .requeued(job: job.id, attempts: job.attempts, lastError: reason, at: now)
+            )
         }
         switch action {
         case .retry(let level, let minimum, let spends, let reason):
             try await requeue(reason)
             // Retries count attempts spent; a wait that spends none (the vendor busy) is not one.
             if spends { progress.update { $0.retries += 1 } }
-            let delay = max(minimum, random.withGenerator { configuration.backoff.delay(forAttempt: level, random: &$0) })
+            let delay = max(
+                minimum,
+                random.withGenerator { configuration.backoff.delay(forAttempt: level, random: &$0) }
+            )
             return .later(work, readyAt: clock.now.advanced(by: delay))
         case .rateLimited:
             gate.limiter.rateLimited()
@@ -408,10 +451,12 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
         case .unchanged:
             break
         case .healthy:
-            guard pause.withLock({ value -> Bool in
-                defer { value = nil }
-                return value != nil
-            }) else { return }
+            guard
+                pause.withLock({ value -> Bool in
+                    defer { value = nil }
+                    return value != nil
+                })
+            else { return }
             progress.update {
                 $0.unreachable = nil
                 $0.pauseHeadline = nil
@@ -445,21 +490,33 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
             metadata: [
                 "call": "\(kind.rawValue)", "job": "\(job)", "class": "\(Self.label(failure))",
                 "action": "\(Self.label(action))", "attempt": "\(attempt)",
-            ])
+            ]
+        )
     }
 
     static func label(_ failure: APIFailure?) -> String { CallOutcome(failure).label }
 
     /// The call's row in the history, written with the change it leads to.
     private func recordCall(
-        _ method: CallMethod, job: Int?, sent: (instant: C.Instant?, wall: Double), failure: APIFailure?,
-        attempt: Int?, reason: String? = nil
+        _ method: CallMethod,
+        job: Int?,
+        sent: (instant: C.Instant?, wall: Double),
+        failure: APIFailure?,
+        attempt: Int?,
+        reason: String? = nil
     ) async {
         let latency = sent.instant.map { $0.duration(to: clock.now).seconds } ?? 0
         await store.record(
             CallRecord(
-                at: sent.wall, latency: latency, job: job, method: method, failure: failure, attempt: attempt,
-                reason: reason))
+                at: sent.wall,
+                latency: latency,
+                job: job,
+                method: method,
+                failure: failure,
+                attempt: attempt,
+                reason: reason
+            )
+        )
     }
 
     static func label(_ action: OutcomeAction) -> String {
@@ -482,18 +539,30 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
         let answer: Result<WebinarDetail, APIFailure>?
         let sent = Mutex<(instant: C.Instant?, wall: Double)>((nil, 0))
         do {
-            answer = try await gate.call(prepare: { !self.isStopping }) { started in
-                sent.withLock { $0 = (started, self.wallClock()) }
-                self.progress.update { $0.calls += 1 }
-                return await self.api.webinar(
-                    platform: target.platform, webinarID: target.webinarID, timezone: job.request.timezone)
-            }
+            answer = try await gate.call(
+                prepare: { !self.isStopping },
+                send: { started in
+                    sent.withLock { $0 = (started, self.wallClock()) }
+                    self.progress.update { $0.calls += 1 }
+                    return await self.api.webinar(
+                        platform: target.platform,
+                        webinarID: target.webinarID,
+                        timezone: job.request.timezone
+                    )
+                }
+            )
         } catch {
             return (.cancelled, history)
         }
         guard let answer else { return (.cancelled, history) }
         let failure = answer.failure
-        await recordCall(.webinar, job: job.id, sent: sent.withLock { $0 }, failure: failure, attempt: history.attempts + 1)
+        await recordCall(
+            .webinar,
+            job: job.id,
+            sent: sent.withLock { $0 },
+            failure: failure,
+            attempt: history.attempts + 1
+        )
         await noteHealth(failure)
         let action = OutcomePolicy.decide(.webinarCheck, failure, history: history)
         log(.webinarCheck, job: job.id, failure: failure, action: action, attempt: history.attempts + 1)
@@ -521,7 +590,10 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
     private func check(_ job: Job, confirming: Bool, handedOut: Scheduler<C>.Work) async throws -> Disposition {
         guard !isStopping else { return .finished }
         let key = RegistrantsPasses<C>.Key(
-            platform: job.request.platform, webinarID: job.request.webinarID, schedule: job.request.schedule)
+            platform: job.request.platform,
+            webinarID: job.request.webinarID,
+            schedule: job.request.schedule
+        )
         let began = (instant: Optional(clock.now), wall: wallClock())
         let outcome = await passes.outcome(email: job.request.email, key: key, notBefore: clock.now) { wanted in
             await self.readRegistrants(key, wanted: wanted)
@@ -536,11 +608,19 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
                 return counts[job.id]!
             }
             let action = OutcomePolicy.decide(
-                .registrantsCheck, failure, history: CallHistory(attempts: failures - 1, maxAttempts: configuration.maxAttempts))
+                .registrantsCheck,
+                failure,
+                history: CallHistory(attempts: failures - 1, maxAttempts: configuration.maxAttempts)
+            )
             log(.registrantsCheck, job: job.id, failure: failure, action: action, attempt: failures)
             await recordCall(
-                .check, job: job.id, sent: began, failure: failure, attempt: failures,
-                reason: "the registrants could not be read: \(failure.text)")
+                .check,
+                job: job.id,
+                sent: began,
+                failure: failure,
+                attempt: failures,
+                reason: "the registrants could not be read: \(failure.text)"
+            )
             switch action {
             case .stop(let message): return .stop(message)
             case .unreachable(let reason): return .unreachable(handedOut, reason: "checking the registrants: \(reason)")
@@ -572,17 +652,31 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
             } else {
                 siblings = []
             }
-            let match = RegistrantMatch.decide(job.request, rows: rows[job.request.email.lowercased()] ?? [], siblings: siblings)
+            let match = RegistrantMatch.decide(
+                job.request,
+                rows: rows[job.request.email.lowercased()] ?? [],
+                siblings: siblings
+            )
             logger.debug(
-                "check", metadata: ["job": "\(job.id)", "match": "\(Self.label(match))", "confirming": "\(confirming)"])
+                "check",
+                metadata: ["job": "\(job.id)", "match": "\(Self.label(match))", "confirming": "\(confirming)"]
+            )
             await recordVerdict(match, job: job.id, began: began, confirming: confirming)
             switch match {
             case .found(let found):
                 let user = RegisteredUser(
-                    userID: found.leadID ?? found.id ?? 0, webinarID: job.request.webinarID, email: found.email,
-                    schedule: found.scheduleID, date: found.date, liveRoomURL: found.liveRoomURL ?? "",
-                    replayRoomURL: found.replayRoomURL, thankYouURL: nil)
-                try await store.commit(.done(job: job.id, attempts: job.attempts, user: user, source: .registrants, at: now))
+                    userID: found.leadID ?? found.id ?? 0,
+                    webinarID: job.request.webinarID,
+                    email: found.email,
+                    schedule: found.scheduleID,
+                    date: found.date,
+                    liveRoomURL: found.liveRoomURL ?? "",
+                    replayRoomURL: found.replayRoomURL,
+                    thankYouURL: nil
+                )
+                try await store.commit(
+                    .done(job: job.id, attempts: job.attempts, user: user, source: .registrants, at: now)
+                )
                 progress.update {
                     $0.done += 1
                     $0.verified += 1
@@ -595,8 +689,10 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
             case .noURL:
                 try await store.noteUncertain(
                     job: job.id,
-                    reason: "the vendor lists this person without a live-room URL: registered, but its links are unknown",
-                    at: now)
+                    reason:
+                        "the vendor lists this person without a live-room URL: registered, but its links are unknown",
+                    at: now
+                )
                 progress.update { $0.undecided += 1 }
                 return .finished
             case .notFound:
@@ -607,10 +703,13 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
                 if job.attempts >= configuration.maxAttempts {
                     try await store.commit(
                         .failed(
-                            job: job.id, attempts: job.attempts,
+                            job: job.id,
+                            attempts: job.attempts,
                             message: "gave up after \(job.attempts) attempts: \(job.lastError ?? "no answer") "
                                 + "(the vendor confirms the person is not registered)",
-                            at: now))
+                            at: now
+                        )
+                    )
                     progress.update { $0.failed += 1 }
                     return .finished
                 }
@@ -626,7 +725,10 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
     static var pageRetries: Int { 8 }
 
     private func recordVerdict(
-        _ match: RegistrantMatch, job: Int, began: (instant: C.Instant?, wall: Double), confirming: Bool
+        _ match: RegistrantMatch,
+        job: Int,
+        began: (instant: C.Instant?, wall: Double),
+        confirming: Bool
     ) async {
         let (outcome, reason): (CallOutcome, String) = {
             switch match {
@@ -636,14 +738,24 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
             case .notFound:
                 return (
                     .notFound,
-                    confirming ? "not registered (second look agrees)" : "not listed yet: looked again after the settle time")
+                    confirming
+                        ? "not registered (second look agrees)" : "not listed yet: looked again after the settle time"
+                )
             }
         }()
         let latency = began.instant.map { $0.duration(to: clock.now).seconds } ?? 0
         await store.record(
             CallRecord(
-                at: began.wall, latency: latency, job: job, method: .check, outcome: outcome, httpStatus: nil,
-                attempt: confirming ? 2 : 1, reason: reason))
+                at: began.wall,
+                latency: latency,
+                job: job,
+                method: .check,
+                outcome: outcome,
+                httpStatus: nil,
+                attempt: confirming ? 2 : 1,
+                reason: reason
+            )
+        )
     }
 
     static func label(_ match: RegistrantMatch) -> String {
@@ -659,7 +771,10 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
     /// or an empty page ends it), keeping only the rows of `wanted` emails. A single wanted
     /// email is first looked up with `search` (a found row proves the registration; a search
     /// the vendor may ignore or match differently never proves an absence).
-    private func readRegistrants(_ key: RegistrantsPasses<C>.Key, wanted: Set<String>) async
+    private func readRegistrants(
+        _ key: RegistrantsPasses<C>.Key,
+        wanted: Set<String>
+    ) async
         -> RegistrantsPasses<C>.Outcome
     {
         // (Not for EverWebinar: a person's rows there may be other sessions', which a partial
@@ -677,7 +792,11 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
         return await readPages(key, wanted: wanted, search: nil)
     }
 
-    private func readPages(_ key: RegistrantsPasses<C>.Key, wanted: Set<String>, search: String?) async
+    private func readPages(
+        _ key: RegistrantsPasses<C>.Key,
+        wanted: Set<String>,
+        search: String?
+    ) async
         -> RegistrantsPasses<C>.Outcome
     {
         var rows: [String: [Registrant]] = [:]
@@ -686,22 +805,35 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
         var previous: [Registrant]?
         while true {
             let query = RegistrantsQuery(
-                platform: key.platform, webinarID: key.webinarID, scheduleID: key.schedule, search: search, page: page)
+                platform: key.platform,
+                webinarID: key.webinarID,
+                scheduleID: key.schedule,
+                search: search,
+                page: page
+            )
             let answer: Result<RegistrantsPage, APIFailure>?
             let sent = Mutex<(instant: C.Instant?, wall: Double)>((nil, 0))
             do {
-                answer = try await gate.call(prepare: { !self.isStopping }) { started in
-                    sent.withLock { $0 = (started, self.wallClock()) }
-                    self.progress.update { $0.calls += 1 }
-                    return await self.api.registrants(query)
-                }
+                answer = try await gate.call(
+                    prepare: { !self.isStopping },
+                    send: { started in
+                        sent.withLock { $0 = (started, self.wallClock()) }
+                        self.progress.update { $0.calls += 1 }
+                        return await self.api.registrants(query)
+                    }
+                )
             } catch {
                 return .stopped
             }
             guard let answer else { return .stopped }
             await recordCall(
-                .registrants, job: nil, sent: sent.withLock { $0 }, failure: answer.failure, attempt: pageFailures + 1,
-                reason: answer.failure == nil ? "page \(page)\(search == nil ? "" : ", searched by email")" : nil)
+                .registrants,
+                job: nil,
+                sent: sent.withLock { $0 },
+                failure: answer.failure,
+                attempt: pageFailures + 1,
+                reason: answer.failure == nil ? "page \(page)\(search == nil ? "" : ", searched by email")" : nil
+            )
             if case .failure(.timedOut) = answer { gate.record(latency: configuration.requestTimeout.seconds) }
             await noteHealth(answer.failure)
             switch answer {

@@ -67,7 +67,9 @@ actor Scheduler<C: Clock> where C.Duration == Duration {
     private var probeOut = false
 
     init(
-        clock: C, pageSize: Int = 512, maxActiveChecks: Int = 32,
+        clock: C,
+        pageSize: Int = 512,
+        maxActiveChecks: Int = 32,
         loadPage: @escaping @Sendable (_ after: Int, _ limit: Int) async throws -> [Job]
     ) {
         self.clock = clock

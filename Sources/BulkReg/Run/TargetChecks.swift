@@ -31,7 +31,8 @@ actor TargetChecks {
     /// The verdict for `target`; `perform` makes one call given the target's history and
     /// returns the verdict with the history after it.
     func check(
-        _ target: Target, perform: @escaping @Sendable (CallHistory) async -> (Verdict, CallHistory)
+        _ target: Target,
+        perform: @escaping @Sendable (CallHistory) async -> (Verdict, CallHistory)
     ) async -> Verdict {
         if let result = known[target] { return result }
         if let task = running[target] { return await task.value }
@@ -73,7 +74,9 @@ enum TargetVerdict {
                 + "import with --date \"\(dates[0])\" (or a date column) to choose one"
         }
         if target.platform == .everwebinar, !target.date.isEmpty,
-            !schedules.contains(where: { RegistrantMatch.sessionKey($0.date ?? "") == RegistrantMatch.sessionKey(target.date) })
+            !schedules.contains(where: {
+                RegistrantMatch.sessionKey($0.date ?? "") == RegistrantMatch.sessionKey(target.date)
+            })
         {
             let dates = schedules.compactMap(\.date).joined(separator: ", ")
             return "\(target): the date is not a session of this schedule (sessions: \(dates))"

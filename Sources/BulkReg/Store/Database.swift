@@ -26,7 +26,9 @@ public enum Database {
             }
         } else if mode == .existing {
             throw BulkRegError(
-                .storage, "\(path): no such database. Run `bulkreg import FILE.csv ...` first, or pass --db.")
+                .storage,
+                "\(path): no such database. Run `bulkreg import FILE.csv ...` first, or pass --db."
+            )
         } else {
             let parent = directory(of: path)
             var parentInfo = stat()
@@ -35,7 +37,9 @@ public enum Database {
             }
             if access(parent, W_OK) != 0 {
                 throw BulkRegError(
-                    .storage, "\(path): cannot create the database: the directory \(parent) is not writable")
+                    .storage,
+                    "\(path): cannot create the database: the directory \(parent) is not writable"
+                )
             }
         }
         let connection: Connection
@@ -48,7 +52,9 @@ public enum Database {
             let journalMode = journal.text(0) ?? ""
             if journalMode != "wal" {
                 throw BulkRegError(
-                    .storage, "\(path): cannot switch the database to WAL mode (got \(journalMode)); is the directory writable?")
+                    .storage,
+                    "\(path): cannot switch the database to WAL mode (got \(journalMode)); is the directory writable?"
+                )
             }
             // Foreign keys stay declared (documentation) but unenforced: every write path is
             // ours, and enforcing them costs two index look-ups per imported row.

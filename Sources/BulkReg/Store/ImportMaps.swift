@@ -26,8 +26,12 @@ final class ImportMaps {
         let header = q.withBlob(1) { RowCodec.decode($0) }
         let overrides = Importer.overrides(flat: q.withBlob(2) { RowCodec.decode($0) })
         let defaults = ImportDefaults(
-            platform: Platform(rawValue: q.text(3) ?? "") ?? .webinarjam, webinarID: q.optionalInt(4),
-            schedule: q.optionalInt(5), date: q.text(6), timezone: q.text(7))
+            platform: Platform(rawValue: q.text(3) ?? "") ?? .webinarjam,
+            webinarID: q.optionalInt(4),
+            schedule: q.optionalInt(5),
+            date: q.text(6),
+            timezone: q.text(7)
+        )
         // The map the import used, as stored (imports before schema 3: derived again).
         let map: FieldMap
         if let stored = q.text(8).flatMap(FieldMap.init(stored:)) {
@@ -35,7 +39,11 @@ final class ImportMaps {
         } else {
             let ignored = (q.text(9) ?? "").split(separator: "\u{1F}").map(String.init)
             map = try FieldMap(
-                header: header, overrides: overrides, ignored: ignored, file: q.text(0) ?? "import #\(id)")
+                header: header,
+                overrides: overrides,
+                ignored: ignored,
+                file: q.text(0) ?? "import #\(id)"
+            )
         }
         let validator = LeadValidator(map: map, defaults: defaults)
         validators[id] = validator

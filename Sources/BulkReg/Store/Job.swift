@@ -21,15 +21,16 @@ public struct Job: Sendable, Equatable {
     public var attempts: Int
     /// Wall-clock send time of the last register call that may have reached the vendor.
     public var sentAt: Double?
-    /// Wall-clock time before which a retry must not start.
-    public var notBefore: Double?
     public var state: JobState
     /// The last transient error, kept while the job waits for its retry.
     public var lastError: String? = nil
 
     public var target: Target {
         Target(
-            platform: request.platform, webinarID: request.webinarID, schedule: request.schedule,
-            date: request.date ?? "")
+            platform: request.platform,
+            webinarID: request.webinarID,
+            schedule: request.schedule,
+            date: request.date ?? ""
+        )
     }
 }

@@ -1,6 +1,6 @@
 /// The life of a job. Every input row is exactly one job in exactly one state.
 public enum JobState: String, Sendable, CaseIterable, Codable {
-    /// Waiting to be registered (possibly after a backoff: see `not_before`).
+    /// Waiting to be registered (a backoff after a failure is waited in memory by the run).
     case queued
     /// A register call was (about to be) sent; its send time is on disk.
     case inFlight = "in_flight"

@@ -18,8 +18,8 @@ public actor JobStore {
         case done(job: Int, attempts: Int, user: RegisteredUser, source: ResultSource, at: Double)
         /// Permanently failed with the API's (or our) message.
         case failed(job: Int, attempts: Int, message: String, at: Double)
-        /// Back in the queue, not before `notBefore` (wall clock).
-        case requeued(job: Int, attempts: Int, notBefore: Double?, lastError: String?, at: Double)
+        /// Back in the queue (its wait is the runner's, in memory: a later run may send it at once).
+        case requeued(job: Int, attempts: Int, lastError: String?, at: Double)
         /// The last call may have reached the vendor: check `registrants` before re-sending.
         case uncertain(job: Int, attempts: Int, sentAt: Double, lastError: String, at: Double)
         /// The outcome of a preflight `webinar` check.
@@ -56,9 +56,10 @@ public actor JobStore {
     /// URL): they stay uncertain with the reason, for `status` and `show`.
     public func noteUncertain(job: Int, reason: String, at: Double) throws {
         try wrap {
-            try connection.cached("UPDATE jobs SET error = ?, updated_at = ? WHERE id = ? AND state = 'uncertain'").run([
-                .text(reason), .double(at), .int(Int64(job)),
-            ])
+            try connection.cached("UPDATE jobs SET error = ?, updated_at = ? WHERE id = ? AND state = 'uncertain'").run(
+                [
+                    .text(reason), .double(at), .int(Int64(job)),
+                ])
         }
     }
 
@@ -83,7 +84,8 @@ public actor JobStore {
         try wrap {
             try jobs(
                 "SELECT \(Self.columns) FROM jobs WHERE state = 'queued' AND id > ? ORDER BY id LIMIT ?",
-                [.int(Int64(after)), .int(Int64(limit))])
+                [.int(Int64(after)), .int(Int64(limit))]
+            )
         }
     }
 
@@ -97,7 +99,8 @@ public actor JobStore {
         try wrap {
             var out: [Target: (ok: Bool, message: String?)] = [:]
             let q = try connection.cached(
-                "SELECT platform, webinar_id, schedule, date, checked_ok, check_message FROM targets WHERE checked_ok IS NOT NULL")
+                "SELECT platform, webinar_id, schedule, date, checked_ok, check_message FROM targets WHERE checked_ok IS NOT NULL"
+            )
             defer { q.reset() }
             while try q.step() {
                 guard let platform = Platform(rawValue: q.text(0) ?? "") else { continue }
@@ -168,7 +171,9 @@ public actor JobStore {
     public func acquireLease(pid: Int32, host: String, now: Double, staleAfter: Double = 30) throws -> Int64 {
         try wrap {
             try connection.transaction(.immediate) {
-                let q = try connection.cached("SELECT pid, host, started_at, heartbeat_at FROM runner_lease WHERE id = 1")
+                let q = try connection.cached(
+                    "SELECT pid, host, started_at, heartbeat_at FROM runner_lease WHERE id = 1"
+                )
                 defer { q.reset() }
                 if try q.step() {
                     let holder = Int32(q.int(0))
@@ -182,7 +187,8 @@ public actor JobStore {
                             .storage,
                             "\(path): another bulkreg is running on this database (pid \(holder)"
                                 + (holderHost == host ? "" : " on \(holderHost)")
-                                + ", since \(WallClock.iso8601(started))). Wait for it to finish or stop it; one runner per database.")
+                                + ", since \(WallClock.iso8601(started))). Wait for it to finish or stop it; one runner per database."
+                        )
                     }
                 }
                 q.reset()
@@ -217,7 +223,11 @@ public actor JobStore {
         try Self.leaseHolder(connection, now: now, staleAfter: staleAfter)
     }
 
-    static func leaseHolder(_ connection: Connection, now: Double, staleAfter: Double = 30) throws(SQLiteError) -> (
+    static func leaseHolder(
+        _ connection: Connection,
+        now: Double,
+        staleAfter: Double = 30
+    ) throws(SQLiteError) -> (
         pid: Int32, host: String
     )? {
         let q = try connection.cached("SELECT pid, host, heartbeat_at FROM runner_lease WHERE id = 1")
@@ -251,7 +261,8 @@ public actor JobStore {
                 if let holder = try Self.leaseHolder(connection, now: now) {
                     throw BulkRegError(
                         .usage,
-                        "\(path): a run is in progress (pid \(holder.pid)); retry when it has finished.")
+                        "\(path): a run is in progress (pid \(holder.pid)); retry when it has finished."
+                    )
                 }
                 var result = RetryResult()
                 let back = """
@@ -283,23 +294,31 @@ public actor JobStore {
                                 "job \(job) is uncertain: its last call may have registered the person, so the next "
                                     + "`bulkreg run` checks with the vendor before sending it again. "
                                     + "`bulkreg retry --job \(job) --force` sends it without checking, which may register "
-                                    + "the person twice.")
+                                    + "the person twice."
+                            )
                         }
                         try connection.cached(
                             "UPDATE jobs SET state = 'queued', maybe_sent = 0, attempts = 0, updated_at = ? WHERE id = ?"
                         ).run([.double(now), .int(Int64(job))])
                         result.forced = 1
                     default:
-                        throw BulkRegError(.usage, "job \(job) is not failed or uncertain (or does not exist); nothing requeued")
+                        throw BulkRegError(
+                            .usage,
+                            "job \(job) is not failed or uncertain (or does not exist); nothing requeued"
+                        )
                     }
                 } else {
                     result.toCheck = Int(
-                        try connection.scalarInt("SELECT count(*) FROM jobs WHERE state = 'failed' AND maybe_sent = 1") ?? 0)
+                        try connection.scalarInt("SELECT count(*) FROM jobs WHERE state = 'failed' AND maybe_sent = 1")
+                            ?? 0
+                    )
                     try connection.cached(back + " WHERE state = 'failed'").run([.double(now)])
                     result.queued = connection.changes - result.toCheck
                 }
                 // A failed preflight is re-checked on the next run.
-                try connection.execute("UPDATE targets SET checked_ok = NULL, check_message = NULL WHERE checked_ok = 0")
+                try connection.execute(
+                    "UPDATE targets SET checked_ok = NULL, check_message = NULL WHERE checked_ok = 0"
+                )
                 return result
             }
         }
@@ -319,7 +338,10 @@ public actor JobStore {
             case .importID(let id): return ("import_id = ?", [.int(id)])
             case .job(let id): return ("id = ?", [.int(id)])
             case .target(let webinar, let schedule):
-                return ("target_id IN (SELECT id FROM targets WHERE webinar_id = ? AND schedule = ?)", [.int(webinar), .int(schedule)])
+                return (
+                    "target_id IN (SELECT id FROM targets WHERE webinar_id = ? AND schedule = ?)",
+                    [.int(webinar), .int(schedule)]
+                )
             }
         }
     }
@@ -373,7 +395,8 @@ public actor JobStore {
         try wrap {
             let target = job.target
             let dates = try connection.cached(
-                "SELECT date FROM targets WHERE platform = ? AND webinar_id = ? AND schedule = ? AND date != ?")
+                "SELECT date FROM targets WHERE platform = ? AND webinar_id = ? AND schedule = ? AND date != ?"
+            )
             try dates.bind([
                 .text(target.platform.rawValue), .int(Int64(target.webinarID)), .int(Int64(target.schedule)),
                 .text(target.date),
@@ -383,7 +406,8 @@ public actor JobStore {
             dates.reset()
             var out: [Int] = []
             let find = try connection.cached(
-                "SELECT id FROM jobs WHERE person = ? AND state IN ('done', 'uncertain', 'in_flight')")
+                "SELECT id FROM jobs WHERE person = ? AND state IN ('done', 'uncertain', 'in_flight')"
+            )
             for date in others {
                 var sibling = target
                 sibling.date = date
@@ -470,10 +494,10 @@ public actor JobStore {
             try connection.cached(
                 "UPDATE jobs SET state = 'failed', maybe_sent = 0, attempts = ?, error = ?, not_before = NULL, updated_at = ? WHERE id = ?"
             ).run([.int(Int64(attempts)), .text(message), .double(at), .int(Int64(job))])
-        case .requeued(let job, let attempts, let notBefore, let lastError, let at):
+        case .requeued(let job, let attempts, let lastError, let at):
             try connection.cached(
-                "UPDATE jobs SET state = 'queued', maybe_sent = 0, attempts = ?, not_before = ?, error = ?, updated_at = ? WHERE id = ?"
-            ).run([.int(Int64(attempts)), .double(notBefore), .text(lastError), .double(at), .int(Int64(job))])
+                "UPDATE jobs SET state = 'queued', maybe_sent = 0, attempts = ?, error = ?, updated_at = ? WHERE id = ?"
+            ).run([.int(Int64(attempts)), .text(lastError), .double(at), .int(Int64(job))])
         case .uncertain(let job, let attempts, let sentAt, let lastError, let at):
             try connection.cached(
                 "UPDATE jobs SET state = 'uncertain', attempts = ?, sent_at = ?, error = ?, updated_at = ? WHERE id = ?"
@@ -492,7 +516,7 @@ public actor JobStore {
         return true
     }
 
-    static let columns = "id, line, import_id, row, attempts, sent_at, not_before, state, error"
+    static let columns = "id, line, import_id, row, attempts, sent_at, state, error"
 
     private func jobs(_ sql: String, _ values: [SQLiteValue]) throws -> [Job] {
         let q = try connection.cached(sql)
@@ -504,9 +528,15 @@ public actor JobStore {
             let request = try maps.lead(import: q.int(2), row: row).request
             out.append(
                 Job(
-                    id: q.int(0), line: q.int(1), request: request, attempts: q.int(4), sentAt: q.optionalDouble(5),
-                    notBefore: q.optionalDouble(6), state: JobState(rawValue: q.text(7) ?? "") ?? .queued,
-                    lastError: q.text(8)))
+                    id: q.int(0),
+                    line: q.int(1),
+                    request: request,
+                    attempts: q.int(4),
+                    sentAt: q.optionalDouble(5),
+                    state: JobState(rawValue: q.text(6) ?? "") ?? .queued,
+                    lastError: q.text(7)
+                )
+            )
         }
         return out
     }

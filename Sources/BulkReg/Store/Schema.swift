@@ -140,7 +140,8 @@ enum Schema {
             throw BulkRegError(
                 .storage,
                 "\(path): this database was written by a newer bulkreg (schema \(version); this "
-                    + "version knows up to \(currentVersion)). Use the newer bulkreg, or another --db.")
+                    + "version knows up to \(currentVersion)). Use the newer bulkreg, or another --db."
+            )
         }
     }
 

@@ -35,7 +35,8 @@ public enum RowCodec {
     /// blob yields the fields read so far.
     @inline(__always)
     public static func forEachField(
-        _ bytes: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) throws -> Void
+        _ bytes: UnsafeRawBufferPointer,
+        _ body: (UnsafeRawBufferPointer) throws -> Void
     ) rethrows {
         var i = 0
         let n = bytes.count

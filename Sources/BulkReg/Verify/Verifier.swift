@@ -1,4 +1,5 @@
 import Foundation
+import Pacing
 import WebinarAPI
 
 /// What `bulkreg verify` found for one webinar schedule.
@@ -58,7 +59,9 @@ public struct Verifier: Sendable {
         guard !candidates.isEmpty else { return .none }
         if platform == .everwebinar, let rowDate, !rowDate.isEmpty {
             let dated = RegistrantMatch.sessionKey(rowDate)
-            if let job = candidates.first(where: { $0.date.map(RegistrantMatch.sessionKey) == dated }) { return .job(job.id) }
+            if let job = candidates.first(where: { $0.date.map(RegistrantMatch.sessionKey) == dated }) {
+                return .job(job.id)
+            }
             // A job without a date takes the row; else it is another session's registration.
             return candidates.first { $0.date == nil }.map { .job($0.id) } ?? .none
         }
@@ -67,7 +70,10 @@ public struct Verifier: Sendable {
 
     /// Verifies every schedule with done jobs. `progress` is told after each page.
     func run(
-        store: VerifyStore, api: any WebinarAPI, now: @Sendable () -> Double, stamp: String,
+        store: VerifyStore,
+        api: any WebinarAPI,
+        now: @Sendable () -> Double,
+        stamp: String,
         progress: (VerifyCounts) -> Void = { _ in }
     ) async throws -> [VerifyCounts] {
         var all: [VerifyCounts] = []
@@ -79,10 +85,18 @@ public struct Verifier: Sendable {
     }
 
     private func verify(
-        _ schedule: VerifyStore.Schedule, store: VerifyStore, api: any WebinarAPI, now: @Sendable () -> Double,
-        stamp: String, progress: (VerifyCounts) -> Void
+        _ schedule: VerifyStore.Schedule,
+        store: VerifyStore,
+        api: any WebinarAPI,
+        now: @Sendable () -> Double,
+        stamp: String,
+        progress: (VerifyCounts) -> Void
     ) async throws -> VerifyCounts {
-        var counts = VerifyCounts(platform: schedule.platform, webinarID: schedule.webinarID, schedule: schedule.schedule)
+        var counts = VerifyCounts(
+            platform: schedule.platform,
+            webinarID: schedule.webinarID,
+            schedule: schedule.schedule
+        )
         let byEmail = try store.doneJobs(schedule)
         counts.jobs = byEmail.values.reduce(0) { $0 + $1.count }
         var settled = Set<Int>()
@@ -94,15 +108,25 @@ public struct Verifier: Sendable {
         while true {
             try Task.checkCancellation()
             let query = RegistrantsQuery(
-                platform: schedule.platform, webinarID: schedule.webinarID, scheduleID: schedule.schedule, page: page)
+                platform: schedule.platform,
+                webinarID: schedule.webinarID,
+                scheduleID: schedule.schedule,
+                page: page
+            )
             let answer: RegistrantsPage
             let (startedAt, started) = (now(), ContinuousClock.now)
             let result = await api.registrants(query)
             calls.append(
                 CallRecord(
-                    at: startedAt, latency: (ContinuousClock.now - started).seconds, job: nil, method: .registrants,
-                    failure: result.failure, attempt: failures + 1,
-                    reason: result.failure == nil ? "page \(page) (verify)" : nil))
+                    at: startedAt,
+                    latency: (ContinuousClock.now - started).seconds,
+                    job: nil,
+                    method: .registrants,
+                    failure: result.failure,
+                    attempt: failures + 1,
+                    reason: result.failure == nil ? "page \(page) (verify)" : nil
+                )
+            )
             switch result {
             case .success(let p):
                 answer = p
@@ -145,7 +169,13 @@ public struct Verifier: Sendable {
                         counts.changed += 1
                         if refresh { counts.refreshed += 1 }
                         findings.append(
-                            .changed(job: id, live: row.liveRoomURL, replay: row.replayRoomURL ?? job.replayRoomURL, refresh: refresh))
+                            .changed(
+                                job: id,
+                                live: row.liveRoomURL,
+                                replay: row.replayRoomURL ?? job.replayRoomURL,
+                                refresh: refresh
+                            )
+                        )
                     }
                 }
             }
@@ -178,8 +208,11 @@ extension Verifier {
     ///   - now: wall-clock seconds (stored as `verified_at`).
     ///   - stamp: the time as messages show it (`2026-12-02 18:10`).
     public func run(
-        databasePath path: String, api: any WebinarAPI, now: @escaping @Sendable () -> Double,
-        stamp: String, progress: (VerifyCounts) -> Void = { _ in }
+        databasePath path: String,
+        api: any WebinarAPI,
+        now: @escaping @Sendable () -> Double,
+        stamp: String,
+        progress: (VerifyCounts) -> Void = { _ in }
     ) async throws -> [VerifyCounts] {
         let leases = try JobStore(path: path)
         let lease = try await leases.acquireLease(pid: getpid(), host: LeaseProcess.hostName, now: now())
@@ -192,7 +225,12 @@ extension Verifier {
         defer { heartbeat.cancel() }
         do {
             let counts = try await run(
-                store: try VerifyStore(path: path), api: api, now: now, stamp: stamp, progress: progress)
+                store: try VerifyStore(path: path),
+                api: api,
+                now: now,
+                stamp: stamp,
+                progress: progress
+            )
             try? await leases.releaseLease(lease)
             return counts
         } catch {

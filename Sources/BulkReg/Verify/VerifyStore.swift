@@ -50,7 +50,8 @@ final class VerifyStore {
                 """
                 SELECT t.platform, t.webinar_id, t.schedule, count(*) FROM jobs j JOIN targets t ON t.id = j.target_id
                 WHERE j.state = 'done' GROUP BY t.platform, t.webinar_id, t.schedule ORDER BY min(t.id)
-                """)
+                """
+            )
             var out: [(Schedule, Int)] = []
             while try q.step() {
                 guard let platform = Platform(rawValue: q.text(0) ?? "") else { continue }
@@ -69,15 +70,25 @@ final class VerifyStore {
                 FROM jobs j JOIN targets t ON t.id = j.target_id LEFT JOIN results r ON r.job_id = j.id
                 WHERE j.state = 'done' AND t.platform = ? AND t.webinar_id = ? AND t.schedule = ?
                 ORDER BY j.id
-                """)
-            try q.bind([.text(schedule.platform.rawValue), .int(Int64(schedule.webinarID)), .int(Int64(schedule.schedule))])
+                """
+            )
+            try q.bind([
+                .text(schedule.platform.rawValue), .int(Int64(schedule.webinarID)), .int(Int64(schedule.schedule)),
+            ])
             var out: [String: [DoneJob]] = [:]
             while try q.step() {
                 let row = q.withBlob(2) { RowCodec.decode($0) }
                 let lead = try maps.lead(import: q.int(1), row: row)
                 let email = lead.email.lowercased()
                 out[email, default: []].append(
-                    DoneJob(id: q.int(0), email: email, date: lead.date, liveRoomURL: q.text(3), replayRoomURL: q.text(4)))
+                    DoneJob(
+                        id: q.int(0),
+                        email: email,
+                        date: lead.date,
+                        liveRoomURL: q.text(3),
+                        replayRoomURL: q.text(4)
+                    )
+                )
             }
             return out
         }
@@ -110,7 +121,8 @@ final class VerifyStore {
                         ).run([
                             .text(
                                 "links changed at the vendor (a session was edited?): live and replay URLs refreshed by "
-                                    + "verify \(stamp); the thank-you URL was cleared (registrants does not give it)"),
+                                    + "verify \(stamp); the thank-you URL was cleared (registrants does not give it)"
+                            ),
                             .double(now), .int(Int64(job)),
                         ])
                     case .notFound(let job):
