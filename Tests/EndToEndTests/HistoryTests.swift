@@ -10,10 +10,12 @@ import Glibc
 
 private let apiKey = "e2e-history-0123456789"
 
-// Nested in a serialized suite: run after its tests, not beside every other suite at the start
-// (two cores: its million-row file and its runs starved the in-process simulators of the API
-// tests, whose 10 s client deadline then passed).
-extension NetworkFaultTests {
+// Nested in a serialized suite, not beside every other suite at the start (two cores: its
+// million-row file and its runs starved the in-process simulators of the API tests, whose 10 s
+// client deadline then passed). Swift Testing runs a serialized suite's members in source
+// order, files by name (as seen in CI logs): nested in a suite of a file named before this one
+// (EndToEndTests.swift), these run after its own tests, as RegistrationFieldsTests do.
+extension EndToEndTests {
     /// Issue 13 through the binary: the call history a run writes, `show`, `report`.
     @Suite("Call history, show and report, through the binary", .serialized)
     struct HistoryTests {

@@ -42,7 +42,11 @@ enum ReportTemplate {
         table.leads td.nowrap { white-space: nowrap; }
         .empty { color: #4b5563; font-style: italic; }
         code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: .92em; }
-        @media (max-width: 600px) { body { padding: 10px; font-size: 14px; } th, td { padding: 3px 5px; } }
+        @media (max-width: 600px) {
+          body { padding: 10px; font-size: 14px; } th, td { padding: 3px 5px; }
+          /* A chart keeps readable labels on a phone: it scrolls sideways instead of shrinking. */
+          svg.chart { min-width: 560px; }
+        }
         @media print {
           body { max-width: none; padding: 0; font-size: 11pt; }
           h2 { break-after: avoid; page-break-after: avoid; }
@@ -90,7 +94,7 @@ enum ReportTemplate {
         <span class="mark" aria-hidden="true">▲</span> red marks under the time axis are buckets with 429 answers.</p>
         {{#charts}}
         <figure>
-        {{{svg}}}
+        <div class="scroll">{{{svg}}}</div>
         <figcaption><strong>{{title}}.</strong> {{caption}}
         <ul class="legend">{{#legend}}<li>{{{swatch}}}<span>{{name}}</span></li>{{/legend}}</ul>
         </figcaption>
