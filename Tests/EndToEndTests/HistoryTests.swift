@@ -19,24 +19,6 @@ extension EndToEndTests {
     /// Issue 13 through the binary: the call history a run writes, `show`, `report`.
     @Suite("Call history, show and report, through the binary", .serialized)
     struct HistoryTests {
-        /// A port on 127.0.0.1 where nothing listens (bound, then closed).
-        func closedPort() -> Int {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            defer { close(fd) }
-            var addr = sockaddr_in()
-            addr.sin_family = sa_family_t(AF_INET)
-            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-            addr.sin_port = 0
-            var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-            _ = withUnsafeMutablePointer(to: &addr) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) }
-            }
-            _ = withUnsafeMutablePointer(to: &addr) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
-            }
-            return Int(UInt16(bigEndian: addr.sin_port))
-        }
-
         /// (method, outcome) → rows in the history.
         func classes(_ db: String) throws -> [String: Int] {
             let connection = try Connection(.path(db))
@@ -82,11 +64,14 @@ extension EndToEndTests {
                 #expect(refused.status != 0 && refused.status != 3, "\(refused.stdout) \(refused.stderr)")
                 // The API host down: connection refused for 7 s, then Ctrl-C.
                 let (process, out, err) = try launch(
-                    ["run", "--db", ws.db, "--api-base", "http://127.0.0.1:\(closedPort())", "--quiet"],
+                    ["run", "--db", ws.db, "--api-base", "http://127.0.0.1:\(try freeLoopbackPort())", "--quiet"],
                     env: ["WEBINARJAM_API_KEY": apiKey]
                 )
                 let stderr = PipeCollector(err)
                 _ = PipeCollector(out)
+                // Real time, in another process: its backoff between refused calls runs on its own
+                // clock, and an outage needs calls spanning 5 s (nothing of it is visible from
+                // here before Ctrl-C writes the history).
                 try await Task.sleep(for: .seconds(7))
                 kill(process.processIdentifier, SIGINT)
                 #expect(await waitUntil(.seconds(30)) { !process.isRunning }, "\(stderr.text)")
