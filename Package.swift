@@ -28,8 +28,10 @@ let package = Package(
         .target(name: "SQLite", dependencies: ["CSQLite"]),
         // Streaming CSV reader and writer; no dependencies.
         .target(name: "CSV"),
-        // Rate limiter, backoff, manual clock; no dependencies.
+        // Rate limiter, backoff, shared budget, the clocks pair; no dependencies.
         .target(name: "Pacing"),
+        // Test support for Pacing's users: the manual clock (as NIOEmbedded is for NIO).
+        .target(name: "PacingTesting", dependencies: ["Pacing"]),
         // The vendor API contract and its HTTP client.
         .target(
             name: "WebinarAPI",
@@ -44,6 +46,7 @@ let package = Package(
         .target(
             name: "WebinarSim",
             dependencies: [
+                "Pacing",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -71,18 +74,18 @@ let package = Package(
         ),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite"]),
         .testTarget(name: "CSVTests", dependencies: ["CSV"]),
-        .testTarget(name: "PacingTests", dependencies: ["Pacing"]),
-        .testTarget(name: "WebinarAPITests", dependencies: ["WebinarAPI", "WebinarSim"]),
+        .testTarget(name: "PacingTests", dependencies: ["Pacing", "PacingTesting"]),
+        .testTarget(name: "WebinarAPITests", dependencies: ["WebinarAPI", "WebinarSim", "Pacing", "PacingTesting"]),
         .testTarget(
             name: "WebinarSimTests",
             dependencies: [
-                "WebinarSim",
+                "WebinarSim", "Pacing", "PacingTesting",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
         .testTarget(
             name: "BulkRegTests",
-            dependencies: ["BulkReg", "CSV", "Pacing", "SQLite", "WebinarAPI", "WebinarSim"]
+            dependencies: ["BulkReg", "CSV", "Pacing", "PacingTesting", "SQLite", "WebinarAPI", "WebinarSim"]
         ),
         .testTarget(name: "EndToEndTests", dependencies: ["BulkReg", "SQLite", "WebinarSim"]),
     ]

@@ -59,13 +59,7 @@ public final class RateLimiter<C: Clock>: Sendable where C.Duration == Duration 
         var continuation: CheckedContinuation<Void, any Error>?
     }
 
-    private struct WaiterWatch {
-        let id: UInt64
-        let count: Int
-        let continuation: CheckedContinuation<Void, Never>
-    }
-
-    private struct State {
+    private struct State: CountWatching {
         /// `false` when the configuration's rate is `nil`: everything is granted at once.
         let limited: Bool
         // Configuration copied in for brevity.
@@ -83,7 +77,7 @@ public final class RateLimiter<C: Clock>: Sendable where C.Duration == Duration 
         var queue: [Waiter] = []
         var head = 0
         var nextID: UInt64 = 0
-        var watches: [WaiterWatch] = []
+        var watches = CountWatches()
 
         // AIMD.
         var pauseUntil: C.Instant?
@@ -116,6 +110,9 @@ public final class RateLimiter<C: Clock>: Sendable where C.Duration == Duration 
 
         var waiting: Int { queue.count - head }
 
+        /// Every wait returns at once when limiting is disabled.
+        var watchedCount: Int { limited ? waiting : .max }
+
         /// Searches from the back: a caller parks right after enqueueing, so it is usually last.
         func index(of id: UInt64) -> Int? {
             var i = queue.count - 1
@@ -126,13 +123,9 @@ public final class RateLimiter<C: Clock>: Sendable where C.Duration == Duration 
             return nil
         }
 
-        mutating func enqueue(_ waiter: Waiter) -> [WaiterWatch] {
+        mutating func enqueue(_ waiter: Waiter) -> [CheckedContinuation<Void, Never>] {
             queue.append(waiter)
-            guard !watches.isEmpty else { return [] }
-            let n = waiting
-            let ready = watches.filter { $0.count <= n }
-            if !ready.isEmpty { watches.removeAll { $0.count <= n } }
-            return ready
+            return watches.takeReached(by: waiting)
         }
 
         /// Removes the leader and promotes the next waiter. Returns the continuation to resume
@@ -264,8 +257,8 @@ public final class RateLimiter<C: Clock>: Sendable where C.Duration == Duration 
 
     private enum EnterOutcome {
         case granted(C.Instant)
-        case lead(UInt64, [WaiterWatch])
-        case park(UInt64, [WaiterWatch])
+        case lead(UInt64, [CheckedContinuation<Void, Never>])
+        case park(UInt64, [CheckedContinuation<Void, Never>])
     }
 
     private enum LeadStep {
@@ -351,10 +344,10 @@ public final class RateLimiter<C: Clock>: Sendable where C.Duration == Duration 
         case .granted(let instant):
             return instant
         case .lead(let id, let watches):
-            for watch in watches { watch.continuation.resume() }
+            for watch in watches { watch.resume() }
             return try await lead(id: id, ahead: ahead)
         case .park(let id, let watches):
-            for watch in watches { watch.continuation.resume() }
+            for watch in watches { watch.resume() }
             try await park(id: id)
             return try await lead(id: id, ahead: ahead)
         }
@@ -550,27 +543,8 @@ public final class RateLimiter<C: Clock>: Sendable where C.Duration == Duration 
     ///
     /// Meant for tests (with a ``ManualClock``). If the waiting task is cancelled (e.g. by a test
     /// time limit) it returns early.
-    public func waitForWaiters(count: Int) async {
-        let id = state.withLock { state -> UInt64 in
-            state.nextID &+= 1
-            return state.nextID
-        }
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let ready = state.withLock { state -> Bool in
-                    if !state.limited || state.waiting >= count || Task.isCancelled { return true }
-                    state.watches.append(WaiterWatch(id: id, count: count, continuation: continuation))
-                    return false
-                }
-                if ready { continuation.resume() }
-            }
-        } onCancel: {
-            let continuation = state.withLock { state -> CheckedContinuation<Void, Never>? in
-                guard let index = state.watches.firstIndex(where: { $0.id == id }) else { return nil }
-                return state.watches.remove(at: index).continuation
-            }
-            continuation?.resume()
-        }
+    package func waitForWaiters(count: Int) async {
+        await state.waitForCount(atLeast: count)
     }
 }
 

@@ -614,15 +614,3 @@ extension SharedStarts where C == ContinuousClock {
         )
     }
 }
-
-extension SharedStarts where C == ManualClock {
-    /// Tests: a manual clock's offset is the budget's time (every simulated process shares one
-    /// manual clock).
-    public init(budget: SharedBudget) {
-        self.init(
-            budget: budget,
-            toNanos: { $0.offset.nanoseconds },
-            fromNanos: { ManualClock.Instant(offset: .nanoseconds($0)) }
-        )
-    }
-}

@@ -741,7 +741,10 @@ actor SimState {
             replayRoomURL: "\(base)/go/replay/\(webinar.webinarID)/\(token)",
             thankYouURL: "\(base)/registration/thank-you/\(webinar.webinarID)/\(thankYouToken)",
             password: webinar.password ? random.token(length: 8) : nil,
-            signupDate: SimDates.display(Date(), zone: TimeZone(identifier: webinar.timezone) ?? .current)
+            signupDate: SimDates.display(
+                Date(timeIntervalSince1970: config.wall()),
+                zone: TimeZone(identifier: webinar.timezone) ?? .current
+            )
         )
         registrations.append(registration)
         latestByTarget[target] = registrations.count - 1

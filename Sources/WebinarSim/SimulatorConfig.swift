@@ -1,4 +1,5 @@
 import Foundation
+import Pacing
 
 /// The four vendor API methods (the last path component of a call).
 public enum SimMethod: String, Sendable, Codable, CaseIterable, Hashable {
@@ -448,14 +449,16 @@ public struct SimulatorConfig: Sendable {
     /// an upper-case host, the row's `lead_id` in the query and a trailing slash (the same
     /// attendee link, written differently; what a real account may do is unknown).
     public var registrantsLinkVariant: Bool = false
-    /// Monotonic time for the rate limiter and the window statistics. Tests inject a
-    /// ``SimManualClock``'s `now`; the default reads `ContinuousClock`.
+    /// Monotonic time since the configuration was made, for the rate limiter and the window
+    /// statistics (from the `clocks` it was made with).
     public var now: @Sendable () -> Duration
+    /// Wall time (seconds since 1970) for the registrations' sign-up dates.
+    public var wall: @Sendable () -> Double
     /// First `user_id` handed out.
     public var firstUserID: Int
 
     /// Creates a configuration.
-    public init(
+    public init<C>(
         port: Int = 0,
         seed: UInt64 = 42,
         account: SimAccount = .default,
@@ -469,7 +472,7 @@ public struct SimulatorConfig: Sendable {
         rateLimitAnswer: SimRateLimitAnswer = .plain,
         ignoreSearch: Bool = false,
         registrantsDates: Bool = false,
-        now: (@Sendable () -> Duration)? = nil,
+        clocks: Clocks<C> = Clocks<ContinuousClock>.system,
         firstUserID: Int = 1_234_567
     ) {
         self.port = port
@@ -485,12 +488,8 @@ public struct SimulatorConfig: Sendable {
         self.rateLimitAnswer = jsonRateLimitBody && rateLimitAnswer == .plain ? .json : rateLimitAnswer
         self.ignoreSearch = ignoreSearch
         self.registrantsDates = registrantsDates
-        if let now {
-            self.now = now
-        } else {
-            let origin = ContinuousClock.now
-            self.now = { ContinuousClock.now - origin }
-        }
+        self.now = clocks.elapsed()
+        self.wall = clocks.wall
         self.firstUserID = firstUserID
     }
 
@@ -505,32 +504,4 @@ public struct SimulatorConfig: Sendable {
         do { try account.validate(source: "account") } catch { return error.description }
         return nil
     }
-}
-
-/// A clock that only moves when told to, for deterministic rate-limit tests.
-public final class SimManualClock: @unchecked Sendable {
-    private let lock = NSLock()
-    private var current: Duration
-
-    /// Starts at `start` (default 1000 s, so windows reaching back stay positive).
-    public init(start: Duration = .seconds(1000)) {
-        self.current = start
-    }
-
-    /// The current time.
-    public var now: Duration {
-        lock.lock()
-        defer { lock.unlock() }
-        return current
-    }
-
-    /// Moves time forward.
-    public func advance(by amount: Duration) {
-        lock.lock()
-        current += amount
-        lock.unlock()
-    }
-
-    /// A closure for ``SimulatorConfig/now``.
-    public var nowFunction: @Sendable () -> Duration { { self.now } }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import BulkReg
 import CSV
 import Foundation
+import Pacing
 import WebinarAPI
 
 struct ImportCommand: ParsableCommand {
@@ -155,7 +156,7 @@ struct ImportCommand: ParsableCommand {
             delimiter: try delimiterByte(),
             encoding: try givenEncoding()
         )
-        let summary = try Importer.run(options, databasePath: database.path, now: WallClock.now())
+        let summary = try Importer.run(options, databasePath: database.path, now: Clocks.system.wall())
         print(summary.rendered(databasePath: database.path))
     }
 }
@@ -216,7 +217,7 @@ struct StatusCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let report = try StatusReport.load(databasePath: database.path, now: WallClock.now())
+        let report = try StatusReport.load(databasePath: database.path, now: Clocks.system.wall())
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
@@ -343,7 +344,7 @@ struct RetryCommand: AsyncParsableCommand {
 
     func run() async throws {
         let store = try JobStore(path: database.path)
-        let result = try await store.retry(job: job, force: force, now: WallClock.now())
+        let result = try await store.retry(job: job, force: force, now: Clocks.system.wall())
         if result.forced > 0 {
             Terminal.error(
                 "job \(job ?? 0) will be sent again without checking whether its last call registered the person: "
@@ -411,7 +412,7 @@ struct CancelCommand: AsyncParsableCommand {
 
     func run() async throws {
         let store = try JobStore(path: database.path)
-        let result = try await store.cancel(try selection(), now: WallClock.now())
+        let result = try await store.cancel(try selection(), now: Clocks.system.wall())
         var line = "\(result.cancelled) job\(result.cancelled == 1 ? "" : "s") cancelled"
         let left = result.untouched.filter { [.done, .uncertain, .inFlight].contains($0.key) }
             .sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.value) \($0.key.rawValue)" }

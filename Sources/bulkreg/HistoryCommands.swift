@@ -1,5 +1,6 @@
 import ArgumentParser
 import BulkReg
+import Pacing
 
 #if canImport(Glibc)
 import Glibc
@@ -55,7 +56,7 @@ struct ReportCommand: ParsableCommand {
     var output: String
 
     func run() throws {
-        let data = try ReportData.load(databasePath: database.path, now: WallClock.now())
+        let data = try ReportData.load(databasePath: database.path, now: Clocks.system.wall())
         let html = try ReportPage.render(data, database: database.path)
         try ReportFile.write(html, to: output)
         Terminal.error("wrote the report to \(output)".replacingOccurrences(of: "bulkreg: ", with: ""))

@@ -120,7 +120,7 @@ struct RunCommand: AsyncParsableCommand {
         let runner = Runner(
             api: client,
             store: store,
-            clock: ContinuousClock(),
+            clocks: .system,
             configuration: configuration,
             progress: progress,
             logger: api.logger("bulkreg.run"),
@@ -266,7 +266,7 @@ final class ProgressReporter: Sendable {
             let line = ProgressLine.render(
                 s,
                 rate: rate,
-                wall: WallClock.now(),
+                wall: Clocks.system.wall(),
                 reachableAgain: changed && s.unreachable == nil,
                 width: tty ? Terminal.columns() : nil
             )

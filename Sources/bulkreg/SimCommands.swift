@@ -284,7 +284,7 @@ struct DemoCommand: AsyncParsableCommand {
         let summary = try Importer.run(
             ImportOptions(file: file, defaults: ImportDefaults(platform: .webinarjam, webinarID: 5, schedule: 34)),
             databasePath: db,
-            now: WallClock.now()
+            now: Clocks.system.wall()
         )
         print(summary.rendered(databasePath: db))
 
@@ -300,7 +300,7 @@ struct DemoCommand: AsyncParsableCommand {
         let runner = Runner(
             api: client,
             store: store,
-            clock: ContinuousClock(),
+            clocks: .system,
             configuration: {
                 var c = RunConfiguration(
                     rate: 20,

@@ -1,6 +1,7 @@
 import ArgumentParser
 import BulkReg
 import Foundation
+import Pacing
 import WebinarAPI
 
 struct VerifyCommand: AsyncParsableCommand {
@@ -38,13 +39,13 @@ struct VerifyCommand: AsyncParsableCommand {
         }
         let lock = try RunLock(databasePath: path)
         defer { withExtendedLifetime(lock) {} }
-        let stamp = Self.stamp(WallClock.now())
+        let stamp = Self.stamp(Clocks.system.wall())
         let interactive = !quiet && isatty(2) == 1
         let counts = try await withClient(api, label: KeyBudget.label(forDatabase: path)) { client in
             try await Verifier(refresh: refresh).run(
                 databasePath: path,
                 api: client,
-                now: { WallClock.now() },
+                now: Clocks.system.wall,
                 stamp: stamp
             ) { c in
                 guard interactive else { return }

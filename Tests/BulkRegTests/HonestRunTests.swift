@@ -1,8 +1,9 @@
-import BulkReg
 import Foundation
 import SQLite
 import Testing
 import WebinarAPI
+
+@testable import BulkReg
 
 @Suite("What a run and status tell")
 struct HonestRunTests {
@@ -161,92 +162,9 @@ struct HonestRunTests {
 
 @Suite("Upgrading a schema-2 database")
 struct SchemaUpgradeTests {
-    /// The schema bulkreg wrote before version 3, frozen (test data: the current code no
-    /// longer has a way to write it).
-    static let schema2 = """
-        CREATE TABLE imports (
-            id INTEGER PRIMARY KEY,
-            file_name TEXT NOT NULL,
-            content_hash TEXT NOT NULL,
-            byte_size INTEGER NOT NULL,
-            imported_at REAL NOT NULL,
-            platform TEXT NOT NULL,
-            webinar_id INTEGER,
-            schedule INTEGER,
-            date TEXT,
-            timezone TEXT,
-            delimiter TEXT NOT NULL,
-            encoding TEXT NOT NULL,
-            header BLOB NOT NULL,
-            overrides BLOB NOT NULL,
-            rows INTEGER NOT NULL DEFAULT 0,
-            queued INTEGER NOT NULL DEFAULT 0,
-            rejected INTEGER NOT NULL DEFAULT 0,
-            duplicates INTEGER NOT NULL DEFAULT 0
-        );
-        CREATE UNIQUE INDEX imports_content ON imports(content_hash, byte_size);
-
-        CREATE TABLE targets (
-            id INTEGER PRIMARY KEY,
-            platform TEXT NOT NULL,
-            webinar_id INTEGER NOT NULL,
-            schedule INTEGER NOT NULL,
-            date TEXT NOT NULL DEFAULT '',
-            checked_ok INTEGER,
-            check_message TEXT,
-            checked_at REAL,
-            UNIQUE (platform, webinar_id, schedule, date)
-        );
-
-        CREATE TABLE jobs (
-            id INTEGER PRIMARY KEY,
-            import_id INTEGER NOT NULL REFERENCES imports(id),
-            line INTEGER NOT NULL,
-            state TEXT NOT NULL,
-            target_id INTEGER REFERENCES targets(id),
-            person INTEGER,
-            row BLOB NOT NULL,
-            duplicate_of INTEGER,
-            error TEXT,
-            attempts INTEGER NOT NULL DEFAULT 0,
-            not_before REAL,
-            sent_at REAL,
-            updated_at REAL
-        );
-        CREATE UNIQUE INDEX jobs_person ON jobs(person);
-        CREATE INDEX jobs_queued ON jobs(id) WHERE state = 'queued';
-        CREATE INDEX jobs_in_flight ON jobs(id) WHERE state = 'in_flight';
-        CREATE INDEX jobs_uncertain ON jobs(id) WHERE state = 'uncertain';
-        CREATE INDEX jobs_failed ON jobs(updated_at) WHERE state = 'failed';
-
-        CREATE TABLE results (
-            job_id INTEGER PRIMARY KEY REFERENCES jobs(id),
-            user_id INTEGER,
-            live_room_url TEXT,
-            replay_room_url TEXT,
-            thank_you_url TEXT,
-            password TEXT,
-            date TEXT,
-            timezone TEXT,
-            source TEXT NOT NULL,
-            registered_at REAL NOT NULL
-        );
-        CREATE INDEX results_time ON results(registered_at);
-
-        ALTER TABLE jobs ADD COLUMN maybe_sent INTEGER NOT NULL DEFAULT 0;
-        UPDATE jobs SET maybe_sent = 1
-            WHERE state IN ('uncertain', 'in_flight') OR (state = 'failed' AND error LIKE 'could not check%');
-        CREATE TABLE runner_lease (
-            id INTEGER PRIMARY KEY CHECK (id = 1),
-            token INTEGER NOT NULL,
-            pid INTEGER NOT NULL,
-            host TEXT NOT NULL,
-            started_at REAL NOT NULL,
-            heartbeat_at REAL NOT NULL
-        );
-
-        PRAGMA user_version = 2;
-        """
+    /// The schema bulkreg wrote before version 3: its first two migrations (migrations are
+    /// never edited once released, only appended to).
+    static let schema2 = Schema.migrations.prefix(2).joined(separator: "\n") + "\nPRAGMA user_version = 2;"
 
     @Test(
         "an import made under schema 2 keeps being read by its own rules: a `Webinar ID` column still feeds the target"

@@ -1,6 +1,7 @@
 import BulkReg
 import Foundation
 import Pacing
+import PacingTesting
 import SQLite
 import Synchronization
 import Testing

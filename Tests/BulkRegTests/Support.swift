@@ -2,6 +2,7 @@ import BulkReg
 import CSV
 import Foundation
 import Pacing
+import PacingTesting
 import Synchronization
 import Testing
 import WebinarAPI
@@ -202,7 +203,7 @@ func makeRunner(
     let runner = Runner(
         api: api,
         store: store,
-        clock: clock,
+        clocks: Clocks(monotonic: clock, wall: { 2_000 }),
         configuration: RunConfiguration(
             workers: workers,
             rate: rate,
@@ -210,8 +211,7 @@ func makeRunner(
             requestTimeout: .seconds(30),
             backoff: Backoff(),
             seed: 42
-        ),
-        wallClock: { 2_000 }
+        )
     )
     return (runner, store)
 }

@@ -1,4 +1,5 @@
 import Pacing
+import PacingTesting
 import Testing
 
 @Suite("RateLimiter: even spacing (the runner's default)")

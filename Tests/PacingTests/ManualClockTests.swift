@@ -1,4 +1,5 @@
 import Pacing
+import PacingTesting
 import Testing
 
 @Suite("ManualClock", .timeLimit(.minutes(1)))

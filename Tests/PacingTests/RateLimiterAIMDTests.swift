@@ -1,4 +1,5 @@
 import Pacing
+import PacingTesting
 import Testing
 
 @Suite("RateLimiter: 429 pause and AIMD", .timeLimit(.minutes(1)))

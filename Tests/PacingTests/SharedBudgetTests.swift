@@ -1,5 +1,6 @@
 import Foundation
 import Pacing
+import PacingTesting
 import Testing
 
 /// The shared per-key budget: several limiters ("processes", each with its own open file

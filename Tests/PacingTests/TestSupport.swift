@@ -1,4 +1,5 @@
 import Pacing
+import PacingTesting
 import Synchronization
 import Testing
 

@@ -1,4 +1,6 @@
 import Foundation
+import Pacing
+import PacingTesting
 import Testing
 import WebinarSim
 
@@ -128,13 +130,13 @@ struct ClientOutcomeTests {
 
     @Test("429 is rateLimited")
     func rateLimited() async throws {
-        let clock = SimManualClock()
-        try await withClient(SimulatorConfig(rateLimit: 2, now: clock.nowFunction)) { _, api in
+        let clock = ManualClock()
+        try await withClient(SimulatorConfig(rateLimit: 2, clocks: .manual(clock))) { _, api in
             #expect(await api.webinars(platform: .webinarjam).value != nil)
             #expect(await api.webinars(platform: .everwebinar).value != nil)
             #expect(await api.register(lead("a@example.com")).failure == .rateLimited)
         }
-        try await withClient(SimulatorConfig(rateLimit: 1, jsonRateLimitBody: true, now: clock.nowFunction)) { _, api in
+        try await withClient(SimulatorConfig(rateLimit: 1, jsonRateLimitBody: true, clocks: .manual(clock))) { _, api in
             _ = await api.webinars(platform: .webinarjam)
             #expect(await api.webinars(platform: .webinarjam).failure == .rateLimited)
         }

@@ -1,6 +1,8 @@
 import AsyncHTTPClient
 import Foundation
 import NIOHTTP1
+import Pacing
+import PacingTesting
 import Testing
 
 @testable import WebinarSim
@@ -9,8 +11,8 @@ import Testing
 struct RateLimitTests {
     @Test("21 calls inside one second: exactly one 429, and it does not count toward the window")
     func twentyOneCalls() async throws {
-        let clock = SimManualClock()
-        try await withSimulator(SimulatorConfig(now: clock.nowFunction)) { sim, client in
+        let clock = ManualClock()
+        try await withSimulator(SimulatorConfig(clocks: .manual(clock))) { sim, client in
             var statuses: [Int] = []
             for index in 0..<21 {
                 if index == 10 { clock.advance(by: .milliseconds(500)) }
@@ -35,14 +37,14 @@ struct RateLimitTests {
 
     @Test("429 body is plain 'Too many requests' or the JSON envelope")
     func rateLimitBodies() async throws {
-        let clock = SimManualClock()
-        try await withSimulator(SimulatorConfig(rateLimit: 1, now: clock.nowFunction)) { _, client in
+        let clock = ManualClock()
+        try await withSimulator(SimulatorConfig(rateLimit: 1, clocks: .manual(clock))) { _, client in
             _ = try await client.post("/webinarjam/webinars")
             let limited = try await client.post("/webinarjam/webinars")
             #expect(limited.status == 429)
             #expect(limited.body == "Too many requests")
         }
-        try await withSimulator(SimulatorConfig(rateLimit: 1, jsonRateLimitBody: true, now: clock.nowFunction)) {
+        try await withSimulator(SimulatorConfig(rateLimit: 1, jsonRateLimitBody: true, clocks: .manual(clock))) {
             _,
             client in
             _ = try await client.post("/webinarjam/webinars")
@@ -54,8 +56,8 @@ struct RateLimitTests {
 
     @Test("the limit is per key; key errors are not rate limited")
     func perKey() async throws {
-        let clock = SimManualClock()
-        try await withSimulator(SimulatorConfig(rateLimit: 2, now: clock.nowFunction)) { sim, client in
+        let clock = ManualClock()
+        try await withSimulator(SimulatorConfig(rateLimit: 2, clocks: .manual(clock))) { sim, client in
             do {
                 let answer = try await client.post("/webinarjam/webinars", key: "key-aaaaaaaa")
                 #expect(answer.status == 200)

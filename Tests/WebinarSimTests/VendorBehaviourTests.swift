@@ -2,6 +2,8 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import Pacing
+import PacingTesting
 import Testing
 
 @testable import WebinarSim
@@ -89,8 +91,8 @@ struct VendorTroubleTests {
 
     @Test("proxy pages: HTML with each status; 504 and 524 store the registration, the others do not")
     func proxyPages() async throws {
-        let clock = SimManualClock()
-        let config = SimulatorConfig(faults: SimFaults(proxyPageRate: 1), rateLimit: 1000, now: clock.nowFunction)
+        let clock = ManualClock()
+        let config = SimulatorConfig(faults: SimFaults(proxyPageRate: 1), rateLimit: 1000, clocks: .manual(clock))
         try await withSimulator(config) { sim, client in
             var statusByEmail: [String: Int] = [:]
             for index in 0..<80 {
@@ -144,10 +146,10 @@ struct VendorTroubleTests {
 
     @Test("rate limit answers: plain, JSON 429, JSON 200, HTML 429")
     func rateLimitAnswers() async throws {
-        let clock = SimManualClock()
+        let clock = ManualClock()
         func limited(_ answer: SimRateLimitAnswer) async throws -> RawAnswer {
             var result: RawAnswer?
-            let config = SimulatorConfig(rateLimit: 1, rateLimitAnswer: answer, now: clock.nowFunction)
+            let config = SimulatorConfig(rateLimit: 1, rateLimitAnswer: answer, clocks: .manual(clock))
             try await withSimulator(config) { sim, client in
                 _ = try await client.register(email: "a@example.com")
                 result = try await client.register(email: "b@example.com")
@@ -524,8 +526,8 @@ struct RegistrantsQuirkTests {
 
     @Test("registrants down for N seconds: 503 HTML, then normal; other methods unaffected")
     func registrantsDown() async throws {
-        let clock = SimManualClock()
-        let config = SimulatorConfig(faults: SimFaults(registrantsDownS: 5), now: clock.nowFunction)
+        let clock = ManualClock()
+        let config = SimulatorConfig(faults: SimFaults(registrantsDownS: 5), clocks: .manual(clock))
         try await withSimulator(config) { sim, client in
             let down = try await client.post("/webinarjam/registrants", webinarFields)
             #expect(down.status == 503)

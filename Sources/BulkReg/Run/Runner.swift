@@ -43,20 +43,20 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
     public init(
         api: any WebinarAPI,
         store: JobStore,
-        clock: C,
+        clocks: Clocks<C>,
         configuration: RunConfiguration,
         progress: RunProgress = RunProgress(),
         logger: Logger = Logger(label: "bulkreg.run"),
-        wallClock: @escaping @Sendable () -> Double = WallClock.now,
         shared: SharedStarts<C>? = nil
     ) {
         self.api = api
         self.store = store
+        let clock = clocks.monotonic
         self.clock = clock
         self.configuration = configuration
         self.progress = progress
         self.logger = logger
-        self.wallClock = wallClock
+        self.wallClock = clocks.wall
         let limiter = RateLimiter(
             clock: clock,
             configuration: RateLimiterConfiguration(

@@ -4,15 +4,9 @@ import Glibc
 import Darwin
 #endif
 
-/// Wall-clock time as stored in the database: seconds since 1970 (UTC), as a Double.
+/// Wall-clock time as stored in the database: seconds since 1970 (UTC), as a Double (read
+/// through Pacing's `Clocks`).
 public enum WallClock {
-    /// Now.
-    public static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-    }
-
     /// `2026-11-23T15:03:50Z`.
     public static func iso8601(_ seconds: Double) -> String {
         var t = time_t(seconds)

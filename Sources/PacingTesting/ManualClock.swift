@@ -1,3 +1,4 @@
+import Pacing
 import Synchronization
 
 /// A `Clock` whose time only moves when a test tells it to.
@@ -57,26 +58,13 @@ public final class ManualClock: Clock, Sendable {
         let continuation: CheckedContinuation<Void, any Error>
     }
 
-    private struct SleeperWatch {
-        let id: UInt64
-        let count: Int
-        let continuation: CheckedContinuation<Void, Never>
-    }
-
-    private struct State {
+    private struct State: CountWatching {
         var now: Instant
         var nextID: UInt64 = 0
         var sleepers: [Sleeper] = []
-        var watches: [SleeperWatch] = []
+        var watches = CountWatches()
 
-        /// Removes and returns the watches satisfied by the current number of sleepers.
-        mutating func takeSatisfiedWatches() -> [SleeperWatch] {
-            guard !watches.isEmpty else { return [] }
-            let n = sleepers.count
-            let ready = watches.filter { $0.count <= n }
-            if !ready.isEmpty { watches.removeAll { $0.count <= n } }
-            return ready
-        }
+        var watchedCount: Int { sleepers.count }
 
         /// Sets `now` to `instant` and removes the sleepers now due, in deadline then FIFO order.
         mutating func moveTime(to instant: Instant) -> [Sleeper] {
@@ -116,7 +104,7 @@ public final class ManualClock: Clock, Sendable {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 enum Action {
                     case resume, cancel
-                    case registered([SleeperWatch])
+                    case registered([CheckedContinuation<Void, Never>])
                 }
                 let action = state.withLock { state -> Action in
                     if deadline <= state.now { return .resume }
@@ -124,7 +112,7 @@ public final class ManualClock: Clock, Sendable {
                     // cancellation handler runs after we registered and finds the sleeper.
                     if Task.isCancelled { return .cancel }
                     state.sleepers.append(Sleeper(id: id, deadline: deadline, continuation: continuation))
-                    return .registered(state.takeSatisfiedWatches())
+                    return .registered(state.watches.takeReached(by: state.sleepers.count))
                 }
                 switch action {
                 case .resume:
@@ -132,7 +120,7 @@ public final class ManualClock: Clock, Sendable {
                 case .cancel:
                     continuation.resume(throwing: CancellationError())
                 case .registered(let watches):
-                    for watch in watches { watch.continuation.resume() }
+                    for watch in watches { watch.resume() }
                 }
             }
         } onCancel: {
@@ -187,25 +175,26 @@ public final class ManualClock: Clock, Sendable {
     /// If the waiting task is cancelled (e.g. by a test time limit) it returns early; check
     /// ``sleepers()`` or `Task.isCancelled` afterwards if that matters.
     public func waitForSleepers(count: Int) async {
-        let id = state.withLock { state -> UInt64 in
-            state.nextID &+= 1
-            return state.nextID
-        }
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let ready = state.withLock { state -> Bool in
-                    if state.sleepers.count >= count || Task.isCancelled { return true }
-                    state.watches.append(SleeperWatch(id: id, count: count, continuation: continuation))
-                    return false
-                }
-                if ready { continuation.resume() }
-            }
-        } onCancel: {
-            let continuation = state.withLock { state -> CheckedContinuation<Void, Never>? in
-                guard let index = state.watches.firstIndex(where: { $0.id == id }) else { return nil }
-                return state.watches.remove(at: index).continuation
-            }
-            continuation?.resume()
-        }
+        await state.waitForCount(atLeast: count)
+    }
+}
+
+extension Clocks where C == ManualClock {
+    /// A manual clock and a wall clock that moves with it: `wallStart` seconds since 1970 at
+    /// the manual clock's origin.
+    public static func manual(_ clock: ManualClock, wallStart: Double = 1_800_000_000) -> Clocks {
+        Clocks(monotonic: clock, wall: { wallStart + Double(clock.now.offset.nanoseconds) / 1e9 })
+    }
+}
+
+extension SharedStarts where C == ManualClock {
+    /// Tests: a manual clock's offset is the budget's time (every simulated process shares one
+    /// manual clock).
+    public init(budget: SharedBudget) {
+        self.init(
+            budget: budget,
+            toNanos: { $0.offset.nanoseconds },
+            fromNanos: { ManualClock.Instant(offset: .nanoseconds($0)) }
+        )
     }
 }
