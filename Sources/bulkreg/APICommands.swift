@@ -1,6 +1,7 @@
 import ArgumentParser
 import BulkReg
 import Foundation
+import Pacing
 import WebinarAPI
 
 /// Runs `body` with a client built from the API options, and shuts it down after. Its calls
@@ -174,7 +175,7 @@ struct WebinarCommand: AsyncParsableCommand {
                 line += " --date \"\(date)\""
                 let zone =
                     timezone.flatMap(LeadText.normalizeTimezone)
-                    ?? detail.timezone.flatMap { LeadText.gmtOffset(ofZone: $0, at: date) }
+                    ?? detail.timezone.flatMap { LeadText.gmtOffset(ofZone: $0, at: date, now: Clocks.system.wall()) }
                 if let zone { line += " --timezone \(zone)" }
             }
             return line

@@ -19,7 +19,8 @@ struct FieldRulesTests {
     }
 
     func lead(_ row: [String], _ map: FieldMap) -> Result<Lead, LeadValidator.Rejection> {
-        LeadValidator(map: map, defaults: ImportDefaults(webinarID: 1, schedule: 11)).validate(row)
+        LeadValidator(map: map, defaults: ImportDefaults(webinarID: 1, schedule: 11), importedAt: 1_800_000_000)
+            .validate(row)
     }
 
     func fields(_ result: Result<Lead, LeadValidator.Rejection>) -> [String] {
@@ -110,7 +111,11 @@ struct FieldRulesTests {
             file: "t.csv"
         )
         guard
-            case .success(let l) = LeadValidator(map: m, defaults: ImportDefaults(webinarID: 1, schedule: 11)).validate(
+            case .success(let l) = LeadValidator(
+                map: m,
+                defaults: ImportDefaults(webinarID: 1, schedule: 11),
+                importedAt: 1_800_000_000
+            ).validate(
                 ["a@example.com", "Ann"])
         else {
             Issue.record("expected a lead")

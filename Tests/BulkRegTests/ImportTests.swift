@@ -17,7 +17,7 @@ struct ValidationTests {
         _ row: [String],
         defaults: ImportDefaults = ImportDefaults(webinarID: 5, schedule: 34)
     ) -> Result<Lead, LeadValidator.Rejection> {
-        LeadValidator(map: map, defaults: defaults).validate(row)
+        LeadValidator(map: map, defaults: defaults, importedAt: 1_800_000_000).validate(row)
     }
 
     func reason(_ row: [String], defaults: ImportDefaults = ImportDefaults(webinarID: 5, schedule: 34)) -> String? {
@@ -109,7 +109,11 @@ struct ValidationTests {
         )
         #expect(map.candidates[.phone] == [2, 3])
         #expect(map.candidates[.ipAddress] == [4, 5])
-        let validator = LeadValidator(map: map, defaults: ImportDefaults(webinarID: 5, schedule: 34))
+        let validator = LeadValidator(
+            map: map,
+            defaults: ImportDefaults(webinarID: 5, schedule: 34),
+            importedAt: 1_800_000_000
+        )
         let lead = try validator.validate(["a@example.com", "Ann", "", "555 123 4567", " ", "203.0.113.7"]).get()
         #expect(lead.phone == "5551234567")
         #expect(lead.ipAddress == "203.0.113.7")
@@ -151,7 +155,11 @@ struct ValidationTests {
     @Test("an IP address column holds IPv4 or IPv6 addresses; anything else rejects the row")
     func ipAddresses() throws {
         let map = try FieldMap(header: ["email", "first_name", "OPTIN_IP"], overrides: [:], file: "t.csv")
-        let validator = LeadValidator(map: map, defaults: ImportDefaults(webinarID: 5, schedule: 34))
+        let validator = LeadValidator(
+            map: map,
+            defaults: ImportDefaults(webinarID: 5, schedule: 34),
+            importedAt: 1_800_000_000
+        )
         for good in ["203.0.113.7", "2001:db8::1", "::ffff:198.51.100.4", ""] {
             guard case .success(let lead) = validator.validate(["a@example.com", "Ann", good]) else {
                 Issue.record("\(good) rejected")
@@ -200,10 +208,13 @@ struct ValidationTests {
         )
         #expect(LeadText.normalizeTimezone("gmt+04:30") == "GMT+4:30")
         // IANA names (Mailchimp's TIMEZONE column) become the offset at the session date.
-        #expect(LeadText.gmtOffset(ofZone: "America/New_York", at: "2024-01-05 13:00") == "GMT-5")
-        #expect(LeadText.gmtOffset(ofZone: "America/New_York", at: "2024-07-05 13:00") == "GMT-4")
-        #expect(LeadText.gmtOffset(ofZone: "Asia/Kolkata", at: nil) == "GMT+5:30")
-        #expect(LeadText.gmtOffset(ofZone: "Mars/Olympus", at: nil) == nil)
+        #expect(LeadText.gmtOffset(ofZone: "America/New_York", at: "2024-01-05 13:00", now: 1_800_000_000) == "GMT-5")
+        #expect(LeadText.gmtOffset(ofZone: "America/New_York", at: "2024-07-05 13:00", now: 1_800_000_000) == "GMT-4")
+        #expect(LeadText.gmtOffset(ofZone: "Asia/Kolkata", at: nil, now: 1_800_000_000) == "GMT+5:30")
+        // Without a session date: the offset at the given time (the import's), winter and summer.
+        #expect(LeadText.gmtOffset(ofZone: "America/New_York", at: nil, now: 1_800_000_000) == "GMT-5")
+        #expect(LeadText.gmtOffset(ofZone: "America/New_York", at: nil, now: 1_783_000_000) == "GMT-4")
+        #expect(LeadText.gmtOffset(ofZone: "Mars/Olympus", at: nil, now: 1_800_000_000) == nil)
         #expect(LeadText.normalizeTimezone("GMT-5") == "GMT-5")
         #expect(LeadText.normalizeTimezone("GMT+4:20") == nil)
         #expect(LeadText.isValidDate("2024-02-29 23:59"))
@@ -306,8 +317,12 @@ struct FieldMapTests {
     @Test("a full name column is split when there is no first-name column")
     func fullName() throws {
         let map = try FieldMap(header: ["Email", "Name"], overrides: [:], file: "x.csv")
-        let lead = try LeadValidator(map: map, defaults: ImportDefaults(webinarID: 1, schedule: 1))
-            .validate(["a@example.com", "Mary Ann Smith"]).get()
+        let lead = try LeadValidator(
+            map: map,
+            defaults: ImportDefaults(webinarID: 1, schedule: 1),
+            importedAt: 1_800_000_000
+        )
+        .validate(["a@example.com", "Mary Ann Smith"]).get()
         #expect(lead.firstName == "Mary")
         #expect(lead.lastName == "Ann Smith")
     }

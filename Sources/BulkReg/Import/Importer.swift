@@ -108,7 +108,7 @@ public enum Importer {
             file: file
         )
         try checkTarget(options.defaults, map: map, file: file)
-        let validator = LeadValidator(map: map, defaults: options.defaults)
+        let validator = LeadValidator(map: map, defaults: options.defaults, importedAt: now)
 
         let existed = access(databasePath, F_OK) == 0
         let connection: Connection

@@ -94,10 +94,14 @@ public struct LeadValidator: Sendable {
 
     public let map: FieldMap
     public let defaults: ImportDefaults
+    /// When the file was imported (seconds since 1970): a zone name without a session date is
+    /// converted to the offset in force then, so a stored row reads the same at any later time.
+    public let importedAt: Double
 
-    public init(map: FieldMap, defaults: ImportDefaults) {
+    public init(map: FieldMap, defaults: ImportDefaults, importedAt: Double) {
         self.map = map
         self.defaults = defaults
+        self.importedAt = importedAt
     }
 
     /// The lead, or a short reason naming the field (never its value: it may be personal data).
@@ -183,7 +187,10 @@ public struct LeadValidator: Sendable {
             if let tz = timezone {
                 // Exports (Mailchimp's TIMEZONE) carry IANA names: converted to the GMT offset
                 // in force at the session date (or now), which is what EverWebinar takes.
-                guard let normalized = LeadText.normalizeTimezone(tz) ?? LeadText.gmtOffset(ofZone: tz, at: date) else {
+                guard
+                    let normalized = LeadText.normalizeTimezone(tz)
+                        ?? LeadText.gmtOffset(ofZone: tz, at: date, now: importedAt)
+                else {
                     return .failure(
                         .init("invalid timezone (expected GMT-5, GMT+4:30 or a zone like America/New_York)")
                     )

@@ -174,10 +174,11 @@ public enum LeadText {
     }
 
     /// `America/New_York` → `GMT-5` (or `GMT-4` in summer): the zone's offset at `date`
-    /// (`YYYY-MM-DD HH:MM`, in that zone) or now; nil for an unknown zone name.
-    public static func gmtOffset(ofZone name: String, at date: String?) -> String? {
+    /// (`YYYY-MM-DD HH:MM`, in that zone) or at `now` (seconds since 1970); nil for an unknown
+    /// zone name.
+    public static func gmtOffset(ofZone name: String, at date: String?, now: Double) -> String? {
         guard name.contains("/"), let zone = TimeZone(identifier: name) else { return nil }
-        var instant = Date()
+        var instant = Date(timeIntervalSince1970: now)
         if let date {
             let formatter = DateFormatter()
             formatter.locale = Locale(identifier: "en_US_POSIX")

@@ -16,7 +16,7 @@ final class ImportMaps {
     func validator(import id: Int) throws -> LeadValidator {
         if let v = validators[id] { return v }
         let q = try connection.cached(
-            "SELECT file_name, header, overrides, platform, webinar_id, schedule, date, timezone, mapping, ignored FROM imports WHERE id = ?"
+            "SELECT file_name, header, overrides, platform, webinar_id, schedule, date, timezone, mapping, ignored, imported_at FROM imports WHERE id = ?"
         )
         defer { q.reset() }
         try q.bind(1, Int64(id))
@@ -45,7 +45,7 @@ final class ImportMaps {
                 file: q.text(0) ?? "import #\(id)"
             )
         }
-        let validator = LeadValidator(map: map, defaults: defaults)
+        let validator = LeadValidator(map: map, defaults: defaults, importedAt: q.double(10))
         validators[id] = validator
         return validator
     }
