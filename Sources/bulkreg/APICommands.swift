@@ -14,18 +14,7 @@ func withClient<T>(
 ) async throws -> T {
     LoggingSetup.bootstrap(verbose: options.verbose)
     let key = try options.apiKey()
-    let client: HTTPWebinarAPI
-    do {
-        client = try HTTPWebinarAPI(
-            baseURL: options.baseURL,
-            apiKey: key,
-            connectTimeout: .seconds(options.connectTimeout),
-            requestTimeout: .seconds(options.requestTimeout),
-            logger: options.logger("bulkreg.api")
-        )
-    } catch {
-        throw BulkRegError(.usage, "--api-base: \(error)")
-    }
+    let client = try options.makeClient(apiKey: key)
     let joined = KeyBudget.join(apiKey: key, rate: 20, margin: .milliseconds(10), label: label)
     if let warning = joined.warning { FileHandleStderr.write(warning + "\n") }
     let paced = PacedAPI(api: client, budget: joined.budget)

@@ -2,9 +2,6 @@ import ArgumentParser
 import BulkReg
 import Logging
 import Pacing
-import ServiceLifecycle
-import Synchronization
-import UnixSignals
 import WebinarAPI
 
 #if canImport(Glibc)
@@ -95,20 +92,7 @@ struct RunCommand: AsyncParsableCommand {
         configuration.margin = .milliseconds(rateMarginMs)
         configuration.checkPatience = .seconds(checkPatience)
         configuration.settleMinimum = .seconds(settleMinimum)
-        let client: HTTPWebinarAPI
-        do {
-            client = try HTTPWebinarAPI(
-                baseURL: api.baseURL,
-                apiKey: key,
-                connectTimeout: .seconds(api.connectTimeout),
-                requestTimeout: .seconds(api.requestTimeout),
-                maxConnections: configuration.maxInFlight,
-                logger: api.logger("bulkreg.api")
-            )
-        } catch {
-            throw BulkRegError(.usage, "--api-base: \(error)")
-        }
-        let progress = RunProgress()
+        let client = try api.makeClient(apiKey: key, maxConnections: configuration.maxInFlight)
         // The key's budget, shared with every bulkreg process using it (KeyBudget).
         let joined = KeyBudget.join(
             apiKey: key,
@@ -117,72 +101,27 @@ struct RunCommand: AsyncParsableCommand {
             label: KeyBudget.label(forDatabase: path)
         )
         if let warning = joined.warning { FileHandleStderr.write(warning + "\n") }
-        let runner = Runner(
-            api: client,
+        let session = RunSession(
+            client: client,
             store: store,
-            clocks: .system,
             configuration: configuration,
-            progress: progress,
-            logger: api.logger("bulkreg.run"),
+            quiet: quiet,
+            logger: api.logger("bulkreg"),
+            runLogger: api.logger("bulkreg.run"),
             shared: joined.budget.map { SharedStarts(budget: $0) }
         )
         let sharing = Task {
-            await BudgetWatch.run(joined.budget, progress: progress, logger: api.logger("bulkreg.budget"))
+            await BudgetWatch.run(joined.budget, progress: session.progress, logger: api.logger("bulkreg.budget"))
         }
         defer { sharing.cancel() }
-        let service = RunnerService(runner: runner)
-        let logger = api.logger("bulkreg")
-
-        let firstSignal = Mutex<UnixSignal?>(nil)
-        let watcher = Task {
-            var interrupts = 0
-            for await signal in await UnixSignalsSequence(trapping: .sigint, .sigterm) {
-                firstSignal.withLock { if $0 == nil { $0 = signal } }
-                if signal == .sigint { interrupts += 1 }
-                if interrupts >= 2 {
-                    // Still safe: every state change is committed, and calls in flight are
-                    // verified with `registrants` on the next run.
-                    FileHandleStderr.write("\nbulkreg: second interrupt: stopping now; run again to finish.\n")
-                    _exit(130)
-                }
-                FileHandleStderr.write(
-                    "\nbulkreg: stopping: finishing the calls in flight (interrupt again to stop at once)\n"
-                )
-            }
-        }
-        let reporter = ProgressReporter(progress: progress, quiet: quiet)
-        let reporting = Task { await reporter.run() }
-
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [
-                    .init(
-                        service: service,
-                        successTerminationBehavior: .gracefullyShutdownGroup,
-                        failureTerminationBehavior: .gracefullyShutdownGroup
-                    )
-                ],
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger
-            )
-        )
-        try await group.run()
-        reporting.cancel()
-        await reporting.value
-        watcher.cancel()
-        try? await client.shutdown()
-
-        let snapshot = progress.snapshot
-        reporter.finish()
-        let outcome = await service.outcome()
-        let counts = try await store.counts()
-        print(RunSummary.render(snapshot: snapshot, counts: counts))
-        switch outcome {
+        let ending = try await session.drive()
+        let counts = ending.counts
+        switch ending.outcome {
         case .failure(let error)?:
             throw error
         case .success(.stopped)?, nil:
             // 130/143 only after a signal; otherwise the counts below say what is left and why.
-            if let signal = firstSignal.withLock({ $0 }) { throw ExitCode(signal == .sigterm ? 143 : 130) }
+            if let signal = ending.signal { throw ExitCode(signal == .sigterm ? 143 : 130) }
             fallthrough
         case .success(.drained)?, .success(.checksPending)?:
             var incomplete = false

@@ -289,43 +289,29 @@ struct DemoCommand: AsyncParsableCommand {
         print(summary.rendered(databasePath: db))
 
         let requestTimeout = Duration.seconds(3)
-        let client = try HTTPWebinarAPI(
-            baseURL: sim.baseURL,
-            apiKey: "demo-key-not-a-secret",
-            connectTimeout: .seconds(2),
-            requestTimeout: requestTimeout
+        var configuration = RunConfiguration(
+            rate: 20,
+            maxAttempts: 6,
+            requestTimeout: requestTimeout,
+            backoff: Backoff(base: .milliseconds(200), cap: .seconds(2))
         )
-        let store = try JobStore(path: db)
-        let progress = RunProgress()
-        let runner = Runner(
-            api: client,
-            store: store,
-            clocks: .system,
-            configuration: {
-                var c = RunConfiguration(
-                    rate: 20,
-                    maxAttempts: 6,
-                    requestTimeout: requestTimeout,
-                    backoff: Backoff(base: .milliseconds(200), cap: .seconds(2))
-                )
-                // The built-in simulator stores before it answers or resets: seconds of settle
-                // time are enough here (the real vendor gets the 60 s floor).
-                c.settleMinimum = .seconds(3)
-                return c
-            }(),
-            progress: progress
+        // The built-in simulator stores before it answers or resets: seconds of settle time
+        // are enough here (the real vendor gets the 60 s floor).
+        configuration.settleMinimum = .seconds(3)
+        let session = RunSession(
+            client: try makeHTTPClient(
+                baseURL: sim.baseURL,
+                apiKey: "demo-key-not-a-secret",
+                connectTimeout: .seconds(2),
+                requestTimeout: requestTimeout
+            ),
+            store: try JobStore(path: db),
+            configuration: configuration,
+            quiet: quiet
         )
-        let reporter = ProgressReporter(progress: progress, quiet: quiet)
-        let reporting = Task { await reporter.run() }
         let started = ContinuousClock.now
-        let outcome = try await runner.run()
+        let ending = try await session.drive()
         let elapsed = ContinuousClock.now - started
-        reporting.cancel()
-        await reporting.value
-        reporter.finish()
-        try? await client.shutdown()
-        let counts = try await store.counts()
-        print(RunSummary.render(snapshot: progress.snapshot, counts: counts))
         let rows = try Exporter.run(ExportOptions(output: output), databasePath: db)
         let stats = await sim.stats()
         await sim.shutdown()
@@ -338,6 +324,7 @@ struct DemoCommand: AsyncParsableCommand {
             results: \(rows) rows in \(output) (original columns + status, job_id, webinar_id, schedule, user_id, live_room_url, replay_room_url, thank_you_url, ...)
             """
         )
-        if case .stopped = outcome { throw ExitCode(130) }
+        if case .failure(let error)? = ending.outcome { throw error }
+        if let signal = ending.signal { throw ExitCode(signal == .sigterm ? 143 : 130) }
     }
 }
