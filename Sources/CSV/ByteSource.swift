@@ -97,38 +97,17 @@ struct RawSource {
     }
 }
 
-@inline(__always)
-func systemRead(_ fd: Int32, _ p: UnsafeMutableRawPointer, _ n: Int) -> Int {
-    #if canImport(Glibc)
-    return Glibc.read(fd, p, n)
-    #elseif canImport(Musl)
-    return Musl.read(fd, p, n)
-    #else
-    return Darwin.read(fd, p, n)
-    #endif
-}
+// The C library's read, write and close, for the types whose own `read` or `close` hides them.
+// Unqualified here at file scope, they are the C functions (Glibc, Musl or Darwin).
 
 @inline(__always)
-func systemWrite(_ fd: Int32, _ p: UnsafeRawPointer, _ n: Int) -> Int {
-    #if canImport(Glibc)
-    return Glibc.write(fd, p, n)
-    #elseif canImport(Musl)
-    return Musl.write(fd, p, n)
-    #else
-    return Darwin.write(fd, p, n)
-    #endif
-}
+func systemRead(_ fd: Int32, _ p: UnsafeMutableRawPointer, _ n: Int) -> Int { read(fd, p, n) }
 
 @inline(__always)
-func systemClose(_ fd: Int32) -> Int32 {
-    #if canImport(Glibc)
-    return Glibc.close(fd)
-    #elseif canImport(Musl)
-    return Musl.close(fd)
-    #else
-    return Darwin.close(fd)
-    #endif
-}
+func systemWrite(_ fd: Int32, _ p: UnsafeRawPointer, _ n: Int) -> Int { write(fd, p, n) }
+
+@inline(__always)
+func systemClose(_ fd: Int32) -> Int32 { close(fd) }
 
 /// The length of `encoding`'s BOM at the start of `head` (0 when absent, and always 0 for a
 /// single-byte encoding).

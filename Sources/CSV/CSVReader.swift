@@ -454,49 +454,15 @@ struct ReaderCore {
                 }
 
             case .unquoted:
-                let e = end
-                var p = pos
-                var flagged = false
-                #if _endian(little)
-                // SWAR: 8 bytes at a time until a word holds a stop byte.
-                let dMask = swarOnes &* UInt64(delim)
-                while p &+ 8 <= e {
-                    let x = UnsafeRawPointer(work + p).loadUnaligned(as: UInt64.self)
-                    let stops = swarZero(x ^ dMask) | swarZero(x ^ swarCR) | swarZero(x ^ swarLF)
-                    let checks = (x & swarHigh) | swarZero(x)
-                    if stops == 0 {
-                        if checks != 0 { flagged = true }
-                        p &+= 8
-                        continue
-                    }
-                    let k = stops.trailingZeroBitCount &>> 3
-                    if checks & ((1 &<< (UInt64(k) &* 8)) &- 1) != 0 { flagged = true }
-                    p &+= k
-                    break
-                }
-                #endif
-                while p < e {
-                    let c = ucls[Int(work[p])]
-                    if c == plain {
-                        p &+= 1
-                    } else if c == check {
-                        flagged = true
-                        p &+= 1
-                    } else {
-                        break
-                    }
-                }
-                if flagged { needsCheck = true }
-                if p > pos { try append(work + pos, p - pos) }
-                pos = p
-                if p == e {
+                try appendRun(classes: ucls, firstStop: swarOnes &* UInt64(delim))
+                if pos == end {
                     if try refill() { continue }
                     state = .done
                     try finishField()
                     return
                 }
-                let b = work[p]
-                pos = p + 1
+                let b = work[pos]
+                pos += 1
                 if b == delim {
                     state = .fieldStart
                     try finishField()
@@ -509,40 +475,8 @@ struct ReaderCore {
                 return
 
             case .quoted:
-                let e = end
-                var p = pos
-                var flagged = false
-                #if _endian(little)
-                while p &+ 8 <= e {
-                    let x = UnsafeRawPointer(work + p).loadUnaligned(as: UInt64.self)
-                    let stops = swarZero(x ^ swarQuote) | swarZero(x ^ swarCR) | swarZero(x ^ swarLF)
-                    let checks = (x & swarHigh) | swarZero(x)
-                    if stops == 0 {
-                        if checks != 0 { flagged = true }
-                        p &+= 8
-                        continue
-                    }
-                    let k = stops.trailingZeroBitCount &>> 3
-                    if checks & ((1 &<< (UInt64(k) &* 8)) &- 1) != 0 { flagged = true }
-                    p &+= k
-                    break
-                }
-                #endif
-                while p < e {
-                    let c = qcls[Int(work[p])]
-                    if c == plain {
-                        p &+= 1
-                    } else if c == check {
-                        flagged = true
-                        p &+= 1
-                    } else {
-                        break
-                    }
-                }
-                if flagged { needsCheck = true }
-                if p > pos { try append(work + pos, p - pos) }
-                pos = p
-                if p == e {
+                try appendRun(classes: qcls, firstStop: swarQuote)
+                if pos == end {
                     if try refill() { continue }
                     throw CSVError(
                         code: .unterminatedQuote,
@@ -550,14 +484,14 @@ struct ReaderCore {
                         message: "unterminated quoted field starting at line \(fieldLine)"
                     )
                 }
-                let b = work[p]
+                let b = work[pos]
                 if b == QUOTE {
-                    pos = p + 1
+                    pos += 1
                     state = .afterQuote
                     continue
                 }
                 try appendByte(b)  // before consuming: a cap error leaves the state resumable
-                pos = p + 1
+                pos += 1
                 line += 1
                 if b == CR { state = .quotedAfterCR }
 
@@ -604,6 +538,48 @@ struct ReaderCore {
                 return
             }
         }
+    }
+
+    /// Appends the bytes from `pos` up to the next stop byte of `cls` (or the end of the window)
+    /// to the value and moves `pos` there; sets `needsCheck` if any of them is NUL or non-ASCII.
+    /// The stop bytes are the ones in `firstStop` (that byte in every lane), CR and LF, as in `cls`.
+    /// On a cap error `pos` is left where it was, so the state stays resumable.
+    @inline(__always)
+    private mutating func appendRun(classes cls: UnsafeMutablePointer<UInt8>, firstStop: UInt64) throws(CSVError) {
+        let e = end
+        var p = pos
+        var flagged = false
+        #if _endian(little)
+        // SWAR: 8 bytes at a time until a word holds a stop byte.
+        while p &+ 8 <= e {
+            let x = UnsafeRawPointer(work + p).loadUnaligned(as: UInt64.self)
+            let stops = swarZero(x ^ firstStop) | swarZero(x ^ swarCR) | swarZero(x ^ swarLF)
+            let checks = (x & swarHigh) | swarZero(x)
+            if stops == 0 {
+                if checks != 0 { flagged = true }
+                p &+= 8
+                continue
+            }
+            let k = stops.trailingZeroBitCount &>> 3
+            if checks & ((1 &<< (UInt64(k) &* 8)) &- 1) != 0 { flagged = true }
+            p &+= k
+            break
+        }
+        #endif
+        while p < e {
+            let c = cls[Int(work[p])]
+            if c == plain {
+                p &+= 1
+            } else if c == check {
+                flagged = true
+                p &+= 1
+            } else {
+                break
+            }
+        }
+        if flagged { needsCheck = true }
+        if p > pos { try append(work + pos, p - pos) }
+        pos = p
     }
 
     @inline(__always)
@@ -699,34 +675,16 @@ struct ReaderCore {
                     lineAtField += countLineBreaks(value + s, ends[j] - s)
                 }
                 let errLine = lineAtField + countLineBreaks(value + start, problem.offset)
-                let field = i + 1
-                if problem.isNUL {
-                    if source.encoding == .utf8 {
-                        throw CSVError(
-                            code: .nulByte,
-                            line: errLine,
-                            message: "NUL byte at line \(errLine) (field \(field)): is this a binary or UTF-16 file?"
-                        )
+                let place = "at line \(errLine) (field \(i + 1))"
+                let (code, message): (CSVError.Code, String) =
+                    switch (problem.isNUL, source.encoding == .utf8) {
+                    case (true, true): (.nulByte, "NUL byte \(place): is this a binary or UTF-16 file?")
+                    case (true, false): (.nulByte, "NUL character (U+0000) \(place)")
+                    case (false, true): (.invalidUTF8, "invalid UTF-8 \(place); re-export the file as UTF-8")
+                    case (false, false):
+                        (.invalidUTF16, "invalid \(source.encoding) (unpaired surrogate or truncated data) \(place)")
                     }
-                    throw CSVError(
-                        code: .nulByte,
-                        line: errLine,
-                        message: "NUL character (U+0000) at line \(errLine) (field \(field))"
-                    )
-                }
-                if source.encoding == .utf8 {
-                    throw CSVError(
-                        code: .invalidUTF8,
-                        line: errLine,
-                        message: "invalid UTF-8 at line \(errLine) (field \(field)); re-export the file as UTF-8"
-                    )
-                }
-                throw CSVError(
-                    code: .invalidUTF16,
-                    line: errLine,
-                    message:
-                        "invalid \(source.encoding) (unpaired surrogate or truncated data) at line \(errLine) (field \(field))"
-                )
+                throw CSVError(code: code, line: errLine, message: message)
             }
             start = stop
         }

@@ -78,30 +78,12 @@ public final class Statement {
     /// Binds bytes as a BLOB; nil binds NULL.
     public func bind(_ index: Int32, blob value: [UInt8]?) throws(SQLiteError) {
         guard let value else { return try check(sqlite3_bind_null(handle, index)) }
-        let rc = value.withUnsafeBytes { buf in
-            sqlite3_bind_blob(
-                handle,
-                index,
-                buf.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!,
-                Int32(buf.count),
-                SQLITE_TRANSIENT
-            )
-        }
-        try check(rc)
+        try bind(index, bytes: value)
     }
 
     /// Binds bytes as a BLOB (copied by SQLite).
     public func bind(_ index: Int32, bytes value: [UInt8]) throws(SQLiteError) {
-        let rc = value.withUnsafeBytes { buf in
-            sqlite3_bind_blob64(
-                handle,
-                index,
-                buf.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!,
-                sqlite3_uint64(buf.count),
-                SQLITE_TRANSIENT
-            )
-        }
-        try check(rc)
+        try bind(index, bytes: value, range: value.indices)
     }
 
     /// Binds a slice of bytes as a BLOB (copied by SQLite).

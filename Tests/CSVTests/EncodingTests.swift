@@ -12,6 +12,19 @@ func utf16(_ s: String, bigEndian: Bool, bom: Bool) -> [UInt8] {
     return out
 }
 
+/// Inputs that fail on their first record, which holds a name (for `noPersonalData`).
+private let failingInputsWithPersonalData: [([UInt8], CSVReaderOptions)] = {
+    let secret = "Secret McSecretface"
+    return [
+        (Array("\"\(secret)".utf8), CSVReaderOptions()),
+        (Array(secret.utf8) + [0xFF], CSVReaderOptions()),
+        (Array(secret.utf8) + [0x00], CSVReaderOptions()),
+        (Array(secret.utf8), CSVReaderOptions(maxFieldBytes: 4)),
+        (Array("\(secret),\(secret)".utf8), CSVReaderOptions(maxRecordBytes: 25)),
+        (Array("\(secret),\(secret)".utf8), CSVReaderOptions(maxFields: 1)),
+    ]
+}()
+
 @Suite("Reader: encodings and validation")
 struct EncodingTests {
     @Test("UTF-8 BOM is stripped and reported")
@@ -163,12 +176,8 @@ struct EncodingTests {
 
         let r = try CSVReader(bytes: bytes)
         _ = try r.next()
-        do {
-            _ = try r.next()
-            Issue.record("expected an error")
-        } catch {
-            #expect(error.message == "invalid UTF-16LE (unpaired surrogate or truncated data) at line 2 (field 1)")
-        }
+        let error = try #require(throws: CSVError.self) { try r.next() }
+        #expect(error.message == "invalid UTF-16LE (unpaired surrogate or truncated data) at line 2 (field 1)")
         // U+0000 in UTF-16 is rejected like a NUL byte.
         #expect(try checkedTranscript(utf16("a\u{0}b\n", bigEndian: false, bom: true)) == [.error(.nulByte, line: 1)])
     }
@@ -226,11 +235,8 @@ struct EncodingTests {
         let b2 = Array("\"p\r\nq\",r".utf8) + [0xFE] + Array("\n".utf8)
         #expect(try checkedTranscript(b2) == [.error(.invalidUTF8, line: 2)])
         let r = try CSVReader(bytes: b2)
-        do {
-            _ = try r.next()
-        } catch {
-            #expect(error.message == "invalid UTF-8 at line 2 (field 2); re-export the file as UTF-8")
-        }
+        let error = try #require(throws: CSVError.self) { try r.next() }
+        #expect(error.message == "invalid UTF-8 at line 2 (field 2); re-export the file as UTF-8")
     }
 
     @Test("NUL byte in a UTF-8 file: error with line and hint")
@@ -246,13 +252,9 @@ struct EncodingTests {
         let r = try CSVReader(path: Fixtures.path("csv/nul-byte.csv"))
         _ = try r.next()
         _ = try r.next()
-        do {
-            _ = try r.next()
-            Issue.record("expected nulByte")
-        } catch {
-            #expect(error.message == "NUL byte at line 3 (field 2): is this a binary or UTF-16 file?")
-            #expect(error.isRecoverable)
-        }
+        let error = try #require(throws: CSVError.self) { try r.next() }
+        #expect(error.message == "NUL byte at line 3 (field 2): is this a binary or UTF-16 file?")
+        #expect(error.isRecoverable)
         #expect(try r.next() == nil)
         #expect(
             try checkedTranscript([0x61, 0x0A, 0x00, 0x0A, 0x62]) == [
@@ -261,27 +263,12 @@ struct EncodingTests {
         )
     }
 
-    @Test("error messages never contain field contents")
-    func noPersonalData() throws {
-        let secret = "Secret McSecretface"
-        let inputs: [([UInt8], CSVReaderOptions)] = [
-            (Array("\"\(secret)".utf8), CSVReaderOptions()),
-            (Array(secret.utf8) + [0xFF], CSVReaderOptions()),
-            (Array(secret.utf8) + [0x00], CSVReaderOptions()),
-            (Array(secret.utf8), CSVReaderOptions(maxFieldBytes: 4)),
-            (Array("\(secret),\(secret)".utf8), CSVReaderOptions(maxRecordBytes: 25)),
-            (Array("\(secret),\(secret)".utf8), CSVReaderOptions(maxFields: 1)),
-        ]
-        for (bytes, options) in inputs {
-            let r = try CSVReader(bytes: bytes, options: options)
-            do {
-                _ = try r.next()
-                Issue.record("expected an error")
-            } catch {
-                #expect(!error.message.contains("Secret"))
-                #expect(!error.description.contains("McSecretface"))
-                #expect(error.message.contains("line 1"))
-            }
-        }
+    @Test("error messages never contain field contents", arguments: failingInputsWithPersonalData)
+    func noPersonalData(bytes: [UInt8], options: CSVReaderOptions) throws {
+        let r = try CSVReader(bytes: bytes, options: options)
+        let error = try #require(throws: CSVError.self) { try r.next() }
+        #expect(!error.message.contains("Secret"))
+        #expect(!error.description.contains("McSecretface"))
+        #expect(error.message.contains("line 1"))
     }
 }

@@ -87,13 +87,8 @@ struct LimitTests {
             ]
         )
         let r = try CSVReader(bytes: Array("x,\"abcdefgh\n".utf8), options: CSVReaderOptions(maxFieldBytes: 4))
-        do {
-            _ = try r.next()
-        } catch {
-            #expect(
-                error.message == "field 2 starting at line 1 exceeds 4 bytes (maxFieldBytes) (an unterminated quote?)"
-            )
-        }
+        let error = try #require(throws: CSVError.self) { try r.next() }
+        #expect(error.message == "field 2 starting at line 1 exceeds 4 bytes (maxFieldBytes) (an unterminated quote?)")
     }
 
     @Test("100,000 columns: rejected by default (Excel's 16,384), read exactly when allowed")
@@ -103,20 +98,12 @@ struct LimitTests {
         let bytes = Array((line + "\n" + line).utf8)
         let r = try CSVReader(bytes: bytes)
         #expect(r.delimiter == .comma)
-        do {
-            _ = try r.next()
-            Issue.record("expected tooManyFields")
-        } catch {
-            #expect(error.code == .tooManyFields)
-            #expect(error.line == 1)
-            #expect(error.message == "record at line 1 has more than 16384 fields (maxFields)")
-        }
-        do {
-            _ = try r.next()
-            Issue.record("expected tooManyFields for line 2 too")
-        } catch {
-            #expect(error.line == 2)
-        }
+        let first = try #require(throws: CSVError.self) { try r.next() }
+        #expect(first.code == .tooManyFields)
+        #expect(first.line == 1)
+        #expect(first.message == "record at line 1 has more than 16384 fields (maxFields)")
+        let second = try #require(throws: CSVError.self) { try r.next() }  // line 2 is too wide too
+        #expect(second.line == 2)
         #expect(try r.next() == nil)
 
         let ok = try CSVReader(bytes: bytes, options: CSVReaderOptions(maxFields: n))
@@ -155,17 +142,12 @@ struct LimitTests {
 
         let byDefault = try CSVReader(path: path)
         #expect(try byDefault.next()?.fields == ["id", "notes"])
-        do {
-            _ = try byDefault.next()
-            Issue.record("expected fieldTooLarge")
-        } catch {
-            #expect(error.code == .fieldTooLarge)
-            #expect(error.line == 2)
-            #expect(
-                error.message
-                    == "field 2 starting at line 2 exceeds 1048576 bytes (maxFieldBytes) (an unterminated quote?)"
-            )
-        }
+        let error = try #require(throws: CSVError.self) { try byDefault.next() }
+        #expect(error.code == .fieldTooLarge)
+        #expect(error.line == 2)
+        #expect(
+            error.message == "field 2 starting at line 2 exceeds 1048576 bytes (maxFieldBytes) (an unterminated quote?)"
+        )
         #expect(try byDefault.next() == CSVRecord(fields: ["2", "short"], line: 1003))
 
         let raised = try CSVReader(path: path, options: CSVReaderOptions(maxFieldBytes: 16 << 20))
@@ -189,13 +171,9 @@ struct LimitTests {
         #expect(ftruncate(fd, 1 << 30) == 0)
         close(fd)
         let r = try CSVReader(path: path, options: CSVReaderOptions(maxFieldBytes: 64 * 1024))
-        do {
-            _ = try r.next()
-            Issue.record("expected fieldTooLarge")
-        } catch {
-            #expect(error.code == .fieldTooLarge)
-            #expect(error.line == 1)
-        }
+        let error = try #require(throws: CSVError.self) { try r.next() }
+        #expect(error.code == .fieldTooLarge)
+        #expect(error.line == 1)
         #expect(r.bytesRead < 1 << 20)
 
         // Same with printable data (8 MB of 'x', no newline) and a record cap.

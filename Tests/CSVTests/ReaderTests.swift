@@ -134,19 +134,12 @@ struct ReaderTests {
         #expect(try checkedTranscript("\"ab\"\"") == [.error(.unterminatedQuote, line: 1)])
 
         let reader = try CSVReader(bytes: Array("\"abc".utf8))
-        var first: CSVError?
-        do { _ = try reader.next() } catch { first = error }
-        let e = try #require(first)
+        let e = try #require(throws: CSVError.self) { try reader.next() }
         #expect(e.code == .unterminatedQuote)
         #expect(e.line == 1)
         #expect(e.message == "unterminated quoted field starting at line 1")
         #expect(!e.isRecoverable)
-        do {
-            _ = try reader.next()
-            Issue.record("expected the sticky error again")
-        } catch {
-            #expect(error == e)
-        }
+        #expect(throws: e, "the sticky error again") { try reader.next() }
     }
 
     @Test("delimiter sniffing among , ; tab |")
@@ -267,27 +260,19 @@ struct ReaderTests {
         r.close()
         #expect(try r.next() == nil)
 
-        do {
-            _ = try CSVReader(path: path + ".missing")
-            Issue.record("expected ENOENT")
-        } catch {
-            #expect(error.code == .io(errno: ENOENT))
-            #expect(error.line == nil)
-            #expect(!error.message.contains("csvtests"))
-            #expect(error.message == "open failed: no such file or directory (errno 2)")
+        let missing = try #require(throws: CSVError.self) { try CSVReader(path: path + ".missing") }
+        #expect(missing.code == .io(errno: ENOENT))
+        #expect(missing.line == nil)
+        #expect(!missing.message.contains("csvtests"))
+        #expect(missing.message == "open failed: no such file or directory (errno 2)")
+        let directory = try #require(throws: CSVError.self) {
+            try CSVReader(path: FileManager.default.temporaryDirectory.path)
         }
-        do {
-            _ = try CSVReader(path: FileManager.default.temporaryDirectory.path)
-            Issue.record("expected notAFile")
-        } catch {
-            #expect(error.code == .notAFile)
+        #expect(directory.code == .notAFile)
+        let zeroChunk = try #require(throws: CSVError.self) {
+            try CSVReader(bytes: [], options: CSVReaderOptions(chunkSize: 0))
         }
-        do {
-            _ = try CSVReader(bytes: [], options: CSVReaderOptions(chunkSize: 0))
-            Issue.record("expected invalidOption")
-        } catch {
-            #expect(error.code == .invalidOption)
-        }
+        #expect(zeroChunk.code == .invalidOption)
     }
 
     @Test("random inputs parse identically whatever the chunk size (seeded)")

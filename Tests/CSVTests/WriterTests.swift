@@ -157,13 +157,11 @@ struct WriterTests {
         try w.write(record: ["a@x", "Zoë"])
         try w.close()
         #expect(try String(contentsOfFile: path, encoding: .utf8) == "email,name\na@x,Zoë\n")
-        do {
+        let late = try #require(throws: CSVError.self) {
             try w.write(record: ["late"])
             try w.flush()
-            Issue.record("expected EBADF after close")
-        } catch {
-            #expect(error.code == .io(errno: EBADF))
         }
+        #expect(late.code == .io(errno: EBADF))
 
         let fd = open(path, O_WRONLY | O_APPEND)
         #expect(fd >= 0)
@@ -192,30 +190,19 @@ struct WriterTests {
         close(fds[0])
         let w = CSVWriter(fileDescriptor: fds[1], closeOnDeinit: true)
         try w.write(record: ["a", "b"])
-        do {
-            try w.flush()
-            Issue.record("expected EPIPE")
-        } catch {
-            #expect(error.code == .io(errno: EPIPE))
-            #expect(error.message == "write failed: broken pipe (errno \(EPIPE))")
-        }
-        do {
-            try w.write(record: ["again"])
-            Issue.record("expected the error to stick")
-        } catch {
-            #expect(error.code == .io(errno: EPIPE))
-        }
+        let broken = try #require(throws: CSVError.self) { try w.flush() }
+        #expect(broken.code == .io(errno: EPIPE))
+        #expect(broken.message == "write failed: broken pipe (errno \(EPIPE))")
+        let again = try #require(throws: CSVError.self, "the error sticks") { try w.write(record: ["again"]) }
+        #expect(again.code == .io(errno: EPIPE))
 
         let full = open("/dev/full", O_WRONLY)
         if full >= 0 {
             let w2 = CSVWriter(fileDescriptor: full, closeOnDeinit: true, options: CSVWriterOptions(bufferSize: 64))
-            var caught: CSVError?
-            do {
+            let caught = try #require(throws: CSVError.self) {
                 for _ in 0..<100 { try w2.write(record: ["0123456789", "abcdefghij"]) }
-            } catch {
-                caught = error
             }
-            #expect(caught?.code == .io(errno: ENOSPC))
+            #expect(caught.code == .io(errno: ENOSPC))
         }
     }
 }

@@ -26,13 +26,9 @@ struct SQLiteTests {
         try c.execute("CREATE TABLE p (email TEXT UNIQUE)")
         let insert = try c.prepare("INSERT INTO p VALUES (?)")
         try insert.run([.text("secret@example.com")])
-        do {
-            try insert.run([.text("secret@example.com")])
-            Issue.record("no constraint error")
-        } catch {
-            #expect(error.code.primary == .constraint)
-            #expect(!error.description.contains("secret@example.com"))
-        }
+        let error = try #require(throws: SQLiteError.self) { try insert.run([.text("secret@example.com")]) }
+        #expect(error.code.primary == .constraint)
+        #expect(!error.description.contains("secret@example.com"))
         #expect(throws: SQLiteError.self) { try c.execute("SELEC nonsense") }
     }
 
@@ -67,12 +63,8 @@ struct SQLiteTests {
         defer { try? FileManager.default.removeItem(atPath: path) }
         try Data(repeating: 0x41, count: 4096).write(to: URL(fileURLWithPath: path))
         let c = try Connection(.path(path))
-        do {
-            _ = try c.scalarInt("SELECT count(*) FROM sqlite_master")
-            Issue.record("no error")
-        } catch {
-            #expect(error.code.primary == .notADatabase)
-        }
+        let error = try #require(throws: SQLiteError.self) { try c.scalarInt("SELECT count(*) FROM sqlite_master") }
+        #expect(error.code.primary == .notADatabase)
     }
 
     @Test("cached statements are reused and reset")
