@@ -349,19 +349,26 @@ actor SimState {
             .filter { $0.platform == ticket.platform }
             .sorted { $0.webinarID > $1.webinarID }
             .map { webinar -> JSONValue in
-                var pairs: [(String, JSONValue)] = [
-                    ("webinar_id", .int(webinar.webinarID)),
-                    ("webinar_hash", .string(webinar.webinarHash)),
-                    ("name", .string(webinar.name)),
-                    ("title", .string(webinar.title)),
-                    ("description", .string(webinar.description)),
-                ]
-                if webinar.platform == .webinarjam { pairs.append(("type", .optional(webinar.type))) }
+                var pairs = Self.identityPairs(webinar)
                 pairs.append(("schedules", .array(webinar.schedules.map { .string($0.display ?? $0.comment) })))
                 pairs.append(("timezone", .string(webinar.timezone)))
                 return .object(pairs)
             }
         return .json(200, .object([("status", .string("success")), ("webinars", .array(list))]))
+    }
+
+    /// The fields that open a webinar in both `webinars` and `webinar` answers (`type` only
+    /// on WebinarJam).
+    private static func identityPairs(_ webinar: SimWebinar) -> [(String, JSONValue)] {
+        var pairs: [(String, JSONValue)] = [
+            ("webinar_id", .int(webinar.webinarID)),
+            ("webinar_hash", .string(webinar.webinarHash)),
+            ("name", .string(webinar.name)),
+            ("title", .string(webinar.title)),
+            ("description", .string(webinar.description)),
+        ]
+        if webinar.platform == .webinarjam { pairs.append(("type", .optional(webinar.type))) }
+        return pairs
     }
 
     /// The answer for a webinar id the account does not have.
@@ -441,14 +448,7 @@ actor SimState {
             }
         }
         let base = "https://event.webinarjam.com"
-        var pairs: [(String, JSONValue)] = [
-            ("webinar_id", .int(webinar.webinarID)),
-            ("webinar_hash", .string(webinar.webinarHash)),
-            ("name", .string(webinar.name)),
-            ("title", .string(webinar.title)),
-            ("description", .string(webinar.description)),
-        ]
-        if webinar.platform == .webinarjam { pairs.append(("type", .optional(webinar.type))) }
+        var pairs = Self.identityPairs(webinar)
         pairs += [
             ("schedules", .array(schedules)),
             ("timezone", .string(zoneName)),

@@ -6,37 +6,30 @@ import SQLite
 /// exactly as before — a column `Webinar ID` keeps feeding the per-row webinar, whatever
 /// the current rules say of it.
 enum LegacyFieldMap {
-    static let aliases: [LeadField: [String]] = [
-        .firstName: [
-            "firstname", "fname", "first", "givenname", "forename", "contactfirstname",
-            "subscriberfirstname", "prenom", "vorname", "nombre",
-        ],
-        .lastName: [
-            "lastname", "lname", "last", "surname", "familyname", "contactlastname",
-            "subscriberlastname", "nom", "nachname", "apellido", "apellidos",
-        ],
-        .fullName: ["name", "fullname", "contactname", "subscribername", "displayname"],
-        .email: [
-            "email", "emailaddress", "mail", "emailid", "contactemail", "subscriberemail",
-            "primaryemail", "workemail", "personalemail", "emailaddr", "courriel",
-        ],
-        .phoneCountryCode: [
-            "phonecountrycode", "countrycode", "dialcode", "callingcode", "countrycallingcode",
-            "phonecode", "phoneprefix",
-        ],
-        .phone: [
-            "phone", "phonenumber", "mobile", "mobilephone", "mobilenumber", "cellphone", "cell",
-            "cellnumber", "telephone", "tel", "phone1", "sms", "smsnumber", "whatsapp",
-            "primaryphone", "workphone", "homephone", "contactphone", "phonemobile", "mobilephonenumber",
-            "cellphonenumber", "workphonenumber", "homephonenumber", "phonenumbermobile", "smsphonenumber",
-        ],
-        .ipAddress: ["ipaddress", "ip", "signupip", "optinip", "confirmip"],
-        .platform: ["platform"],
-        .webinarID: ["webinarid", "webinar"],
-        .schedule: ["schedule", "scheduleid"],
-        .date: ["date", "sessiondate", "webinardate"],
-        .timezone: ["timezone", "tz"],
-    ]
+    /// Schema 2's header spellings, frozen as they were: a field per line, its raw name, then
+    /// its normalized spellings.
+    static let aliases: [LeadField: [String]] = {
+        let table = """
+            first_name: firstname fname first givenname forename contactfirstname subscriberfirstname prenom vorname nombre
+            last_name: lastname lname last surname familyname contactlastname subscriberlastname nom nachname apellido apellidos
+            full_name: name fullname contactname subscribername displayname
+            email: email emailaddress mail emailid contactemail subscriberemail primaryemail workemail personalemail emailaddr courriel
+            phone_country_code: phonecountrycode countrycode dialcode callingcode countrycallingcode phonecode phoneprefix
+            phone: phone phonenumber mobile mobilephone mobilenumber cellphone cell cellnumber telephone tel phone1 sms smsnumber whatsapp primaryphone workphone homephone contactphone phonemobile mobilephonenumber cellphonenumber workphonenumber homephonenumber phonenumbermobile smsphonenumber
+            ip_address: ipaddress ip signupip optinip confirmip
+            platform: platform
+            webinar_id: webinarid webinar
+            schedule: schedule scheduleid
+            date: date sessiondate webinardate
+            timezone: timezone tz
+            """
+        var aliases: [LeadField: [String]] = [:]
+        for line in table.split(separator: "\n") {
+            let (name, spellings) = (line.prefix { $0 != ":" }, line.drop { $0 != ":" }.dropFirst())
+            aliases[LeadField(rawValue: String(name))!] = spellings.split(separator: " ").map(String.init)
+        }
+        return aliases
+    }()
 
     static let byAlias: [String: LeadField] = {
         var table: [String: LeadField] = [:]

@@ -324,22 +324,14 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
         // ever send the same job.
         let token = leaseToken.withLock { $0 }
         let claimLost = Mutex(false)
-        let sent = Mutex<(instant: C.Instant?, wall: Double)>((nil, 0))
-        let answer = try await gate.call(
+        let (answer, sent) = try await send(
             prepare: {
                 let took = try await self.store.commit(.sending(job: job.id, at: self.wallClock(), lease: token))
                 if !took { claimLost.withLock { $0 = true } }
                 return took
             },
-            send: { started in
-                sent.withLock { $0 = (started, self.wallClock()) }
-                self.progress.update {
-                    $0.calls += 1
-                    $0.inFlight += 1
-                }
-                return await self.api.register(job.request)
-            }
-        )
+            inFlight: true
+        ) { [request = job.request] in await self.api.register(request) }
         guard let result = answer else {
             if claimLost.withLock({ $0 }) {
                 // Replaced by a corrected import or cancelled meanwhile: not this run's any more.
@@ -355,7 +347,7 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
         await recordCall(
             .register,
             job: job.id,
-            sent: sent.withLock { $0 },
+            sent: sent,
             failure: failure,
             attempt: job.attempts + 1
         )
@@ -384,12 +376,11 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
         case .uncertain(let reason):
             job.attempts += 1
             job.lastError = reason
-            let at = sent.withLock { $0 }
             try await store.commit(
-                .uncertain(job: job.id, attempts: job.attempts, sentAt: at.wall, lastError: reason, at: now)
+                .uncertain(job: job.id, attempts: job.attempts, sentAt: sent.wall, lastError: reason, at: now)
             )
             progress.update { $0.retries += 1 }
-            let from = at.instant ?? clock.now
+            let from = sent.instant ?? clock.now
             return .later(.verify(job, confirming: false), readyAt: from.advanced(by: settleTime))
         case .retry(_, _, let spends, _):
             if spends { job.attempts += 1 }
@@ -497,6 +488,29 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
     static func label(_ failure: APIFailure?) -> String { CallOutcome(failure).label }
 
     /// The call's row in the history, written with the change it leads to.
+    /// One call through the gate (nil when `prepare` declined it, by default once the run is
+    /// stopping), counted in the progress, with when it left (monotonic and wall) for the
+    /// history.
+    private func send<T: Sendable>(
+        prepare: (() async throws -> Bool)? = nil,
+        inFlight: Bool = false,
+        call: @escaping @Sendable () async -> Result<T, APIFailure>
+    ) async throws -> (answer: Result<T, APIFailure>?, sent: (instant: C.Instant?, wall: Double)) {
+        let sent = Mutex<(instant: C.Instant?, wall: Double)>((nil, 0))
+        let answer = try await gate.call(
+            prepare: { try await prepare?() ?? !self.isStopping },
+            send: { started in
+                sent.withLock { $0 = (started, self.wallClock()) }
+                self.progress.update {
+                    $0.calls += 1
+                    if inFlight { $0.inFlight += 1 }
+                }
+                return await call()
+            }
+        )
+        return (answer, sent.withLock { $0 })
+    }
+
     private func recordCall(
         _ method: CallMethod,
         job: Int?,
@@ -536,30 +550,20 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
     /// One `webinar` call for a target, judged by the policy with the target's history.
     private func checkTarget(_ job: Job, history: CallHistory) async -> (TargetChecks.Verdict, CallHistory) {
         let target = job.target
-        let answer: Result<WebinarDetail, APIFailure>?
-        let sent = Mutex<(instant: C.Instant?, wall: Double)>((nil, 0))
-        do {
-            answer = try await gate.call(
-                prepare: { !self.isStopping },
-                send: { started in
-                    sent.withLock { $0 = (started, self.wallClock()) }
-                    self.progress.update { $0.calls += 1 }
-                    return await self.api.webinar(
-                        platform: target.platform,
-                        webinarID: target.webinarID,
-                        timezone: job.request.timezone
-                    )
-                }
-            )
-        } catch {
-            return (.cancelled, history)
-        }
-        guard let answer else { return (.cancelled, history) }
+        guard
+            let (answer, sent) = try? await send(call: {
+                await self.api.webinar(
+                    platform: target.platform,
+                    webinarID: target.webinarID,
+                    timezone: job.request.timezone
+                )
+            }), let answer
+        else { return (.cancelled, history) }
         let failure = answer.failure
         await recordCall(
             .webinar,
             job: job.id,
-            sent: sent.withLock { $0 },
+            sent: sent,
             failure: failure,
             attempt: history.attempts + 1
         )
@@ -811,25 +815,12 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
                 search: search,
                 page: page
             )
-            let answer: Result<RegistrantsPage, APIFailure>?
-            let sent = Mutex<(instant: C.Instant?, wall: Double)>((nil, 0))
-            do {
-                answer = try await gate.call(
-                    prepare: { !self.isStopping },
-                    send: { started in
-                        sent.withLock { $0 = (started, self.wallClock()) }
-                        self.progress.update { $0.calls += 1 }
-                        return await self.api.registrants(query)
-                    }
-                )
-            } catch {
-                return .stopped
-            }
-            guard let answer else { return .stopped }
+            guard let (answer, sent) = try? await send(call: { await self.api.registrants(query) }), let answer
+            else { return .stopped }
             await recordCall(
                 .registrants,
                 job: nil,
-                sent: sent.withLock { $0 },
+                sent: sent,
                 failure: answer.failure,
                 attempt: pageFailures + 1,
                 reason: answer.failure == nil ? "page \(page)\(search == nil ? "" : ", searched by email")" : nil
