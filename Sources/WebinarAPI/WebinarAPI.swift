@@ -170,6 +170,9 @@ public struct ScheduleInfo: Sendable, Equatable, Codable {
     public var isJustInTime: Bool { comment?.lowercased().contains("just in time") ?? false }
 }
 
+// The answer types below are made by the client only (AnswerParser); tests build them with
+// the memberwise initialisers through `@testable import WebinarAPI`.
+
 /// One entry of a `webinars` answer (schedules are display strings there).
 public struct WebinarSummary: Sendable, Equatable, Codable {
     public var webinarID: Int
@@ -180,26 +183,6 @@ public struct WebinarSummary: Sendable, Equatable, Codable {
     public var type: String?
     public var schedules: [String]
     public var timezone: String?
-
-    public init(
-        webinarID: Int,
-        webinarHash: String? = nil,
-        name: String? = nil,
-        title: String? = nil,
-        description: String? = nil,
-        type: String? = nil,
-        schedules: [String] = [],
-        timezone: String? = nil
-    ) {
-        self.webinarID = webinarID
-        self.webinarHash = webinarHash
-        self.name = name
-        self.title = title
-        self.description = description
-        self.type = type
-        self.schedules = schedules
-        self.timezone = timezone
-    }
 }
 
 /// The `webinar` object of a `webinar` answer.
@@ -210,31 +193,9 @@ public struct WebinarDetail: Sendable, Equatable, Codable {
     public var title: String?
     public var description: String?
     public var type: String?
-    public var schedules: [ScheduleInfo]
+    public var schedules: [ScheduleInfo] = []
     public var timezone: String?
     public var registrationURL: String?
-
-    public init(
-        webinarID: Int,
-        webinarHash: String? = nil,
-        name: String? = nil,
-        title: String? = nil,
-        description: String? = nil,
-        type: String? = nil,
-        schedules: [ScheduleInfo] = [],
-        timezone: String? = nil,
-        registrationURL: String? = nil
-    ) {
-        self.webinarID = webinarID
-        self.webinarHash = webinarHash
-        self.name = name
-        self.title = title
-        self.description = description
-        self.type = type
-        self.schedules = schedules
-        self.timezone = timezone
-        self.registrationURL = registrationURL
-    }
 }
 
 /// One row of a `registrants` answer.
@@ -251,30 +212,6 @@ public struct Registrant: Sendable, Equatable, Codable {
     public var date: String?
     public var liveRoomURL: String?
     public var replayRoomURL: String?
-
-    public init(
-        id: Int? = nil,
-        leadID: Int? = nil,
-        email: String,
-        firstName: String? = nil,
-        lastName: String? = nil,
-        scheduleID: Int? = nil,
-        signupDate: String? = nil,
-        date: String? = nil,
-        liveRoomURL: String? = nil,
-        replayRoomURL: String? = nil
-    ) {
-        self.date = date
-        self.id = id
-        self.leadID = leadID
-        self.email = email
-        self.firstName = firstName
-        self.lastName = lastName
-        self.scheduleID = scheduleID
-        self.signupDate = signupDate
-        self.liveRoomURL = liveRoomURL
-        self.replayRoomURL = replayRoomURL
-    }
 }
 
 /// One page of a `registrants` answer.
@@ -285,13 +222,6 @@ public struct RegistrantsPage: Sendable, Equatable, Codable {
     /// nil when the answer has no such field.
     public var hasNextPage: Bool?
     public var registrants: [Registrant]
-
-    public init(currentPage: Int, lastPage: Int? = nil, hasNextPage: Bool? = nil, registrants: [Registrant]) {
-        self.currentPage = currentPage
-        self.lastPage = lastPage
-        self.hasNextPage = hasNextPage
-        self.registrants = registrants
-    }
 }
 
 extension RegistrantsPage {

@@ -1,6 +1,7 @@
 import BulkReg
 import Testing
-import WebinarAPI
+
+@testable import WebinarAPI
 
 /// The outcome policy as a table: (call kind, answer, history) → action.
 @Suite("Outcome policy")

@@ -5,7 +5,8 @@ import PacingTesting
 import SQLite
 import Synchronization
 import Testing
-import WebinarAPI
+
+@testable import WebinarAPI
 
 @Suite("Runner")
 struct RunnerTests {

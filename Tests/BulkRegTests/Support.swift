@@ -5,7 +5,8 @@ import Pacing
 import PacingTesting
 import Synchronization
 import Testing
-import WebinarAPI
+
+@testable import WebinarAPI
 
 /// A fresh directory per test, removed at the end.
 final class TempDir {
