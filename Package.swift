@@ -87,6 +87,8 @@ let package = Package(
             name: "BulkRegTests",
             dependencies: ["BulkReg", "CSV", "Pacing", "PacingTesting", "SQLite", "WebinarAPI", "WebinarSim"]
         ),
+        // The command line parsed in process (the executable target, @testable).
+        .testTarget(name: "CLITests", dependencies: ["bulkreg", "BulkReg", "WebinarSim"]),
         .testTarget(name: "EndToEndTests", dependencies: ["BulkReg", "SQLite", "WebinarSim"]),
     ]
 )

@@ -201,9 +201,10 @@ struct LinkCommand: AsyncParsableCommand {
     @Option(
         name: .long,
         help:
-            "Whose merge tags: activecampaign, kartra, aweber, clickfunnels, getresponse, icontact, keap, mailchimp, ontraport, kit."
+            "Whose merge tags: activecampaign, kartra, aweber, clickfunnels, getresponse, icontact, keap, mailchimp, ontraport, kit.",
+        transform: OneClickLink.Autoresponder.parse
     )
-    var autoresponder: String
+    var autoresponder: OneClickLink.Autoresponder
 
     @Option(name: .long, help: "Session number (1-based) in the webinar's schedule wizard.")
     var session: Int = 1
@@ -222,11 +223,6 @@ struct LinkCommand: AsyncParsableCommand {
     var timezone: String?
 
     func validate() throws {
-        guard OneClickLink.Autoresponder(name: autoresponder) != nil else {
-            throw ValidationError(
-                "--autoresponder \(autoresponder): expected one of \(OneClickLink.Autoresponder.allCases.map(\.rawValue).joined(separator: ", "))"
-            )
-        }
         if session < 1 { throw ValidationError("--session must be 1 or more") }
         _ = try chosenFields()
     }
@@ -252,7 +248,7 @@ struct LinkCommand: AsyncParsableCommand {
             let link = try OneClickLink(
                 webinar: detail,
                 platform: platform,
-                autoresponder: OneClickLink.Autoresponder(name: autoresponder)!,
+                autoresponder: autoresponder,
                 session: session,
                 fields: try chosenFields(),
                 timezone: timezone

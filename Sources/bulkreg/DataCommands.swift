@@ -58,9 +58,10 @@ struct ImportCommand: ParsableCommand {
         name: .long,
         parsing: .singleValue,
         help:
-            "FIELD=HEADER: take FIELD from column HEADER, or from the Nth column with #N (repeatable). FIELD is first_name, last_name, email, phone, phone_country_code, ip_address, country, state, twilio_consent, timezone_id, webinar_id, schedule, date, timezone, or another API field or a custom question's label (NAME[] for a multi-select)."
+            "FIELD=HEADER: take FIELD from column HEADER, or from the Nth column with #N (repeatable). FIELD is first_name, last_name, email, phone, phone_country_code, ip_address, country, state, twilio_consent, timezone_id, webinar_id, schedule, date, timezone, or another API field or a custom question's label (NAME[] for a multi-select).",
+        transform: FieldPair.parse
     )
-    var map: [String] = []
+    var map: [FieldPair] = []
 
     @Option(
         name: .customLong("set"),
@@ -81,15 +82,16 @@ struct ImportCommand: ParsableCommand {
     @Option(name: .long, parsing: .singleValue, help: "HEADER: leave this column out of the mapping (repeatable).")
     var ignore: [String] = []
 
-    @Option(name: .long, help: "auto, ',', ';', tab or '|'.")
-    var delimiter: String = "auto"
+    @Option(name: .long, help: "auto, ',', ';', tab or '|'.", transform: DelimiterArgument.parse)
+    var delimiter: DelimiterArgument = .auto
 
     @Option(
         name: .long,
         help:
-            "auto (UTF-8, or UTF-16 by its BOM or zero bytes), utf-8, utf-16le, utf-16be, windows-1252 (Excel \"CSV (Comma delimited)\" on Windows; also latin1) or macroman (Excel \"CSV (Macintosh)\")."
+            "auto (UTF-8, or UTF-16 by its BOM or zero bytes), utf-8, utf-16le, utf-16be, windows-1252 (Excel \"CSV (Comma delimited)\" on Windows; also latin1) or macroman (Excel \"CSV (Macintosh)\").",
+        transform: EncodingArgument.parse
     )
-    var encoding: String = "auto"
+    var encoding: EncodingArgument = .auto
 
     func validate() throws {
         if let webinar, webinar <= 0 { throw ValidationError("--webinar must be a positive integer") }
@@ -103,40 +105,11 @@ struct ImportCommand: ParsableCommand {
         if (date != nil || timezone != nil) && platform != .everwebinar {
             throw ValidationError("--date and --timezone are for --platform everwebinar")
         }
-        _ = try overrides()
-        _ = try delimiterByte()
-        _ = try givenEncoding()
     }
 
-    func givenEncoding() throws -> CSVEncoding? {
-        if encoding.lowercased() == "auto" { return nil }
-        guard let given = CSVEncoding(name: encoding) else {
-            throw ValidationError("--encoding \(encoding): expected auto, " + CSVEncoding.names.joined(separator: ", "))
-        }
-        return given
-    }
-
-    func overrides() throws -> [String: String] {
-        var out: [String: String] = [:]
-        for item in map {
-            guard let eq = item.firstIndex(of: "="), eq != item.startIndex, item.index(after: eq) != item.endIndex
-            else {
-                throw ValidationError("--map \(item): expected FIELD=HEADER, e.g. --map email=\"E-mail Address\"")
-            }
-            out[String(item[..<eq])] = String(item[item.index(after: eq)...])
-        }
-        return out
-    }
-
-    func delimiterByte() throws -> UInt8? {
-        switch delimiter.lowercased() {
-        case "auto": return nil
-        case ",", "comma": return UInt8(ascii: ",")
-        case ";", "semicolon": return UInt8(ascii: ";")
-        case "tab", "\\t", "\t": return UInt8(ascii: "\t")
-        case "|", "pipe": return UInt8(ascii: "|")
-        default: throw ValidationError("--delimiter \(delimiter): expected auto, ',', ';', tab or '|'")
-        }
+    /// `--map` as FIELD → HEADER (a later pair for the same field wins).
+    var overrides: [String: String] {
+        Dictionary(map.map { ($0.field, $0.value) }, uniquingKeysWith: { $1 })
     }
 
     func run() throws {
@@ -149,12 +122,12 @@ struct ImportCommand: ParsableCommand {
                 date: date,
                 timezone: timezone.flatMap(LeadText.normalizeTimezone)
             ),
-            overrides: try overrides(),
+            overrides: overrides,
             ignored: ignore,
             sets: constants,
             values: translations,
-            delimiter: try delimiterByte(),
-            encoding: try givenEncoding()
+            delimiter: delimiter.byte,
+            encoding: encoding.encoding
         )
         let summary = try Importer.run(options, databasePath: database.path, now: Clocks.system.wall())
         print(summary.rendered(databasePath: database.path))
@@ -252,9 +225,10 @@ struct ExportCommand: ParsableCommand {
         name: .long,
         parsing: .singleValue,
         help:
-            "Only rows in this state (repeatable): queued, in_flight, uncertain, done, failed, rejected, duplicate, cancelled."
+            "Only rows in this state (repeatable): queued, in_flight, uncertain, done, failed, rejected, duplicate, cancelled.",
+        transform: JobState.parse
     )
-    var state: [String] = []
+    var state: [JobState] = []
 
     @Option(
         name: .customLong("import"),
@@ -283,26 +257,14 @@ struct ExportCommand: ParsableCommand {
     var excelSafe = false
 
     func validate() throws {
-        _ = try states()
         if schedule != nil && webinar == nil { throw ValidationError("--schedule needs --webinar ID") }
-    }
-
-    func states() throws -> [JobState] {
-        try state.map { name in
-            guard let s = JobState(rawValue: name) else {
-                throw ValidationError(
-                    "--state \(name): expected one of \(JobState.allCases.map(\.rawValue).joined(separator: ", "))"
-                )
-            }
-            return s
-        }
     }
 
     func run() throws {
         let count = try Exporter.run(
             ExportOptions(
                 output: output,
-                states: try states(),
+                states: state,
                 imports: imports,
                 webinarID: webinar,
                 schedule: schedule,

@@ -127,9 +127,10 @@ struct SimCommand: AsyncParsableCommand {
 
     @Option(
         name: .long,
-        help: "A second registration of the same email (EverWebinar: and session date): same-user, new-user or error."
+        help: "A second registration of the same email (EverWebinar: and session date): same-user, new-user or error.",
+        transform: DuplicatePolicy.parse
     )
-    var duplicates: String = "same-user"
+    var duplicates: DuplicatePolicy = .sameUser
 
     @Option(name: .long, help: "Calls per second per key before 429.")
     var rateLimit: Int = 20
@@ -137,36 +138,19 @@ struct SimCommand: AsyncParsableCommand {
     @Option(
         name: .long,
         help:
-            "The answer over the rate limit: plain (429 text), json (429 JSON), json-200 (200 JSON error) or html (429 page)."
+            "The answer over the rate limit: plain (429 text), json (429 JSON), json-200 (200 JSON error) or html (429 page).",
+        transform: SimRateLimitAnswer.parse
     )
-    var rateLimitAnswer: String = "plain"
+    var rateLimitAnswer: SimRateLimitAnswer = .plain
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0…65535") }
         guard SimFaults.parseLatency(latencyMs) != nil else {
             throw ValidationError("--latency-ms \(latencyMs): expected 150 or 100-400")
         }
-        _ = try duplicatePolicy()
         _ = try faultSettings()
-        _ = try rateLimitAnswerChoice()
         if rateLimit < 1 { throw ValidationError("--rate-limit must be at least 1") }
         if registrantsPerPage < 1 { throw ValidationError("--registrants-per-page must be at least 1") }
-    }
-
-    func duplicatePolicy() throws -> DuplicatePolicy {
-        switch duplicates.lowercased() {
-        case "same-user", "sameuser": return .sameUser
-        case "new-user", "newuser": return .newUser
-        case "error": return .error
-        default: throw ValidationError("--duplicates \(duplicates): expected same-user, new-user or error")
-        }
-    }
-
-    func rateLimitAnswerChoice() throws -> SimRateLimitAnswer {
-        guard let answer = SimRateLimitAnswer(rawValue: rateLimitAnswer.lowercased()) else {
-            throw ValidationError("--rate-limit-answer \(rateLimitAnswer): expected plain, json, json-200 or html")
-        }
-        return answer
     }
 
     func faultSettings() throws -> SimFaults {
@@ -216,10 +200,10 @@ struct SimCommand: AsyncParsableCommand {
         var config = SimulatorConfig(
             port: port,
             seed: seed,
-            duplicatePolicy: try duplicatePolicy(),
+            duplicatePolicy: duplicates,
             rateLimit: rateLimit,
             registrantsPerPage: registrantsPerPage,
-            rateLimitAnswer: try rateLimitAnswerChoice(),
+            rateLimitAnswer: rateLimitAnswer,
             ignoreSearch: ignoreSearch,
             registrantsDates: registrantsDates
         )

@@ -88,7 +88,10 @@ struct EndToEndTests {
         let encoding = try await bulkreg([
             "import", "x.csv", "--webinar", "5", "--schedule", "34", "--encoding", "ebcdic",
         ])
-        #expect(encoding.status == 2 && encoding.stderr.contains("--encoding ebcdic: expected auto, utf-8"))
+        #expect(
+            encoding.status == 2
+                && encoding.stderr.contains("'ebcdic' is invalid for '--encoding <encoding>': expected auto, utf-8")
+        )
         let missing = try await bulkreg([
             "import", ws.file("nope.csv"), "--webinar", "5", "--schedule", "34", "--db", ws.db,
         ])

@@ -83,7 +83,7 @@ public actor JobStore {
     public func queuedPage(after: Int, limit: Int) throws -> [Job] {
         try wrap {
             try jobs(
-                "SELECT \(Self.columns) FROM jobs WHERE state = 'queued' AND id > ? ORDER BY id LIMIT ?",
+                where: "state = 'queued' AND id > ? ORDER BY id LIMIT ?",
                 [.int(Int64(after)), .int(Int64(limit))]
             )
         }
@@ -91,7 +91,7 @@ public actor JobStore {
 
     /// Every uncertain job, in id order (there are few: at most the in-flight window).
     public func uncertainJobs() throws -> [Job] {
-        try wrap { try jobs("SELECT \(Self.columns) FROM jobs WHERE state = 'uncertain' ORDER BY id", []) }
+        try wrap { try jobs(where: "state = 'uncertain' ORDER BY id", []) }
     }
 
     /// Targets already checked in this database.
@@ -516,25 +516,39 @@ public actor JobStore {
         return true
     }
 
-    static let columns = "id, line, import_id, row, attempts, sent_at, state, error"
+    /// The columns a `Job` is read from: the select list and each value's position come from
+    /// this one list, so a column is added here (and in a migration), nowhere else.
+    enum JobColumn: Int32, CaseIterable {
+        case id, line, importID, row, attempts, sentAt, state, error
 
-    private func jobs(_ sql: String, _ values: [SQLiteValue]) throws -> [Job] {
-        let q = try connection.cached(sql)
+        var name: String {
+            switch self {
+            case .importID: return "import_id"
+            case .sentAt: return "sent_at"
+            default: return "\(self)"
+            }
+        }
+
+        static let selectList = allCases.map(\.name).joined(separator: ", ")
+    }
+
+    private func jobs(where condition: String, _ values: [SQLiteValue]) throws -> [Job] {
+        let q = try connection.cached("SELECT \(JobColumn.selectList) FROM jobs WHERE \(condition)")
         defer { q.reset() }
         try q.bind(values)
         var out: [Job] = []
         while try q.step() {
-            let row = q.withBlob(3) { RowCodec.decode($0) }
-            let request = try maps.lead(import: q.int(2), row: row).request
+            let row = q.withBlob(JobColumn.row.rawValue) { RowCodec.decode($0) }
+            let request = try maps.lead(import: q.int(JobColumn.importID.rawValue), row: row).request
             out.append(
                 Job(
-                    id: q.int(0),
-                    line: q.int(1),
+                    id: q.int(JobColumn.id.rawValue),
+                    line: q.int(JobColumn.line.rawValue),
                     request: request,
-                    attempts: q.int(4),
-                    sentAt: q.optionalDouble(5),
-                    state: JobState(rawValue: q.text(6) ?? "") ?? .queued,
-                    lastError: q.text(7)
+                    attempts: q.int(JobColumn.attempts.rawValue),
+                    sentAt: q.optionalDouble(JobColumn.sentAt.rawValue),
+                    state: JobState(rawValue: q.text(JobColumn.state.rawValue) ?? "") ?? .queued,
+                    lastError: q.text(JobColumn.error.rawValue)
                 )
             )
         }
