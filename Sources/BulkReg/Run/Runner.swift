@@ -330,8 +330,9 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
                 if !took { claimLost.withLock { $0 = true } }
                 return took
             },
-            inFlight: true
-        ) { [request = job.request] in await self.api.register(request) }
+            inFlight: true,
+            call: { [request = job.request] in await self.api.register(request) }
+        )
         guard let result = answer else {
             if claimLost.withLock({ $0 }) {
                 // Replaced by a corrected import or cancelled meanwhile: not this run's any more.
