@@ -408,7 +408,7 @@ struct SimResponder: HTTPResponder {
             return Self.response(.json(200, .object([("status", .string("success"))])))
         case (.post, "faults"):
             struct Body: Decodable { let faults: [SimFault] }
-            guard let bytes = try await Self.adminBody(request) else {
+            guard let bytes = try await Self.body(request) else {
                 return Self.response(.message(413, "Body too large"))
             }
             guard let body = try? JSONDecoder().decode(Body.self, from: Data(bytes)) else {
@@ -422,7 +422,7 @@ struct SimResponder: HTTPResponder {
         case (.get, "config"):
             return try Self.faultsResponse(await state.currentFaults())
         case (.post, "config"):
-            guard let bytes = try await Self.adminBody(request) else {
+            guard let bytes = try await Self.body(request) else {
                 return Self.response(.message(413, "Body too large"))
             }
             let faults: SimFaults
@@ -445,7 +445,7 @@ struct SimResponder: HTTPResponder {
                     case webinarID = "webinar_id"
                 }
             }
-            guard let bytes = try await Self.adminBody(request) else {
+            guard let bytes = try await Self.body(request) else {
                 return Self.response(.message(413, "Body too large"))
             }
             let body: Body
@@ -483,14 +483,15 @@ struct SimResponder: HTTPResponder {
         }
     }
 
-    /// An admin request's body, nil when it is over ``maxRequestBody``.
-    static func adminBody(_ request: Request) async throws -> [UInt8]? {
-        var bytes: [UInt8] = []
-        for try await chunk in request.body {
-            bytes.append(contentsOf: chunk.readableBytesView)
-            if bytes.count > maxRequestBody { return nil }
+    /// A request's body (Hummingbird's `collectBody(upTo:)`), nil when it is over
+    /// ``maxRequestBody``.
+    static func body(_ request: Request) async throws -> [UInt8]? {
+        var request = request
+        do {
+            return Array(buffer: try await request.collectBody(upTo: maxRequestBody))
+        } catch is NIOTooManyBytesError {
+            return nil
         }
-        return bytes
     }
 
     static func faultsResponse(_ faults: SimFaults) throws -> Response {
@@ -521,11 +522,7 @@ struct SimResponder: HTTPResponder {
 
     /// Form-urlencoded or JSON fields; nil when the body is too large or unparsable.
     static func readFields(_ request: Request) async throws -> [String: String]? {
-        var bytes: [UInt8] = []
-        for try await chunk in request.body {
-            bytes.append(contentsOf: chunk.readableBytesView)
-            if bytes.count > maxRequestBody { return nil }
-        }
+        guard let bytes = try await body(request) else { return nil }
         let contentType = request.headers[.contentType]?.lowercased() ?? ""
         let firstNonSpace = bytes.first { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\n") }
         if contentType.contains("json") || firstNonSpace == UInt8(ascii: "{") {
