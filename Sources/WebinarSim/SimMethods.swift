@@ -283,23 +283,13 @@ extension SimState {
             email: email.lowercased()
         )
         let registration: SimRegistration
-        if let index = latestByTarget[target] {
-            switch config.duplicatePolicy {
-            case .error:
-                return .message(422, "This email is already registered for this webinar.")
-            case .sameUser:
-                registration = registrations[index]
-            case .newUser:
-                registration = store(
-                    ticket,
-                    webinar: webinar,
-                    schedule: schedule,
-                    date: date,
-                    zoneName: zoneName,
-                    target: target
-                )
-            }
-        } else {
+        switch (latestByTarget[target], config.duplicatePolicy) {
+        case (.some, .error):
+            return .message(422, "This email is already registered for this webinar.")
+        case (let index?, .sameUser):
+            registration = registrations[index]
+        default:
+            // A first registration, or `newUser`: a new user each time.
             registration = store(
                 ticket,
                 webinar: webinar,
