@@ -67,7 +67,7 @@ public final class Connection: @unchecked Sendable {
                 } else if errno != EEXIST {
                     let err = errno
                     throw SQLiteError(
-                        code: err == EACCES || err == EROFS ? .cannotOpen : .cannotOpen,
+                        code: .cannotOpen,
                         message: "cannot create database file: \(String(cString: strerror(err)))",
                         operation: "open"
                     )

@@ -1,8 +1,8 @@
-/// The contract between bulkreg and the vendor API (WebinarJam / EverWebinar).
-///
-/// Everything the runner needs to know about a call is in its `Result`: either the decoded
-/// value or one ``APIFailure`` the runner can act on. Implementations: ``HTTPWebinarAPI``
-/// (AsyncHTTPClient) and, in tests, fakes.
+// The contract between bulkreg and the vendor API (WebinarJam / EverWebinar).
+//
+// Everything the runner needs to know about a call is in its `Result`: either the decoded
+// value or one `APIFailure` the runner can act on. Implementations: `HTTPWebinarAPI`
+// (AsyncHTTPClient) and, in tests, fakes.
 
 /// The two products behind the same API host and key.
 public enum Platform: String, Sendable, CaseIterable, Codable, Hashable {

@@ -89,7 +89,8 @@ public struct SimWebinar: Sendable, Equatable, Codable {
     /// any of `last_name`, `phone_country_code`, `phone`, `country`, `state`, `twilio_consent`
     /// (a webinar whose phone field sends SMS reminders), `timezone_id`.
     public var requiredFields: [String]
-    /// Custom registration questions, sent under their labels (API-NOTES.md).
+    /// Custom registration questions, sent under their labels (how the vendor takes a custom
+    /// question: its label as the field name).
     public var questions: [SimQuestion]
     /// Optional user fields echoed in the `register` answer (absent when not listed;
     /// `""` when listed but not given).

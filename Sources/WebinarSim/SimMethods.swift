@@ -3,7 +3,7 @@ import Foundation
 /// The API methods themselves, once a call is admitted (`SimState.begin`): what each answers
 /// and what it stores.
 extension SimState {
-    /// Runs the method. Returns the answer and whether a registration was stored or returned.
+    /// Runs the method and returns its answer (a 4xx is counted as rejected).
     func execute(_ ticket: SimTicket) -> SimAnswer {
         let answer: SimAnswer
         switch ticket.method {

@@ -16,7 +16,7 @@ func withClient<T>(
     let key = try options.apiKey()
     let client = try options.makeClient(apiKey: key)
     let joined = KeyBudget.join(apiKey: key, rate: 20, margin: .milliseconds(10), label: label)
-    if let warning = joined.warning { FileHandleStderr.write(warning + "\n") }
+    if let warning = joined.warning { StandardError.write(warning + "\n") }
     let paced = PacedAPI(api: client, budget: joined.budget)
     do {
         let value = try await body(paced)
@@ -230,7 +230,7 @@ struct LinkCommand: AsyncParsableCommand {
     func chosenFields() throws -> [OneClickLink.Field]? {
         guard let fields else { return nil }
         return try fields.split(separator: ",").map { name in
-            guard let f = OneClickLink.Field(name: String(name).trimmingCharacters()) else {
+            guard let f = OneClickLink.Field(name: String(name).trimmingWhitespace()) else {
                 throw ValidationError("--fields: unknown field \(name)")
             }
             return f
@@ -254,7 +254,7 @@ struct LinkCommand: AsyncParsableCommand {
                 timezone: timezone
             )
             print(link.url)
-            FileHandleStderr.write(
+            StandardError.write(
                 "session \(session) is taken to be API schedule \(link.schedule.schedule)"
                     + (link.schedule.date.map { " (\($0))" } ?? "") + (link.schedule.comment.map { ", \($0)" } ?? "")
                     + ": check it against the webinar's schedule wizard.\n"

@@ -274,7 +274,7 @@ struct ExportCommand: ParsableCommand {
             databasePath: database.path
         )
         if output != "-" {
-            Terminal.error("wrote \(count) rows to \(output)".replacingOccurrences(of: "bulkreg: ", with: ""))
+            Terminal.error("wrote \(count) rows to \(output)")
         }
     }
 }

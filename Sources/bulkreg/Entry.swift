@@ -7,7 +7,7 @@ import Glibc
 import Darwin
 #endif
 
-/// Parses, runs, and maps every failure to SPEC's exit codes: 2 for usage, configuration and
+/// Parses, runs, and maps every failure to the exit codes README lists: 2 for usage, configuration and
 /// input errors (ArgumentParser's own 64 included), 1 for the unexpected.
 @main
 enum Entry {
@@ -47,7 +47,7 @@ enum Entry {
 enum Terminal {
     static func error(_ message: String) {
         let text = message.hasPrefix("Error:") || message.hasPrefix("bulkreg:") ? message : "bulkreg: \(message)"
-        FileHandleStderr.write(text + "\n")
+        StandardError.write(text + "\n")
     }
 
     /// The terminal's width in columns (standard error's), `COLUMNS`, or 80.
@@ -59,17 +59,10 @@ enum Terminal {
     }
 }
 
-enum FileHandleStderr {
+/// Standard error, written with `write(2)` (unbuffered, whole text).
+enum StandardError {
     static func write(_ text: String) {
-        var t = text
-        t.withUTF8 { buf in
-            var offset = 0
-            while offset < buf.count {
-                let n = Glibc.write(2, buf.baseAddress! + offset, buf.count - offset)
-                if n <= 0 { break }
-                offset += n
-            }
-        }
+        _ = SystemCalls.writeAll(2, text)
     }
 }
 

@@ -59,7 +59,7 @@ struct ReportCommand: ParsableCommand {
         let data = try ReportData.load(databasePath: database.path, now: Clocks.system.wall())
         let html = try ReportPage.render(data, database: database.path)
         try ReportFile.write(html, to: output)
-        Terminal.error("wrote the report to \(output)".replacingOccurrences(of: "bulkreg: ", with: ""))
+        Terminal.error("wrote the report to \(output)")
     }
 }
 
@@ -69,19 +69,7 @@ enum ReportFile {
         let temporary = path + ".tmp-\(getpid())"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         guard fd >= 0 else { throw failure(path, errno) }
-        var ok = true
-        var copy = text
-        copy.withUTF8 { buf in
-            var offset = 0
-            while offset < buf.count {
-                let n = Glibc.write(fd, buf.baseAddress! + offset, buf.count - offset)
-                if n <= 0 {
-                    ok = false
-                    return
-                }
-                offset += n
-            }
-        }
+        let ok = SystemCalls.writeAll(fd, text)
         let code = errno
         if !ok || fsync(fd) != 0 {
             close(fd)

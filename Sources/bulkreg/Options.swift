@@ -85,12 +85,12 @@ struct APIOptions: ParsableArguments {
                 bytes.append(contentsOf: buffer[0..<n])
                 if bytes.count > 65536 { break }
             }
-            let key = String(decoding: bytes, as: UTF8.self).trimmingCharacters()
+            let key = String(decoding: bytes, as: UTF8.self).trimmingWhitespace()
             guard !key.isEmpty else { throw BulkRegError(.auth, "--api-key-file \(file) is empty") }
             return key
         }
         if let env = getenv("WEBINARJAM_API_KEY"), let value = String(validatingCString: env) {
-            let key = value.trimmingCharacters()
+            let key = value.trimmingWhitespace()
             if !key.isEmpty { return key }
         }
         throw BulkRegError(
@@ -107,7 +107,8 @@ struct APIOptions: ParsableArguments {
 }
 
 extension String {
-    func trimmingCharacters() -> String {
+    /// Without leading and trailing whitespace (Unicode), without Foundation.
+    func trimmingWhitespace() -> String {
         var s = Substring(self)
         while let f = s.unicodeScalars.first, f.properties.isWhitespace { s = s.dropFirst() }
         while let l = s.unicodeScalars.last, l.properties.isWhitespace { s = s.dropLast() }

@@ -100,7 +100,7 @@ struct RunCommand: AsyncParsableCommand {
             margin: configuration.margin,
             label: KeyBudget.label(forDatabase: path)
         )
-        if let warning = joined.warning { FileHandleStderr.write(warning + "\n") }
+        if let warning = joined.warning { StandardError.write(warning + "\n") }
         let session = RunSession(
             client: client,
             store: store,
@@ -126,21 +126,21 @@ struct RunCommand: AsyncParsableCommand {
         case .success(.drained)?, .success(.checksPending)?:
             var incomplete = false
             if let queued = counts[.queued], queued > 0 {
-                FileHandleStderr.write(
+                StandardError.write(
                     "\(queued) lead\(queued == 1 ? " was" : "s were") queued as the run ended (imported at that moment): "
                         + "run `bulkreg run` again to register \(queued == 1 ? "it" : "them").\n"
                 )
                 incomplete = true
             }
             if let uncertain = counts[.uncertain], uncertain > 0 {
-                FileHandleStderr.write(
+                StandardError.write(
                     "\(uncertain) lead\(uncertain == 1 ? "" : "s") could not be checked yet (uncertain: the last call may have "
                         + "registered them); the next `bulkreg run` checks them first. `bulkreg status` says why.\n"
                 )
                 incomplete = true
             }
             if (counts[.failed] ?? 0) > 0 {
-                FileHandleStderr.write(
+                StandardError.write(
                     "some leads failed permanently: see `bulkreg export - --state failed`, then `bulkreg retry`\n"
                 )
                 incomplete = true
@@ -210,15 +210,15 @@ final class ProgressReporter: Sendable {
                 width: tty ? Terminal.columns() : nil
             )
             if tty {
-                FileHandleStderr.write("\r\u{1B}[K" + line)
+                StandardError.write("\r\u{1B}[K" + line)
             } else {
-                FileHandleStderr.write(line + "\n")
+                StandardError.write(line + "\n")
             }
         }
     }
 
     func finish() {
-        if tty && !quiet { FileHandleStderr.write("\r\u{1B}[K") }
+        if tty && !quiet { StandardError.write("\r\u{1B}[K") }
     }
 
     static func format(_ v: Double) -> String {

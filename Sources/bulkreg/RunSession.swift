@@ -90,10 +90,10 @@ struct RunSession {
                 if interrupts >= 2 {
                     // Still safe: every state change is committed, and calls in flight are
                     // verified with `registrants` on the next run.
-                    FileHandleStderr.write("\nbulkreg: second interrupt: stopping now; run again to finish.\n")
+                    StandardError.write("\nbulkreg: second interrupt: stopping now; run again to finish.\n")
                     _exit(130)
                 }
-                FileHandleStderr.write(
+                StandardError.write(
                     "\nbulkreg: stopping: finishing the calls in flight (interrupt again to stop at once)\n"
                 )
             }

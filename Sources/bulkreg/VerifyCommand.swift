@@ -49,13 +49,13 @@ struct VerifyCommand: AsyncParsableCommand {
                 stamp: stamp
             ) { c in
                 guard interactive else { return }
-                FileHandleStderr.write(
+                StandardError.write(
                     "\rverify: \(c.platform.rawValue) webinar \(c.webinarID) schedule \(c.schedule): page \(c.pages), "
                         + "\(c.confirmed) confirmed, \(c.changed) changed   "
                 )
             }
         }
-        if interactive { FileHandleStderr.write("\n") }
+        if interactive { StandardError.write("\n") }
         print(Self.render(counts, refresh: refresh))
         if counts.contains(where: {
             $0.notFound > 0 || $0.error != nil || $0.unsettled > 0 || ($0.changed > 0 && !refresh)

@@ -38,7 +38,8 @@ public enum LeadField: String, Sendable, CaseIterable {
     case schedule
     case date
     case timezone
-    // Fields some webinars require (API-NOTES.md): sent as they are named here.
+    // Fields some webinars require (country, state, SMS consent, US time-zone id): sent as
+    // they are named here.
     case country
     case state
     /// `twilio_consent`: `true`/`false`, from yes/no, y/n, 1/0, x or ✓/empty.

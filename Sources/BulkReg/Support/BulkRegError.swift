@@ -27,6 +27,6 @@ public struct BulkRegError: Error, CustomStringConvertible, Sendable, Equatable 
 
     public var description: String { message }
 
-    /// The process exit status for this error (SPEC: 2 usage/config/input, 1 unexpected).
+    /// The process exit status for this error (2 usage/config/input, 1 unexpected; README lists them all).
     public var exitCode: Int32 { code == .unexpected ? 1 : 2 }
 }
