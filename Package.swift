@@ -6,7 +6,6 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "bulkreg", targets: ["bulkreg"]),
-        .library(name: "BulkReg", targets: ["BulkReg"]),
         .library(name: "WebinarSim", targets: ["WebinarSim"]),
     ],
     dependencies: [

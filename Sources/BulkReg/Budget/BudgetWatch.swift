@@ -10,9 +10,9 @@ import Darwin
 /// While a run goes on: tells the key's budget this process is alive, shows the other
 /// processes on the key in the progress line, and (with `--verbose`) logs the reservation
 /// waits every 10 s.
-public enum BudgetWatch {
+package enum BudgetWatch {
     /// - Parameter clock: what it waits on between looks (the budget's own time is the kernel's).
-    public static func run<C: Clock>(
+    package static func run<C: Clock>(
         _ budget: SharedBudget?,
         progress: RunProgress,
         logger: Logger,

@@ -9,17 +9,17 @@ import Pacing
 /// named by the SHA-256 of the key (`<64 hex>.budget`), mode 0600, in a directory of mode
 /// 0700. The file holds instants, counters, process ids, rates and labels (database paths,
 /// command names): never the key nor anything else derived from it.
-public enum KeyBudget {
+package enum KeyBudget {
     /// A joined budget, or why this process limits itself alone.
-    public struct Joined: Sendable {
+    package struct Joined: Sendable {
         /// Nil when the state directory cannot hold the file: the process keeps to its own rate.
-        public let budget: SharedBudget?
+        package let budget: SharedBudget?
         /// Said once on stderr when `budget` is nil.
-        public let warning: String?
+        package let warning: String?
     }
 
     /// The state directory: `$XDG_STATE_HOME/bulkreg`, or `$HOME/.local/state/bulkreg`.
-    public static func directory(environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+    package static func directory(environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
         if let state = environment["XDG_STATE_HOME"], state.hasPrefix("/") {
             return state + "/bulkreg"
         }
@@ -28,13 +28,13 @@ public enum KeyBudget {
     }
 
     /// The file name for `apiKey`: its SHA-256 in hex.
-    public static func fileName(apiKey: String) -> String {
+    package static func fileName(apiKey: String) -> String {
         SHA256.hash(data: Data(apiKey.utf8)).map { String(format: "%02x", $0) }.joined() + ".budget"
     }
 
     /// Joins the budget of `apiKey` with `rate` starts per second (0: not limited, not shared).
     /// - Parameter label: what other processes see of this one (a database path, a command).
-    public static func join(
+    package static func join(
         apiKey: String,
         rate: Int,
         margin: Duration,
@@ -91,7 +91,7 @@ public enum KeyBudget {
     }
 
     /// How a run names its database to the others: the absolute, resolved path.
-    public static func label(forDatabase path: String) -> String {
+    package static func label(forDatabase path: String) -> String {
         if let resolved = realpath(path, nil) {
             defer { free(resolved) }
             return String(cString: resolved)
@@ -102,7 +102,7 @@ public enum KeyBudget {
 
     /// The other processes drawing from the same key's budget as the one labelled `label`
     /// (a database path), found without the key: every budget file of the directory is read.
-    public static func sharing(
+    package static func sharing(
         with label: String,
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) -> [SharedBudget.Participant] {
@@ -121,7 +121,7 @@ public enum KeyBudget {
     }
 
     /// "2 other bulkreg processes share this API key: /data/b.sqlite (pid 41), webinars (pid 77)".
-    public static func describe(_ others: [SharedBudget.Participant]) -> String? {
+    package static func describe(_ others: [SharedBudget.Participant]) -> String? {
         guard !others.isEmpty else { return nil }
         let list = others.map { "\($0.label) (pid \($0.pid))" }.joined(separator: ", ")
         let n = others.count

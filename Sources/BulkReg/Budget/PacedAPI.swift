@@ -9,14 +9,14 @@ import WebinarAPI
 /// connection set-up and reaches the vendor later than its slot, so it holds the next slot as
 /// well (the `bulkreg webinars` a user types during a run would otherwise put a 21st call into
 /// one of the vendor's seconds).
-public final class PacedAPI: WebinarAPI {
+package final class PacedAPI: WebinarAPI {
     let api: any WebinarAPI
     let limiter: RateLimiter<ContinuousClock>
     let gate: CallGate<ContinuousClock>
     /// 429s in a row before the command gives up with the vendor's answer.
     let patience: Int
 
-    public init(api: any WebinarAPI, budget: SharedBudget?, rate: Int = 20, patience: Int = 5) {
+    package init(api: any WebinarAPI, budget: SharedBudget?, rate: Int = 20, patience: Int = 5) {
         self.api = api
         self.patience = patience
         let configuration = RateLimiterConfiguration(rate: rate)
@@ -50,11 +50,11 @@ public final class PacedAPI: WebinarAPI {
         }
     }
 
-    public func webinars(platform: Platform) async -> Result<[WebinarSummary], APIFailure> {
+    package func webinars(platform: Platform) async -> Result<[WebinarSummary], APIFailure> {
         await paced { await api.webinars(platform: platform) }
     }
 
-    public func webinar(
+    package func webinar(
         platform: Platform,
         webinarID: Int,
         timezone: String?
@@ -62,11 +62,11 @@ public final class PacedAPI: WebinarAPI {
         await paced { await api.webinar(platform: platform, webinarID: webinarID, timezone: timezone) }
     }
 
-    public func register(_ request: RegistrationRequest) async -> Result<RegisteredUser, APIFailure> {
+    package func register(_ request: RegistrationRequest) async -> Result<RegisteredUser, APIFailure> {
         await paced { await api.register(request) }
     }
 
-    public func registrants(_ query: RegistrantsQuery) async -> Result<RegistrantsPage, APIFailure> {
+    package func registrants(_ query: RegistrantsQuery) async -> Result<RegistrantsPage, APIFailure> {
         await paced { await api.registrants(query) }
     }
 }

@@ -8,22 +8,22 @@ import Darwin
 #endif
 
 /// What `bulkreg export` was asked to do.
-public struct ExportOptions: Sendable {
+package struct ExportOptions: Sendable {
     /// A file path, or `-` for standard output.
-    public var output: String
+    package var output: String
     /// Only rows in these states (none: every row).
-    public var states: [JobState]
+    package var states: [JobState]
     /// Only rows of these imports (none: every import); their own columns only.
-    public var imports: [Int]
+    package var imports: [Int]
     /// Only rows for this webinar (and schedule).
-    public var webinarID: Int?
-    public var schedule: Int?
+    package var webinarID: Int?
+    package var schedule: Int?
     /// For Excel: a UTF-8 BOM, and the delimiter the (first selected) import was read with.
-    public var excel: Bool
+    package var excel: Bool
     /// Prefix `'` to cells that a spreadsheet would run as a formula.
-    public var excelSafe: Bool
+    package var excelSafe: Bool
 
-    public init(
+    package init(
         output: String,
         states: [JobState] = [],
         imports: [Int] = [],
@@ -41,7 +41,7 @@ public struct ExportOptions: Sendable {
         self.excelSafe = excelSafe
     }
 
-    public init(output: String, state: JobState?, excelSafe: Bool = false) {
+    package init(output: String, state: JobState?, excelSafe: Bool = false) {
         self.init(output: output, states: state.map { [$0] } ?? [], excelSafe: excelSafe)
     }
 }
@@ -54,9 +54,9 @@ public struct ExportOptions: Sendable {
 ///
 /// A file is written to a temporary sibling (mode 0600) and renamed into place when
 /// complete, so a failure (disk full, interrupted) never leaves a half-written export.
-public enum Exporter {
+package enum Exporter {
     /// Columns appended after the original ones.
-    public static let resultColumns = [
+    package static let resultColumns = [
         "status", "job_id", "platform", "webinar_id", "schedule", "session_date", "user_id", "live_room_url",
         "replay_room_url", "thank_you_url", "error", "attempts", "registered_at", "verified_at", "note",
     ]
@@ -71,7 +71,7 @@ public enum Exporter {
 
     /// Exports; returns the number of data rows written.
     @discardableResult
-    public static func run(_ options: ExportOptions, databasePath: String) throws -> Int {
+    package static func run(_ options: ExportOptions, databasePath: String) throws -> Int {
         let connection = try Database.open(databasePath, mode: .existing)
         let layout = try ColumnLayout(connection: connection, imports: options.imports)
         for id in options.imports where layout.positions[id] == nil {

@@ -1,13 +1,13 @@
 import SQLite
 
 /// The state of a database at a glance: what `bulkreg status` prints.
-public struct StatusReport: Sendable, Codable, Equatable {
+package struct StatusReport: Sendable, Codable, Equatable {
     /// One webinar + schedule target.
-    public struct Target: Sendable, Codable, Equatable {
-        public var platform: String
-        public var webinarID: Int?
-        public var schedule: Int?
-        public var states: [String: Int]
+    package struct Target: Sendable, Codable, Equatable {
+        package var platform: String
+        package var webinarID: Int?
+        package var schedule: Int?
+        package var states: [String: Int]
 
         enum CodingKeys: String, CodingKey {
             case platform, states
@@ -17,40 +17,40 @@ public struct StatusReport: Sendable, Codable, Equatable {
     }
 
     /// A recent permanent failure.
-    public struct RecentError: Sendable, Codable, Equatable {
-        public var job: Int
-        public var line: Int
-        public var error: String
-        public var at: String
+    package struct RecentError: Sendable, Codable, Equatable {
+        package var job: Int
+        package var line: Int
+        package var error: String
+        package var at: String
     }
 
     /// Input rows accounted for (every row is one job).
-    public var total: Int
+    package var total: Int
     /// State → count, every state listed.
-    public var states: [String: Int]
-    public var targets: [Target]
-    public var imports: Int
-    public var recentErrors: [RecentError]
+    package var states: [String: Int]
+    package var targets: [Target]
+    package var imports: Int
+    package var recentErrors: [RecentError]
     /// Whether a run holds the database's lease now (pid of the runner).
-    public var runningPID: Int?
+    package var runningPID: Int?
     /// Registrations per second over the last minute of completions, while a run goes on.
-    public var ratePerSecond: Double?
+    package var ratePerSecond: Double?
     /// Seconds to drain what is left at that rate, while a run goes on.
-    public var etaSeconds: Double?
+    package var etaSeconds: Double?
     /// The other bulkreg processes drawing from the running run's API key budget now.
-    public var sharedWith: [SharedProcess] = []
+    package var sharedWith: [SharedProcess] = []
 
     /// The history's last minute: calls started, registrations, 429s.
-    public var lastMinute = LastMinute()
+    package var lastMinute = LastMinute()
     /// The newest outage in the call history.
-    public var lastOutage: Outage?
+    package var lastOutage: Outage?
 
-    public struct LastMinute: Sendable, Codable, Equatable {
-        public var calls = 0
-        public var registered = 0
-        public var rateLimited = 0
+    package struct LastMinute: Sendable, Codable, Equatable {
+        package var calls = 0
+        package var registered = 0
+        package var rateLimited = 0
         /// Registrations per second over the minute.
-        public var perSecond: Double { Double(registered) / 60 }
+        package var perSecond: Double { Double(registered) / 60 }
 
         enum CodingKeys: String, CodingKey {
             case calls, registered
@@ -58,20 +58,20 @@ public struct StatusReport: Sendable, Codable, Equatable {
             case perSecond = "per_second"
         }
 
-        public init(calls: Int = 0, registered: Int = 0, rateLimited: Int = 0) {
+        package init(calls: Int = 0, registered: Int = 0, rateLimited: Int = 0) {
             self.calls = calls
             self.registered = registered
             self.rateLimited = rateLimited
         }
 
-        public init(from decoder: any Decoder) throws {
+        package init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             calls = try c.decode(Int.self, forKey: .calls)
             registered = try c.decode(Int.self, forKey: .registered)
             rateLimited = try c.decode(Int.self, forKey: .rateLimited)
         }
 
-        public func encode(to encoder: any Encoder) throws {
+        package func encode(to encoder: any Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
             try c.encode(calls, forKey: .calls)
             try c.encode(registered, forKey: .registered)
@@ -81,21 +81,21 @@ public struct StatusReport: Sendable, Codable, Equatable {
     }
 
     /// An outage seen in the call history (`OutageDetector`).
-    public struct Outage: Sendable, Codable, Equatable {
-        public var from: String
-        public var to: String
-        public var seconds: Double
-        public var calls: Int
-        public var reason: String?
+    package struct Outage: Sendable, Codable, Equatable {
+        package var from: String
+        package var to: String
+        package var seconds: Double
+        package var calls: Int
+        package var reason: String?
         /// The history ends inside it: no call has been answered since.
-        public var ongoing: Bool
+        package var ongoing: Bool
     }
 
     /// Another process on the same API key.
-    public struct SharedProcess: Sendable, Codable, Equatable {
+    package struct SharedProcess: Sendable, Codable, Equatable {
         /// Its database path, or the command (`webinars`).
-        public var label: String
-        public var pid: Int
+        package var label: String
+        package var pid: Int
     }
 
     enum CodingKeys: String, CodingKey {
@@ -109,7 +109,7 @@ public struct StatusReport: Sendable, Codable, Equatable {
         case lastOutage = "last_outage"
     }
 
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         // null, not absent, when nothing runs: a script reads one shape.
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(total, forKey: .total)
@@ -127,14 +127,14 @@ public struct StatusReport: Sendable, Codable, Equatable {
 
     /// The rate from completion times (wall clock) in the last minute: completions after the
     /// first, over the time since it; nil with fewer than two or less than a second.
-    public static func rate(completions times: [Double], now: Double, window: Double = 60) -> Double? {
+    package static func rate(completions times: [Double], now: Double, window: Double = 60) -> Double? {
         let recent = times.filter { $0 > now - window && $0 <= now }
         guard recent.count >= 2, let first = recent.min(), now - first >= 1 else { return nil }
         return Double(recent.count - 1) / (now - first)
     }
 
     /// Reads the report from the database at `path`.
-    public static func load(databasePath path: String, now: Double) throws -> StatusReport {
+    package static func load(databasePath path: String, now: Double) throws -> StatusReport {
         try load(try Database.open(path, mode: .existing), path: path, now: now)
     }
 
@@ -241,7 +241,7 @@ public struct StatusReport: Sendable, Codable, Equatable {
     }
 
     /// The human-readable form.
-    public func rendered() -> String {
+    package func rendered() -> String {
         var lines: [String] = []
         lines.append("\(total) rows from \(imports) import\(imports == 1 ? "" : "s")")
         let order: [JobState] = [.done, .queued, .inFlight, .uncertain, .failed, .cancelled, .rejected, .duplicate]
@@ -301,7 +301,7 @@ public struct StatusReport: Sendable, Codable, Equatable {
     }
 
     /// `42s`, `3m05s`, `2h07m`.
-    public static func duration(_ seconds: Double) -> String {
+    package static func duration(_ seconds: Double) -> String {
         let s = Int(seconds.rounded(.up))
         if s < 60 { return "\(s)s" }
         if s < 3600 { return "\(s / 60)m\(twoDigits(s % 60))s" }

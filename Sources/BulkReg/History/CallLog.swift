@@ -38,10 +38,10 @@ enum CallLog {
 
 extension CallLog {
     /// What the last minute of the history holds.
-    public struct LastMinute: Sendable, Equatable {
-        public var calls = 0
-        public var registered = 0
-        public var rateLimited = 0
+    package struct LastMinute: Sendable, Equatable {
+        package var calls = 0
+        package var registered = 0
+        package var rateLimited = 0
     }
 
     /// Calls that started in the minute before `now` (read backwards from the newest row: rows

@@ -1,7 +1,7 @@
 import WebinarAPI
 
 /// What a recorded call was. Stored as a small integer (`calls.method`).
-public enum CallMethod: Int, Sendable, CaseIterable {
+package enum CallMethod: Int, Sendable, CaseIterable {
     /// `register` for one job.
     case register = 1
     /// `webinar`: the check before a target's first registration (recorded with the job that
@@ -15,7 +15,7 @@ public enum CallMethod: Int, Sendable, CaseIterable {
     /// The page calls that answered it are the `registrants` rows.
     case check = 4
 
-    public var label: String {
+    package var label: String {
         switch self {
         case .register: return "register"
         case .webinar: return "webinar"
@@ -25,12 +25,12 @@ public enum CallMethod: Int, Sendable, CaseIterable {
     }
 
     /// The methods that are calls at the vendor (what rate and latency figures count).
-    public static let calls: [CallMethod] = [.register, .webinar, .registrants]
+    package static let calls: [CallMethod] = [.register, .webinar, .registrants]
 }
 
 /// The class of a call's answer (SPEC "Errors"), or a check's verdict. Stored as a small
 /// integer (`calls.outcome`); the labels are the runner's log words.
-public enum CallOutcome: Int, Sendable, CaseIterable {
+package enum CallOutcome: Int, Sendable, CaseIterable {
     case success = 0
     case rateLimited = 1
     case keyRefused = 2
@@ -46,7 +46,7 @@ public enum CallOutcome: Int, Sendable, CaseIterable {
     case ambiguous = 22
     case foundWithoutURL = 23
 
-    public init(_ failure: APIFailure?) {
+    package init(_ failure: APIFailure?) {
         switch failure {
         case nil: self = .success
         case .rateLimited?: self = .rateLimited
@@ -60,7 +60,7 @@ public enum CallOutcome: Int, Sendable, CaseIterable {
         }
     }
 
-    public var label: String {
+    package var label: String {
         switch self {
         case .success: return "success"
         case .rateLimited: return "rate-limited"
@@ -79,12 +79,12 @@ public enum CallOutcome: Int, Sendable, CaseIterable {
     }
 
     /// The vendor could not be reached or did not work: what an outage is made of.
-    public var isTrouble: Bool {
+    package var isTrouble: Bool {
         self == .unreachable || self == .vendorTrouble || self == .timeout
     }
 
     /// The classes of calls at the vendor, in the order the report lists them.
-    public static let callClasses: [CallOutcome] = [
+    package static let callClasses: [CallOutcome] = [
         .success, .rateLimited, .vendorBusy, .timeout, .vendorTrouble, .unreachable, .unexplained,
         .requestAtFault, .keyRefused,
     ]
@@ -92,23 +92,23 @@ public enum CallOutcome: Int, Sendable, CaseIterable {
 
 /// One API call (or check verdict) in the history (`calls` table): written in the
 /// transaction of the state change it led to, so it costs no fsync of its own.
-public struct CallRecord: Sendable, Equatable {
+package struct CallRecord: Sendable, Equatable {
     /// Wall-clock start (seconds since 1970).
-    public var at: Double
+    package var at: Double
     /// Seconds from the request leaving to its answer (or the timeout).
-    public var latency: Double
+    package var latency: Double
     /// The job it was for; nil for a registrants page.
-    public var job: Int?
-    public var method: CallMethod
-    public var outcome: CallOutcome
+    package var job: Int?
+    package var method: CallMethod
+    package var outcome: CallOutcome
     /// The HTTP status, when the answer carried one that the class keeps.
-    public var httpStatus: Int?
+    package var httpStatus: Int?
     /// The job's attempt number (register), the check's try, or a page's try.
-    public var attempt: Int?
+    package var attempt: Int?
     /// A short reason: never the key (answers are cleaned of it) nor an email address.
-    public var reason: String?
+    package var reason: String?
 
-    public init(
+    package init(
         at: Double,
         latency: Double,
         job: Int?,
@@ -129,7 +129,7 @@ public struct CallRecord: Sendable, Equatable {
     }
 
     /// A call's record from its answer.
-    public init(
+    package init(
         at: Double,
         latency: Double,
         job: Int?,
@@ -153,7 +153,7 @@ public struct CallRecord: Sendable, Equatable {
     /// At most 160 characters, one line, email addresses replaced by `<email>` (a vendor may
     /// echo the lead's address in its message; the history is read by more people than the
     /// database's owner).
-    public static func shortReason(_ text: String) -> String {
+    package static func shortReason(_ text: String) -> String {
         var words: [Substring] = []
         for word in text.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\r" || $0 == "\t" }) {
             if let at = word.firstIndex(of: "@"), at != word.startIndex, word[word.index(after: at)...].contains(".") {
@@ -171,7 +171,7 @@ extension APIFailure {
     /// The HTTP status of the answer, when known: the classes that keep it, 429, and the
     /// statuses our own reasons name (`HTTP 503 from the API`, `(HTTP 401)`); nil when no
     /// answer came (timeouts, transport errors).
-    public var httpStatus: Int? {
+    package var httpStatus: Int? {
         switch self {
         case .rateLimited: return 429
         case .rejected(let status, _), .unexplained(let status, _), .busy(let status, _): return status

@@ -3,42 +3,42 @@ import WebinarAPI
 
 /// One lead's story, for `bulkreg show`: where it came from, what was sent, every call made
 /// for it, and how it ended.
-public struct LeadStory: Sendable {
-    public var job: Int
-    public var state: JobState
-    public var importID: Int
-    public var file: String
-    public var importedAt: Double
-    public var line: Int
+package struct LeadStory: Sendable {
+    package var job: Int
+    package var state: JobState
+    package var importID: Int
+    package var file: String
+    package var importedAt: Double
+    package var line: Int
     /// The original row: header name → cell, in the file's order.
-    public var row: [(column: String, value: String)]
+    package var row: [(column: String, value: String)]
     /// The form fields as sent (or to be sent), without the key; nil for a row that was never
     /// a valid lead (rejected) or no longer reads as one.
-    public var sent: [(String, String)]?
-    public var target: String?
-    public var calls: [CallRecord]
-    public var attempts: Int
-    public var error: String?
-    public var note: String?
+    package var sent: [(String, String)]?
+    package var target: String?
+    package var calls: [CallRecord]
+    package var attempts: Int
+    package var error: String?
+    package var note: String?
     /// The job this row is a duplicate of (or was replaced by).
-    public var duplicateOf: Int?
+    package var duplicateOf: Int?
     /// Rows of other imports that are duplicates of this job.
-    public var duplicates: [(job: Int, file: String, line: Int)]
-    public var result: Result?
+    package var duplicates: [(job: Int, file: String, line: Int)]
+    package var result: Result?
 
-    public struct Result: Sendable {
-        public var userID: Int?
-        public var liveRoomURL: String?
-        public var replayRoomURL: String?
-        public var thankYouURL: String?
-        public var source: String
-        public var registeredAt: Double
-        public var verifiedAt: Double?
+    package struct Result: Sendable {
+        package var userID: Int?
+        package var liveRoomURL: String?
+        package var replayRoomURL: String?
+        package var thankYouURL: String?
+        package var source: String
+        package var registeredAt: Double
+        package var verifiedAt: Double?
     }
 
     /// The stories of `query`: a job number, or an email address (every job of that person,
     /// in every webinar, rejected and duplicate rows included).
-    public static func load(databasePath path: String, query: String) throws -> [LeadStory] {
+    package static func load(databasePath path: String, query: String) throws -> [LeadStory] {
         let connection = try Database.open(path, mode: .existing)
         do {
             let ids: [Int]
@@ -169,7 +169,7 @@ public struct LeadStory: Sendable {
     }
 
     /// The human-readable story.
-    public func rendered() -> String {
+    package func rendered() -> String {
         var lines: [String] = []
         lines.append("job \(job): \(state.rawValue)\(target.map { " — \($0)" } ?? "")")
         lines.append(

@@ -5,19 +5,19 @@
 /// Scattered faults are not outages: at 15% of calls failing, ten in a row come once in 170
 /// million calls. Pure: fed in call order (or reversed, to find the last
 /// outage first), table-tested in `OutageTests`.
-public struct OutageDetector: Sendable {
+package struct OutageDetector: Sendable {
     /// One outage: from the first failing call's start to the first answered call's start
     /// after it (or the last failing call's end, when nothing answered since).
-    public struct Outage: Sendable, Equatable {
-        public var from: Double
-        public var to: Double
-        public var calls: Int
+    package struct Outage: Sendable, Equatable {
+        package var from: Double
+        package var to: Double
+        package var calls: Int
         /// The reason of the run's first failing call (in time).
-        public var reason: String?
+        package var reason: String?
         /// Whether an answered call closed it (false: the history ends inside it).
-        public var ended: Bool
+        package var ended: Bool
 
-        public init(from: Double, to: Double, calls: Int, reason: String?, ended: Bool) {
+        package init(from: Double, to: Double, calls: Int, reason: String?, ended: Bool) {
             self.from = from
             self.to = to
             self.calls = calls
@@ -26,24 +26,24 @@ public struct OutageDetector: Sendable {
         }
     }
 
-    public static let minimumCalls = 10
-    public static let minimumSpanCalls = 3
-    public static let minimumSeconds = 5.0
+    package static let minimumCalls = 10
+    package static let minimumSpanCalls = 3
+    package static let minimumSeconds = 5.0
 
     /// Whether a run of failing calls is an outage.
-    public static func isOutage(_ run: Outage) -> Bool {
+    package static func isOutage(_ run: Outage) -> Bool {
         run.calls >= minimumCalls || run.calls >= minimumSpanCalls && run.to - run.from >= minimumSeconds
     }
 
-    public let reversed: Bool
+    package let reversed: Bool
     private var run: Outage?
     /// Reversed: the start of the last answered call seen, which ends the run that follows.
     private var answeredAfter: Double?
 
-    public init(reversed: Bool = false) { self.reversed = reversed }
+    package init(reversed: Bool = false) { self.reversed = reversed }
 
     /// Feeds one call; returns an outage this call closes.
-    public mutating func feed(at: Double, latency: Double, outcome: CallOutcome, reason: String?) -> Outage? {
+    package mutating func feed(at: Double, latency: Double, outcome: CallOutcome, reason: String?) -> Outage? {
         if outcome.isTrouble {
             let end = at + latency
             if var current = run {
@@ -79,7 +79,7 @@ public struct OutageDetector: Sendable {
     }
 
     /// The outage the stream ends in, if any.
-    public mutating func finish() -> Outage? {
+    package mutating func finish() -> Outage? {
         defer { run = nil }
         guard let current = run, Self.isOutage(current) else { return nil }
         return current

@@ -1,7 +1,7 @@
 import Foundation
 
 /// The lead fields bulkreg knows, and how CSV headers map onto them.
-public enum LeadField: String, Sendable, CaseIterable {
+package enum LeadField: String, Sendable, CaseIterable {
     /// `ordinal` without a dictionary lookup.
     @inline(__always) var ordinalFast: Int {
         switch self {
@@ -130,11 +130,11 @@ public enum LeadField: String, Sendable, CaseIterable {
 /// (`platform`, `webinar_id`, `schedule`/`schedule_id`, `date`, `timezone`) are recognised
 /// only by those exact names: a column "Webinar" holding webinar names, or Mailchimp's
 /// `TIMEZONE`, is not a target.
-public struct FieldMap: Sendable, Equatable {
+package struct FieldMap: Sendable, Equatable {
     /// The first candidate column of each mapped field.
-    public private(set) var columns: [LeadField: Int] = [:]
+    package private(set) var columns: [LeadField: Int] = [:]
     /// Every candidate column of each mapped field, in the order they are tried.
-    public private(set) var candidates: [LeadField: [Int]] = [:]
+    package private(set) var candidates: [LeadField: [Int]] = [:]
     /// The same, indexed by `LeadField.ordinal` (no hashing per row).
     private(set) var candidatesByOrdinal: [[Int]] = Array(repeating: [], count: LeadField.allCases.count)
 
@@ -144,11 +144,11 @@ public struct FieldMap: Sendable, Equatable {
     @inline(__always) func columns(of field: LeadField) -> [Int] { candidatesByOrdinal[field.ordinalFast] }
     /// Extra API fields to pass through (`--map "What is your role?=Role"`): API name → column
     /// index. A name ending in `[]` is multi-valued.
-    public private(set) var extras: [(name: String, column: Int)] = []
+    package private(set) var extras: [(name: String, column: Int)] = []
     /// `--set` and `--value`: constants for every row and translations of cell text.
-    public private(set) var rules = FieldRules()
+    package private(set) var rules = FieldRules()
 
-    public static func == (lhs: FieldMap, rhs: FieldMap) -> Bool {
+    package static func == (lhs: FieldMap, rhs: FieldMap) -> Bool {
         // columns and candidatesByOrdinal are derived from candidates.
         lhs.candidates == rhs.candidates && lhs.extras.map(\.name) == rhs.extras.map(\.name)
             && lhs.extras.map(\.column) == rhs.extras.map(\.column) && lhs.rules == rhs.rules
@@ -170,7 +170,7 @@ public struct FieldMap: Sendable, Equatable {
     /// so normalizing it again changes nothing (`scripts/fuzz` checks it). Foundation's
     /// `folding(options:)` was not idempotent: it kept U+036D after Cherokee U+13A0 but
     /// dropped it after the lowercase U+AB70.
-    public static func normalize(_ header: String) -> String {
+    package static func normalize(_ header: String) -> String {
         var out = String.UnicodeScalarView()
         for scalar in header.lowercased().decomposedStringWithCanonicalMapping.unicodeScalars {
             switch scalar {
@@ -200,7 +200,7 @@ public struct FieldMap: Sendable, Equatable {
     /// - Throws: `BulkRegError(.usage)` for a `--map` or `--ignore` naming a missing header or
     ///   a rule that cannot apply, and `BulkRegError(.input)` for ambiguous or missing required
     ///   columns, listing the headers found and the `--map` that fixes it.
-    public init(
+    package init(
         header: [String],
         overrides: [String: String],
         ignored: [String] = [],
@@ -302,7 +302,7 @@ public struct FieldMap: Sendable, Equatable {
 
     /// The map as stored with its import (`email=2`, `phone=3,5`, `+country=7`), so the
     /// runner reads each row as the import did, whatever later versions change in the rules.
-    public var stored: String {
+    package var stored: String {
         var lines: [String] = []
         for field in LeadField.allCases {
             guard let columns = candidates[field], !columns.isEmpty else { continue }
@@ -322,7 +322,7 @@ public struct FieldMap: Sendable, Equatable {
     }
 
     /// A map from its stored form; nil when it does not parse.
-    public init?(stored: String) {
+    package init?(stored: String) {
         for line in stored.split(separator: "\n") {
             if rules.read(stored: line) { continue }
             guard let eq = line.hasPrefix("+") ? line.lastIndex(of: "=") : line.firstIndex(of: "=") else { return nil }
@@ -341,13 +341,13 @@ public struct FieldMap: Sendable, Equatable {
     }
 
     /// Whether some column gives a per-row webinar and schedule.
-    public var hasTargetColumns: (webinar: Bool, schedule: Bool) {
+    package var hasTargetColumns: (webinar: Bool, schedule: Bool) {
         (columns[.webinarID] != nil, columns[.schedule] != nil)
     }
 
     /// `field ← "Header"` for every mapped field, in field order, then the extra fields:
     /// what the import's summary shows.
-    public func describe(header: [String]) -> [String] {
+    package func describe(header: [String]) -> [String] {
         var lines: [String] = []
         func name(_ column: Int) -> String { column < header.count ? "\"\(header[column])\"" : "#\(column + 1)" }
         let order: [LeadField] = [

@@ -7,34 +7,34 @@
 /// custom question's label, with or without its `[]`). Texts match trimmed and without regard
 /// to case; each value of a multi-value is translated on its own. Consent values, set or
 /// translated, are normalised like cells (`yes` → `true`).
-public struct FieldRules: Sendable, Equatable {
+package struct FieldRules: Sendable, Equatable {
     /// A value for every row.
-    public struct Constant: Sendable, Equatable {
+    package struct Constant: Sendable, Equatable {
         /// The field as sent: a standard field's name (`country`) or an extra field's.
-        public var name: String
+        package var name: String
         /// One value, or the values of a multi-valued field (`Interests[]`).
-        public var values: [String]
+        package var values: [String]
     }
 
     /// One `--value`: in field `field` (as sent), `text` becomes `value`.
-    public struct Translation: Sendable, Equatable {
-        public var field: String
-        public var text: String
-        public var value: String
+    package struct Translation: Sendable, Equatable {
+        package var field: String
+        package var text: String
+        package var value: String
     }
 
     /// The `--set` constants, in the order given.
-    public private(set) var constants: [Constant] = []
+    package private(set) var constants: [Constant] = []
     /// The `--value` translations, in the order given.
-    public private(set) var translations: [Translation] = []
+    package private(set) var translations: [Translation] = []
     /// Field key → folded text → value.
     private var table: [String: [String: String]] = [:]
 
-    public static func == (lhs: FieldRules, rhs: FieldRules) -> Bool {
+    package static func == (lhs: FieldRules, rhs: FieldRules) -> Bool {
         lhs.constants == rhs.constants && lhs.translations == rhs.translations
     }
 
-    public init() {}
+    package init() {}
 
     /// Standard fields `--set` may give every row.
     static let settable: [LeadField] = [.phoneCountryCode, .country, .state, .smsConsent, .timezoneID]
@@ -147,7 +147,7 @@ public struct FieldRules: Sendable, Equatable {
 
     /// Whether a field name is multi-valued: it ends in `[]` and sends each value as a
     /// repeated `NAME[]` pair.
-    public static func isMultiValued(_ name: String) -> Bool { name.hasSuffix("[]") && name.count > 2 }
+    package static func isMultiValued(_ name: String) -> Bool { name.hasSuffix("[]") && name.count > 2 }
 
     /// The values of a multi-valued cell: split on `;`, `|` or a line break, trimmed, empty
     /// ones dropped.

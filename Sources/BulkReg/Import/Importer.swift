@@ -9,23 +9,23 @@ import Darwin
 #endif
 
 /// What `bulkreg import` was asked to do.
-public struct ImportOptions: Sendable {
-    public var file: String
-    public var defaults: ImportDefaults
+package struct ImportOptions: Sendable {
+    package var file: String
+    package var defaults: ImportDefaults
     /// `--map FIELD=HEADER` (`FIELD=-`: the field from no column).
-    public var overrides: [String: String]
+    package var overrides: [String: String]
     /// `--ignore HEADER`: columns never mapped.
-    public var ignored: [String]
+    package var ignored: [String]
     /// `--set FIELD=VALUE`: a value for every row.
-    public var sets: [String]
+    package var sets: [String]
     /// `--value FIELD:TEXT=VALUE`: a cell's text translated.
-    public var values: [String]
+    package var values: [String]
     /// nil: sniff among `,` `;` tab `|`.
-    public var delimiter: UInt8?
+    package var delimiter: UInt8?
     /// nil: detect (UTF-8, or UTF-16 by its BOM or zero bytes).
-    public var encoding: CSVEncoding?
+    package var encoding: CSVEncoding?
 
-    public init(
+    package init(
         file: String,
         defaults: ImportDefaults,
         overrides: [String: String] = [:],
@@ -47,45 +47,45 @@ public struct ImportOptions: Sendable {
 }
 
 /// What an import did, row by row accounted for.
-public struct ImportSummary: Sendable, Equatable {
-    public var file: String
-    public var importID: Int
+package struct ImportSummary: Sendable, Equatable {
+    package var file: String
+    package var importID: Int
     /// Set when the same bytes were imported before with the same target and mapping:
     /// nothing was added.
-    public var alreadyImportedAt: Double?
-    public var rowsRead = 0
-    public var queued = 0
+    package var alreadyImportedAt: Double?
+    package var rowsRead = 0
+    package var queued = 0
     /// Rows for a person whose job (queued, failed or cancelled) came from an earlier import:
     /// that job is replaced by this row, queued again.
-    public var updated = 0
-    public var duplicatesInFile = 0
+    package var updated = 0
+    package var duplicatesInFile = 0
     /// Rows for a person an earlier import already registered (`done`): never sent again.
-    public var alreadyRegistered = 0
+    package var alreadyRegistered = 0
     /// Rows for a person whose job is being sent or checked now (`in_flight`, `uncertain`):
     /// left alone.
-    public var leftAlone = 0
+    package var leftAlone = 0
     /// Rows with no value at all (`,,,,`): skipped.
-    public var blank = 0
+    package var blank = 0
     /// Rejection reason → rows.
-    public var rejected: [String: Int] = [:]
+    package var rejected: [String: Int] = [:]
     /// Warning (what was left out of a lead's request) → rows.
-    public var warnings: [String: Int] = [:]
+    package var warnings: [String: Int] = [:]
     /// `field ← "Header"`, every mapped field.
-    public var mapping: [String] = []
-    public var delimiter = ","
-    public var encoding = "UTF-8"
+    package var mapping: [String] = []
+    package var delimiter = ","
+    package var encoding = "UTF-8"
 
-    public var rejectedTotal: Int { rejected.values.reduce(0, +) }
-    public var duplicatesOfEarlierImports: Int { alreadyRegistered + leftAlone }
-    public var duplicates: Int { duplicatesInFile + duplicatesOfEarlierImports }
+    package var rejectedTotal: Int { rejected.values.reduce(0, +) }
+    package var duplicatesOfEarlierImports: Int { alreadyRegistered + leftAlone }
+    package var duplicates: Int { duplicatesInFile + duplicatesOfEarlierImports }
 }
 
 /// Streams a CSV into the job queue in one transaction: every row becomes exactly one job
 /// (`queued`, `rejected` with its reason, or `duplicate` of an earlier job), or, on a
 /// file-level error, nothing at all is stored.
-public enum Importer {
+package enum Importer {
     /// Imports `options.file` into the database at `databasePath`.
-    public static func run(_ options: ImportOptions, databasePath: String, now: Double) throws -> ImportSummary {
+    package static func run(_ options: ImportOptions, databasePath: String, now: Double) throws -> ImportSummary {
         let file = options.file
         try checkInputFile(file)
         let hash = try ContentHash.of(path: file)

@@ -3,14 +3,14 @@ import WebinarAPI
 
 /// Where leads of an import go unless a row says otherwise (`--platform --webinar --schedule
 /// --date --timezone`).
-public struct ImportDefaults: Sendable, Equatable {
-    public var platform: Platform
-    public var webinarID: Int?
-    public var schedule: Int?
-    public var date: String?
-    public var timezone: String?
+package struct ImportDefaults: Sendable, Equatable {
+    package var platform: Platform
+    package var webinarID: Int?
+    package var schedule: Int?
+    package var date: String?
+    package var timezone: String?
 
-    public init(
+    package init(
         platform: Platform = .webinarjam,
         webinarID: Int? = nil,
         schedule: Int? = nil,
@@ -26,24 +26,24 @@ public struct ImportDefaults: Sendable, Equatable {
 }
 
 /// A validated, normalized lead, ready to queue.
-public struct Lead: Sendable, Equatable {
-    public var platform: Platform
-    public var webinarID: Int
-    public var schedule: Int
-    public var date: String?
-    public var timezone: String?
-    public var firstName: String
-    public var lastName: String?
-    public var email: String
-    public var phoneCountryCode: String?
-    public var phone: String?
-    public var ipAddress: String?
-    public var extras: [(String, String)]
+package struct Lead: Sendable, Equatable {
+    package var platform: Platform
+    package var webinarID: Int
+    package var schedule: Int
+    package var date: String?
+    package var timezone: String?
+    package var firstName: String
+    package var lastName: String?
+    package var email: String
+    package var phoneCountryCode: String?
+    package var phone: String?
+    package var ipAddress: String?
+    package var extras: [(String, String)]
     /// What was left out of the request, and why (`phone contains letters: left out`).
-    public var warnings: [String] = []
+    package var warnings: [String] = []
 
     /// The register request of this lead (a multi-valued field's values as repeated pairs).
-    public var request: RegistrationRequest {
+    package var request: RegistrationRequest {
         var single: [String: String] = [:]
         var lists: [String: [String]] = [:]
         for (name, value) in extras {
@@ -66,7 +66,7 @@ public struct Lead: Sendable, Equatable {
         )
     }
 
-    public static func == (lhs: Lead, rhs: Lead) -> Bool {
+    package static func == (lhs: Lead, rhs: Lead) -> Bool {
         lhs.platform == rhs.platform && lhs.webinarID == rhs.webinarID && lhs.schedule == rhs.schedule
             && lhs.date == rhs.date && lhs.timezone == rhs.timezone && lhs.firstName == rhs.firstName
             && lhs.lastName == rhs.lastName && lhs.email == rhs.email
@@ -88,24 +88,24 @@ public struct Lead: Sendable, Equatable {
 /// `timezone_id` a number, anything else rejecting the row; a multi-valued field (`NAME[]`)
 /// split into its values; `--value` translations applied to each value, `--set` constants
 /// added (``FieldRules``).
-public struct LeadValidator: Sendable {
+package struct LeadValidator: Sendable {
     /// Why a row was not queued.
-    public typealias Rejection = LeadText.Rejection
+    package typealias Rejection = LeadText.Rejection
 
-    public let map: FieldMap
-    public let defaults: ImportDefaults
+    package let map: FieldMap
+    package let defaults: ImportDefaults
     /// When the file was imported (seconds since 1970): a zone name without a session date is
     /// converted to the offset in force then, so a stored row reads the same at any later time.
-    public let importedAt: Double
+    package let importedAt: Double
 
-    public init(map: FieldMap, defaults: ImportDefaults, importedAt: Double) {
+    package init(map: FieldMap, defaults: ImportDefaults, importedAt: Double) {
         self.map = map
         self.defaults = defaults
         self.importedAt = importedAt
     }
 
     /// The lead, or a short reason naming the field (never its value: it may be personal data).
-    public func validate(_ row: [String]) -> Result<Lead, Rejection> {
+    package func validate(_ row: [String]) -> Result<Lead, Rejection> {
         // Among a field's candidate columns, the first non-empty cell gives the value.
         func value(_ field: LeadField) -> String? {
             for index in map.columns(of: field) where index < row.count {

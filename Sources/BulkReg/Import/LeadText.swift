@@ -3,11 +3,11 @@ import Foundation
 /// The text rules of a lead's fields: trimming, control characters, email, phone, country
 /// code, IP address, date and timezone. Free of the API module, so the CSV fuzzer builds
 /// the header mapper with them (`scripts/fuzz`).
-public enum LeadText {
+package enum LeadText {
     /// Why a row was not queued.
-    public struct Rejection: Error, Sendable, Equatable {
-        public var reason: String
-        public init(_ reason: String) { self.reason = reason }
+    package struct Rejection: Error, Sendable, Equatable {
+        package var reason: String
+        package init(_ reason: String) { self.reason = reason }
     }
 
     // MARK: rules
@@ -52,7 +52,7 @@ public enum LeadText {
     /// A pragmatic syntax check: one `@`, a non-empty local part without spaces, and a domain
     /// of dot-separated labels (letters, digits, hyphens; internationalized letters allowed)
     /// of at most 63 bytes each, with a top-level label of two or more characters.
-    public static func isValidEmail(_ email: String) -> Bool {
+    package static func isValidEmail(_ email: String) -> Bool {
         var copy = email
         return copy.withUTF8 { isValidEmail(bytes: $0) }
     }
@@ -97,7 +97,7 @@ public enum LeadText {
     }
 
     /// Digits only: spaces, dots, dashes, slashes, parentheses and a leading `+` are removed.
-    public static func normalizePhone(_ raw: String) -> Result<String, Rejection> {
+    package static func normalizePhone(_ raw: String) -> Result<String, Rejection> {
         var copy = raw
         return copy.withUTF8 { b -> Result<String, Rejection> in
             var digits = [UInt8]()
@@ -134,7 +134,7 @@ public enum LeadText {
     }
 
     /// `1`, `+1`, `001`, `(+44)`, `+1-268` → `+1`, `+1`, `+1`, `+44`, `+1268`.
-    public static func normalizeCountryCode(_ raw: String) -> Result<String, Rejection> {
+    package static func normalizeCountryCode(_ raw: String) -> Result<String, Rejection> {
         var digits = ""
         for scalar in raw.unicodeScalars {
             switch scalar {
@@ -151,7 +151,7 @@ public enum LeadText {
     }
 
     /// `YYYY-MM-DD HH:MM` with real ranges.
-    public static func isValidDate(_ s: String) -> Bool {
+    package static func isValidDate(_ s: String) -> Bool {
         let b = Array(s.utf8)
         guard b.count == 16, b[4] == UInt8(ascii: "-"), b[7] == UInt8(ascii: "-"),
             b[10] == UInt8(ascii: " "), b[13] == UInt8(ascii: ":")
@@ -176,7 +176,7 @@ public enum LeadText {
     /// `America/New_York` → `GMT-5` (or `GMT-4` in summer): the zone's offset at `date`
     /// (`YYYY-MM-DD HH:MM`, in that zone) or at `now` (seconds since 1970); nil for an unknown
     /// zone name.
-    public static func gmtOffset(ofZone name: String, at date: String?, now: Double) -> String? {
+    package static func gmtOffset(ofZone name: String, at date: String?, now: Double) -> String? {
         guard name.contains("/"), let zone = TimeZone(identifier: name) else { return nil }
         var instant = Date(timeIntervalSince1970: now)
         if let date {
@@ -195,7 +195,7 @@ public enum LeadText {
 
     /// `GMT-5`, `gmt+4:30`, `GMT+05:45`, `GMT` → canonical `GMT-5`, `GMT+4:30`, `GMT+5:45`,
     /// `GMT+0`; nil when not of that shape.
-    public static func normalizeTimezone(_ s: String) -> String? {
+    package static func normalizeTimezone(_ s: String) -> String? {
         let upper = s.uppercased()
         guard upper.hasPrefix("GMT") || upper.hasPrefix("UTC") else { return nil }
         let rest = upper.dropFirst(3)

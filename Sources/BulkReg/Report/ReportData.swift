@@ -4,50 +4,50 @@ import WebinarAPI
 /// What `bulkreg report` shows, read with SQL aggregates and one streaming pass over the call
 /// history: memory is bounded by the timeline's buckets and the 1,000 leads listed, not by the
 /// size of the database.
-public struct ReportData: Sendable {
-    public struct Lead: Sendable {
-        public var job: Int
-        public var state: String
-        public var file: String
-        public var line: Int
-        public var email: String
-        public var target: String
-        public var attempts: Int
-        public var reason: String
+package struct ReportData: Sendable {
+    package struct Lead: Sendable {
+        package var job: Int
+        package var state: String
+        package var file: String
+        package var line: Int
+        package var email: String
+        package var target: String
+        package var attempts: Int
+        package var reason: String
     }
 
-    public struct ImportSummary: Sendable {
-        public var id: Int
-        public var file: String
-        public var importedAt: Double
-        public var rows: Int
-        public var queued: Int
-        public var rejected: Int
-        public var duplicates: Int
-        public var blank: Int
-        public var updated: Int
+    package struct ImportSummary: Sendable {
+        package var id: Int
+        package var file: String
+        package var importedAt: Double
+        package var rows: Int
+        package var queued: Int
+        package var rejected: Int
+        package var duplicates: Int
+        package var blank: Int
+        package var updated: Int
         /// The most frequent rejection reasons, with their counts.
-        public var reasons: [(reason: String, count: Int)]
+        package var reasons: [(reason: String, count: Int)]
         /// Rejections under reasons not listed.
-        public var otherReasons: Int
+        package var otherReasons: Int
     }
 
-    public static let leadsListed = 1000
-    public static let reasonsListed = 10
+    package static let leadsListed = 1000
+    package static let reasonsListed = 10
 
-    public var status: StatusReport
-    public var timeline: Timeline?
-    public var firstCall: Double?
-    public var lastCall: Double?
-    public var leads: [Lead]
+    package var status: StatusReport
+    package var timeline: Timeline?
+    package var firstCall: Double?
+    package var lastCall: Double?
+    package var leads: [Lead]
     /// Failed and uncertain leads in all (the list holds the first `leadsListed`).
-    public var leadsCount: Int
-    public var imports: [ImportSummary]
+    package var leadsCount: Int
+    package var imports: [ImportSummary]
     /// Registrants checks by verdict (found, not found, ...).
-    public var checks: [CallOutcome: Int]
-    public var generatedAt: Double
+    package var checks: [CallOutcome: Int]
+    package var generatedAt: Double
 
-    public static func load(databasePath path: String, now: Double) throws -> ReportData {
+    package static func load(databasePath path: String, now: Double) throws -> ReportData {
         let connection = try Database.open(path, mode: .existing)
         do {
             // One read transaction: totals, history and leads from one snapshot, even beside a

@@ -3,11 +3,11 @@ import Mustache
 
 /// The report as one self-contained HTML page: the view model built from `ReportData`, the
 /// charts drawn by `TimeChart`, rendered with the Mustache template in `ReportTemplate`.
-public enum ReportPage {
+package enum ReportPage {
     /// The vendor's documented limit, drawn on the throughput chart.
-    public static let vendorLimit = 20.0
+    package static let vendorLimit = 20.0
 
-    public static func render(_ data: ReportData, database: String) throws -> String {
+    package static func render(_ data: ReportData, database: String) throws -> String {
         let template = try MustacheTemplate(string: ReportTemplate.html)
         return template.render(model(data, database: database))
     }

@@ -4,56 +4,56 @@ import Foundation
 /// pattern as well as colour (they survive greyscale printing); outages are hatched bands,
 /// 429s small marks under the time axis, a reference line (the limit) is labelled on the
 /// chart. The SVG carries a title and a description (its text alternative).
-public struct TimeChart: Sendable {
-    public struct Series: Sendable {
-        public var name: String
+package struct TimeChart: Sendable {
+    package struct Series: Sendable {
+        package var name: String
         /// One value per bucket; nil where there is nothing to show (a gap in the line).
-        public var values: [Double?]
+        package var values: [Double?]
 
-        public init(name: String, values: [Double?]) {
+        package init(name: String, values: [Double?]) {
             self.name = name
             self.values = values
         }
     }
 
-    public struct Band: Sendable {
-        public var from: Double
-        public var to: Double
-        public var label: String
+    package struct Band: Sendable {
+        package var from: Double
+        package var to: Double
+        package var label: String
 
-        public init(from: Double, to: Double, label: String) {
+        package init(from: Double, to: Double, label: String) {
             self.from = from
             self.to = to
             self.label = label
         }
     }
 
-    public struct Mark: Sendable {
-        public var at: Double
-        public var label: String
+    package struct Mark: Sendable {
+        package var at: Double
+        package var label: String
 
-        public init(at: Double, label: String) {
+        package init(at: Double, label: String) {
             self.at = at
             self.label = label
         }
     }
 
-    public var id: String
-    public var title: String
+    package var id: String
+    package var title: String
     /// The text alternative: what the chart shows, in a sentence or two.
-    public var summary: String
-    public var unit: String
+    package var summary: String
+    package var unit: String
     /// Wall-clock start of the first bucket and the width of each (seconds).
-    public var start: Double
-    public var bucket: Double
-    public var series: [Series]
-    public var reference: (value: Double, label: String)?
-    public var bands: [Band] = []
-    public var marks: [Mark] = []
+    package var start: Double
+    package var bucket: Double
+    package var series: [Series]
+    package var reference: (value: Double, label: String)?
+    package var bands: [Band] = []
+    package var marks: [Mark] = []
     /// Decades on the value axis (latency).
-    public var logScale = false
+    package var logScale = false
 
-    public init(
+    package init(
         id: String,
         title: String,
         summary: String,
@@ -80,7 +80,7 @@ public struct TimeChart: Sendable {
     }
 
     /// Stroke colour and dash pattern of series `index` (distinct in greyscale too).
-    public static let styles: [(color: String, dash: String, width: Double)] = [
+    package static let styles: [(color: String, dash: String, width: Double)] = [
         ("#111111", "", 2.2), ("#1d4ed8", "7 4", 2), ("#b91c1c", "2 3", 2.4), ("#6d28d9", "10 3 2 3", 2),
         ("#047857", "1 3", 2.6), ("#92400e", "12 4", 1.6), ("#475569", "4 2 1 2", 2), ("#be185d", "3 6", 2.4),
         ("#0f766e", "14 2", 1.4),
@@ -147,7 +147,7 @@ public struct TimeChart: Sendable {
     }
 
     /// The chart as an SVG element (inline in the page).
-    public func svg() -> String {
+    package func svg() -> String {
         let (top, ticks) = axis()
         var out = """
             <svg id="\(id)" class="chart" viewBox="0 0 \(Int(Self.width)) \(Int(Self.height))" role="img" \
@@ -241,7 +241,7 @@ public struct TimeChart: Sendable {
     }
 
     /// The legend: each series' name beside a sample of its line.
-    public func legend() -> [(name: String, swatch: String)] {
+    package func legend() -> [(name: String, swatch: String)] {
         series.enumerated().map { index, series in
             let style = Self.styles[index % Self.styles.count]
             let dash = style.dash.isEmpty ? "" : " stroke-dasharray=\"\(style.dash)\""
@@ -289,8 +289,8 @@ public struct TimeChart: Sendable {
 }
 
 /// Text for HTML and SVG: `&`, `<`, `>`, `"` and `'` escaped.
-public enum HTMLText {
-    public static func escape(_ text: String) -> String {
+package enum HTMLText {
+    package static func escape(_ text: String) -> String {
         var out = ""
         out.reserveCapacity(text.utf8.count)
         for c in text {

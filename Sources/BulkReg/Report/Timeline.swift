@@ -3,26 +3,26 @@ import Foundation
 /// The call history folded into at most `maxBuckets` equal time buckets: calls and
 /// registrations, answers by class, latency histograms, 429s and outages. Memory is fixed by
 /// the bucket count, not by the number of calls (fed one row at a time, in `calls.id` order).
-public struct Timeline: Sendable {
-    public static let maxBuckets = 240
+package struct Timeline: Sendable {
+    package static let maxBuckets = 240
     /// Latency bins: four per doubling of milliseconds, up to 2^18 ms (about 4.4 minutes).
     static let bins = 73
 
-    public let start: Double
-    public let bucket: Double
-    public let count: Int
-    public private(set) var calls: [Int]
-    public private(set) var registered: [Int]
-    public private(set) var byClass: [CallOutcome: [Int]] = [:]
+    package let start: Double
+    package let bucket: Double
+    package let count: Int
+    package private(set) var calls: [Int]
+    package private(set) var registered: [Int]
+    package private(set) var byClass: [CallOutcome: [Int]] = [:]
     private var latency: [[Int32]]
-    public private(set) var outages: [OutageDetector.Outage] = []
-    public private(set) var totalCalls = 0
-    public private(set) var totalRateLimited = 0
+    package private(set) var outages: [OutageDetector.Outage] = []
+    package private(set) var totalCalls = 0
+    package private(set) var totalRateLimited = 0
     private var detector = OutageDetector()
 
     /// A timeline from `first` to `last` (wall-clock seconds of the first call's start and the
     /// last call's end).
-    public init(first: Double, last: Double) {
+    package init(first: Double, last: Double) {
         let span = max(last - first, 1)
         let width = Self.bucketWidth(span: span)
         start = (first / width).rounded(.down) * width
@@ -52,7 +52,7 @@ public struct Timeline: Sendable {
     /// The upper edge of a bin in milliseconds.
     static func binValue(_ bin: Int) -> Double { bin == 0 ? 1 : pow(2, Double(bin) / 4) }
 
-    public mutating func add(_ call: CallRecord) {
+    package mutating func add(_ call: CallRecord) {
         let b = index(call.at)
         if call.method == .check {
             if call.outcome == .found { registered[b] += 1 }
@@ -70,7 +70,7 @@ public struct Timeline: Sendable {
     }
 
     /// Call when every row is in.
-    public mutating func finish() {
+    package mutating func finish() {
         if let outage = detector.finish() { outages.append(outage) }
     }
 
@@ -82,7 +82,7 @@ public struct Timeline: Sendable {
 
     /// The `q` quantile (0…1) of bucket `b`'s latencies in milliseconds (the bin's upper edge:
     /// within 19%), nil for a bucket without calls.
-    public func latency(_ b: Int, quantile q: Double) -> Double? {
+    package func latency(_ b: Int, quantile q: Double) -> Double? {
         let row = latency[b]
         let n = row.reduce(0) { $0 + Int($1) }
         guard n > 0 else { return nil }

@@ -1,16 +1,16 @@
 import Synchronization
 
 /// The latencies of the last calls, for the in-flight target and the settle time.
-public struct LatencyWindow: Sendable, Equatable {
+package struct LatencyWindow: Sendable, Equatable {
     private var samples: [Double] = []
     private var next = 0
     /// How many calls are remembered.
-    public let capacity: Int
+    package let capacity: Int
 
-    public init(capacity: Int = 256) { self.capacity = capacity }
+    package init(capacity: Int = 256) { self.capacity = capacity }
 
     /// Records one call's latency (a timed-out call counts as its timeout: a lower bound).
-    public mutating func record(_ seconds: Double) {
+    package mutating func record(_ seconds: Double) {
         if samples.count < capacity {
             samples.append(seconds)
         } else {
@@ -19,18 +19,18 @@ public struct LatencyWindow: Sendable, Equatable {
         }
     }
 
-    public var count: Int { samples.count }
+    package var count: Int { samples.count }
 
     /// The latency to plan the calls in flight for: the p95 once 32 calls are known; before,
     /// the slowest seen × 1.5 (a few samples underestimate the p95, and too few calls in flight
     /// at the start of a slow API cost seconds of the rate); nil before any call.
-    public var forPlanning: Double? {
+    package var forPlanning: Double? {
         guard let slowest = samples.max() else { return nil }
         return samples.count >= 32 ? quantile(0.95) : slowest * 1.5
     }
 
     /// The `p` quantile (0…1) of the remembered latencies, or nil before any call.
-    public func quantile(_ p: Double) -> Double? {
+    package func quantile(_ p: Double) -> Double? {
         guard !samples.isEmpty else { return nil }
         let sorted = samples.sorted()
         let index = min(sorted.count - 1, max(0, Int((Double(sorted.count) * p).rounded(.up)) - 1))
@@ -40,10 +40,10 @@ public struct LatencyWindow: Sendable, Equatable {
 
 /// Little's law: to start `rate` calls a second when each takes `latency`, about rate ×
 /// latency calls must be in flight. Pure; table-tested.
-public enum InFlightTarget {
+package enum InFlightTarget {
     /// Calls to keep in flight: rate × (p95 latency + 0.5 s of headroom) + 2, at least 4,
     /// at most `cap`. Before any call: enough for 2 s of latency.
-    public static func target(rate: Int, p95: Double?, cap: Int) -> Int {
+    package static func target(rate: Int, p95: Double?, cap: Int) -> Int {
         guard rate > 0 else { return cap }
         let latency = p95 ?? 2
         let wanted = Int((Double(rate) * (latency + 0.5)).rounded(.up)) + 2

@@ -1,7 +1,7 @@
 import WebinarAPI
 
 /// What a call was, for the outcome policy.
-public enum CallKind: String, Sendable, CaseIterable {
+package enum CallKind: String, Sendable, CaseIterable {
     /// `register` for one job.
     case register
     /// A page of `registrants`, to learn whether an uncertain job's person is registered.
@@ -12,17 +12,17 @@ public enum CallKind: String, Sendable, CaseIterable {
 
 /// What the policy needs to know of the past of the thing being called about (a job, or a
 /// target for the webinar check).
-public struct CallHistory: Sendable, Equatable {
+package struct CallHistory: Sendable, Equatable {
     /// Register attempts already spent (calls that may have counted at the vendor or were
     /// refused as trouble). For checks: failed checks in a row.
-    public var attempts: Int
+    package var attempts: Int
     /// The limit of attempts (`--max-attempts`).
-    public var maxAttempts: Int
+    package var maxAttempts: Int
     /// The words of the last error answer, and how many consecutive answers carried them.
-    public var lastWords: String?
-    public var repeats: Int
+    package var lastWords: String?
+    package var repeats: Int
 
-    public init(attempts: Int = 0, maxAttempts: Int = 6, lastWords: String? = nil, repeats: Int = 0) {
+    package init(attempts: Int = 0, maxAttempts: Int = 6, lastWords: String? = nil, repeats: Int = 0) {
         self.attempts = attempts
         self.maxAttempts = maxAttempts
         self.lastWords = lastWords
@@ -30,7 +30,7 @@ public struct CallHistory: Sendable, Equatable {
     }
 
     /// The history after an answer with `words` (nil: an answer that is not an error).
-    public func after(words: String?) -> CallHistory {
+    package func after(words: String?) -> CallHistory {
         var next = self
         if let words, words == lastWords {
             next.repeats += 1
@@ -43,7 +43,7 @@ public struct CallHistory: Sendable, Equatable {
 }
 
 /// One action for the runner to execute. The policy decides; the runner only performs.
-public enum OutcomeAction: Sendable, Equatable {
+package enum OutcomeAction: Sendable, Equatable {
     /// The call succeeded: go on with its value (store `done`, read the page, check the schedule).
     case proceed
     /// Permanently failed, with these words (the job, or every job of the target).
@@ -65,20 +65,20 @@ public enum OutcomeAction: Sendable, Equatable {
 
 /// The outcome policy: from what a call was, its answer, and the history, to one action.
 /// No SQLite, no HTTP, no clock: table-tested in `OutcomePolicyTests`.
-public enum OutcomePolicy {
+package enum OutcomePolicy {
     /// How many consecutive identical unexplained answers prove the request at fault.
-    public static let unexplainedRepeatsToFail = 3
+    package static let unexplainedRepeatsToFail = 3
     /// How many consecutive rejections of a webinar check prove the target wrong.
-    public static let webinarRejectionsToFail = 2
+    package static let webinarRejectionsToFail = 2
     /// The pause between two webinar checks answered "not found" (seen twice, seconds apart).
-    public static let webinarRecheckDelay: Duration = .seconds(5)
+    package static let webinarRecheckDelay: Duration = .seconds(5)
 
     /// Decides what to do with an answer.
     /// - Parameters:
     ///   - kind: what the call was.
     ///   - failure: nil for a success, else the classified failure.
     ///   - history: the job's (or target's) history before this answer.
-    public static func decide(_ kind: CallKind, _ failure: APIFailure?, history: CallHistory) -> OutcomeAction {
+    package static func decide(_ kind: CallKind, _ failure: APIFailure?, history: CallHistory) -> OutcomeAction {
         guard let failure else { return .proceed }
         switch failure {
         case .rateLimited:
@@ -154,9 +154,9 @@ public enum OutcomePolicy {
 
 /// Run-wide health: trouble that repeats across many calls is the vendor's, not the leads'.
 /// Pure; the runner feeds it every answer and pauses the whole run when it says so.
-public struct RunHealth: Sendable, Equatable {
+package struct RunHealth: Sendable, Equatable {
     /// Why the run pauses.
-    public enum Pause: Sendable, Equatable {
+    package enum Pause: Sendable, Equatable {
         /// The request never left (refused, DNS, TLS).
         case unreachable(String)
         /// Calls keep running past the request timeout.
@@ -165,7 +165,7 @@ public struct RunHealth: Sendable, Equatable {
         case trouble(String)
 
         /// The words for the progress line.
-        public var message: String {
+        package var message: String {
             switch self {
             case .unreachable: return "API unreachable"
             case .slow: return "the API answers slower than --request-timeout"
@@ -174,7 +174,7 @@ public struct RunHealth: Sendable, Equatable {
         }
 
         /// Why.
-        public var reason: String {
+        package var reason: String {
             switch self {
             case .unreachable(let reason), .slow(let reason), .trouble(let reason): return reason
             }
@@ -182,17 +182,17 @@ public struct RunHealth: Sendable, Equatable {
     }
 
     /// Consecutive timeouts (no proof of health in between) before the run pauses.
-    public static let timeoutsToPause = 3
+    package static let timeoutsToPause = 3
     /// Consecutive trouble answers before the run pauses.
-    public static let troubleToPause = 8
+    package static let troubleToPause = 8
 
-    public private(set) var timeouts = 0
-    public private(set) var trouble = 0
+    package private(set) var timeouts = 0
+    package private(set) var trouble = 0
 
-    public init() {}
+    package init() {}
 
     /// What an answer says about the vendor as a whole.
-    public enum Verdict: Sendable, Equatable {
+    package enum Verdict: Sendable, Equatable {
         /// The API answered as an application does: any pause is over.
         case healthy
         /// Nothing to say (yet).
@@ -202,7 +202,7 @@ public struct RunHealth: Sendable, Equatable {
     }
 
     /// Records one answer (nil failure: a success).
-    public mutating func record(_ failure: APIFailure?) -> Verdict {
+    package mutating func record(_ failure: APIFailure?) -> Verdict {
         guard let failure else {
             timeouts = 0
             trouble = 0

@@ -1,11 +1,11 @@
 /// The live progress line of `bulkreg run`: what matters first, cut to the terminal's width
 /// (a line that wraps leaves a trail on every redraw).
-public enum ProgressLine {
+package enum ProgressLine {
     /// - Parameters:
     ///   - rate: calls per second lately; `wall`: the wall clock now (for the pause times);
     ///   - reachableAgain: the API answered after a pause (said once);
     ///   - width: the terminal's columns (nil: not a terminal, nothing cut).
-    public static func render(
+    package static func render(
         _ s: RunProgress.Snapshot,
         rate: Double,
         wall: Double,
@@ -44,7 +44,7 @@ public enum ProgressLine {
     }
 
     /// `line` cut to `width` characters, ending with `…` when cut.
-    public static func fit(_ line: String, width: Int) -> String {
+    package static func fit(_ line: String, width: Int) -> String {
         guard line.count > width else { return line }
         guard width > 1 else { return String(line.prefix(max(0, width))) }
         return String(line.prefix(width - 1)) + "…"

@@ -2,7 +2,7 @@ import Pacing
 import WebinarAPI
 
 /// What one job's check learned from the vendor's rows. Pure; table-tested.
-public enum RegistrantMatch: Sendable, Equatable {
+package enum RegistrantMatch: Sendable, Equatable {
     /// The person is registered for this job's webinar, schedule (and session): done.
     case found(Registrant)
     /// No row of this person for this target: not registered (yet; see the settle rule).
@@ -17,7 +17,7 @@ public enum RegistrantMatch: Sendable, Equatable {
     ///   - rows: every row of the target's registrants with the job's email (any case).
     ///   - siblings: ids of other jobs of this person for the same webinar and schedule on
     ///     another EverWebinar session date, which may be registered.
-    public static func decide(_ request: RegistrationRequest, rows: [Registrant], siblings: [Int]) -> RegistrantMatch {
+    package static func decide(_ request: RegistrationRequest, rows: [Registrant], siblings: [Int]) -> RegistrantMatch {
         let email = request.email.lowercased()
         let candidates = rows.filter {
             $0.email.lowercased() == email && ($0.scheduleID == nil || $0.scheduleID == request.schedule)
@@ -54,10 +54,10 @@ public enum RegistrantMatch: Sendable, Equatable {
 }
 
 /// The settle rule (RELIABILITY.md "At most once"). Pure.
-public enum SettleRule {
+package enum SettleRule {
     /// How long after a possibly-sent call its absence can be believed: max(2 × request
     /// timeout, 3 × p99 latency, minimum). A client's deadline does not bound the vendor's work.
-    public static func settleTime(requestTimeout: Duration, p99: Double?, minimum: Duration) -> Duration {
+    package static func settleTime(requestTimeout: Duration, p99: Double?, minimum: Duration) -> Duration {
         var settle = max(requestTimeout * 2, minimum)
         if let p99 { settle = max(settle, .seconds(p99 * 3)) }
         return settle
@@ -65,7 +65,7 @@ public enum SettleRule {
 
     /// The wait before checking a job sent at `sentAt` (wall clock) in an earlier run, clamped
     /// to `0…settle`: a wall clock stepped back (or forward) moves a check by at most one settle.
-    public static func wait(sentAt: Double?, now: Double, settle: Duration) -> Duration {
+    package static func wait(sentAt: Double?, now: Double, settle: Duration) -> Duration {
         guard let sentAt else { return settle }
         let remaining = sentAt + settle.seconds - now
         return .seconds(min(max(remaining, 0), settle.seconds))

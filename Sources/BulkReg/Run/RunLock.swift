@@ -10,12 +10,12 @@ import Darwin
 /// when the process dies, however it dies. The file holds the holder's pid, for the message
 /// to a second runner. (The last calls of a killed run are in the key's shared budget, which
 /// every later process on the key respects: `KeyBudget`.)
-public final class RunLock: Sendable {
+package final class RunLock: Sendable {
     private let fd: Int32
-    public let path: String
+    package let path: String
 
     /// Takes the lock, or explains who holds it.
-    public init(databasePath: String) throws {
+    package init(databasePath: String) throws {
         path = databasePath + ".lock"
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else {

@@ -16,7 +16,7 @@ import Darwin
 /// was, what the answer proves, the job's history → one action) and `RunHealth` (trouble
 /// across many calls → a run-wide pause); the runner executes the action, and hands the job
 /// back to the scheduler exactly once (`Disposition`).
-public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
+package final class Runner<C: Clock>: Sendable where C.Duration == Duration {
     let api: any WebinarAPI
     let store: JobStore
     let clock: C
@@ -40,7 +40,7 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
     private let leaseToken = Mutex<Int64>(0)
     private let stopState = Mutex<(stopping: Bool, failure: BulkRegError?, checksPending: Bool)>((false, nil, false))
 
-    public init(
+    package init(
         api: any WebinarAPI,
         store: JobStore,
         clocks: Clocks<C>,
@@ -84,19 +84,19 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
     }
 
     /// Stops claiming jobs; calls in flight finish and are committed.
-    public func requestStop() {
+    package func requestStop() {
         stopState.withLock { $0.stopping = true }
         Task { await scheduler.stop() }
     }
 
     /// The shared limiter's counters (starts, 429 pauses, effective rate).
-    public var limiterStatistics: RateLimiter<C>.Statistics { gate.limiter.statistics }
+    package var limiterStatistics: RateLimiter<C>.Statistics { gate.limiter.statistics }
 
     /// The most calls allowed in flight right now (follows the latency).
-    public var inFlightLimit: Int { inFlight.limit }
+    package var inFlightLimit: Int { inFlight.limit }
 
     /// Calls that took a fresh slot because what came before the send ended after their slot.
-    public var freshSlots: Int { gate.freshSlots }
+    package var freshSlots: Int { gate.freshSlots }
 
     var isStopping: Bool { stopState.withLock { $0.stopping } }
 
@@ -121,7 +121,7 @@ public final class Runner<C: Clock>: Sendable where C.Duration == Duration {
     ///
     /// - Throws: `BulkRegError(.auth)` when the key is refused (the jobs stay queued),
     ///   `.storage` when the database fails or another runner holds its lease.
-    public func run() async throws -> RunOutcome {
+    package func run() async throws -> RunOutcome {
         let now = wallClock()
         // Read before the first write: a damaged database is refused without being touched.
         _ = try await store.openJobs()

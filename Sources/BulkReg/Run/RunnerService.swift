@@ -3,15 +3,15 @@ import ServiceLifecycle
 /// The runner as a swift-service-lifecycle `Service`: a graceful shutdown (SIGINT/SIGTERM
 /// through a `ServiceGroup`) stops claiming, lets the calls in flight finish and commit, and
 /// then `run()` returns.
-public final class RunnerService<C: Clock>: Service, Sendable where C.Duration == Duration {
-    public let runner: Runner<C>
+package final class RunnerService<C: Clock>: Service, Sendable where C.Duration == Duration {
+    package let runner: Runner<C>
     private let result = AsyncResultBox()
 
-    public init(runner: Runner<C>) {
+    package init(runner: Runner<C>) {
         self.runner = runner
     }
 
-    public func run() async throws {
+    package func run() async throws {
         let runner = self.runner
         do {
             let outcome = try await withGracefulShutdownHandler {
@@ -26,7 +26,7 @@ public final class RunnerService<C: Clock>: Service, Sendable where C.Duration =
     }
 
     /// How the run ended (after `run()` returned).
-    public func outcome() async -> Result<RunOutcome, any Error>? {
+    package func outcome() async -> Result<RunOutcome, any Error>? {
         await result.value
     }
 }

@@ -8,9 +8,9 @@ import Darwin
 
 /// Opens bulkreg databases: checks the path, sets the durability pragmas, migrates, and turns
 /// every SQLite failure into a message that names the file and says what to do.
-public enum Database {
+package enum Database {
     /// Whether the command may create a new database.
-    public enum Mode: Sendable {
+    package enum Mode: Sendable {
         /// `import`: create the file if missing.
         case create
         /// Every other command: the database must exist.
@@ -18,7 +18,7 @@ public enum Database {
     }
 
     /// Opens `path`, sets WAL + `synchronous=FULL` + a busy timeout, and migrates.
-    public static func open(_ path: String, mode: Mode) throws -> Connection {
+    package static func open(_ path: String, mode: Mode) throws -> Connection {
         var info = stat()
         if stat(path, &info) == 0 {
             if (info.st_mode & S_IFMT) == S_IFDIR {
@@ -76,7 +76,7 @@ public enum Database {
     }
 
     /// A user-facing message for a SQLite failure on `path`.
-    public static func storageError(_ error: SQLiteError, path: String) -> BulkRegError {
+    package static func storageError(_ error: SQLiteError, path: String) -> BulkRegError {
         let hint: String
         switch error.code.primary {
         case .notADatabase: hint = "is not a bulkreg database (not a SQLite file, or encrypted)"

@@ -1,31 +1,31 @@
 import WebinarAPI
 
 /// Where a job goes: the unit of a preflight check.
-public struct Target: Hashable, Sendable, CustomStringConvertible {
-    public var platform: Platform
-    public var webinarID: Int
-    public var schedule: Int
+package struct Target: Hashable, Sendable, CustomStringConvertible {
+    package var platform: Platform
+    package var webinarID: Int
+    package var schedule: Int
     /// EverWebinar session date, or "".
-    public var date: String
+    package var date: String
 
-    public var description: String {
+    package var description: String {
         "\(platform.rawValue) webinar \(webinarID) schedule \(schedule)" + (date.isEmpty ? "" : " date \(date)")
     }
 }
 
 /// A job as the runner sees it: the lead and its bookkeeping.
-public struct Job: Sendable, Equatable {
-    public var id: Int
-    public var line: Int
-    public var request: RegistrationRequest
-    public var attempts: Int
+package struct Job: Sendable, Equatable {
+    package var id: Int
+    package var line: Int
+    package var request: RegistrationRequest
+    package var attempts: Int
     /// Wall-clock send time of the last register call that may have reached the vendor.
-    public var sentAt: Double?
-    public var state: JobState
+    package var sentAt: Double?
+    package var state: JobState
     /// The last transient error, kept while the job waits for its retry.
-    public var lastError: String? = nil
+    package var lastError: String? = nil
 
-    public var target: Target {
+    package var target: Target {
         Target(
             platform: request.platform,
             webinarID: request.webinarID,

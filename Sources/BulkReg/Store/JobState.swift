@@ -1,5 +1,5 @@
 /// The life of a job. Every input row is exactly one job in exactly one state.
-public enum JobState: String, Sendable, CaseIterable, Codable {
+package enum JobState: String, Sendable, CaseIterable, Codable {
     /// Waiting to be registered (a backoff after a failure is waited in memory by the run).
     case queued
     /// A register call was (about to be) sent; its send time is on disk.

@@ -7,9 +7,9 @@ import WebinarAPI
 ///
 /// Runs on its own thread (`DatabaseExecutor`), so blocking SQLite calls never hold up the
 /// cooperative pool.
-public actor JobStore {
+package actor JobStore {
     /// A state change to commit.
-    public enum Change: Sendable {
+    package enum Change: Sendable {
         /// About to send a register call: the send time must be on disk first. Takes effect
         /// only while the job is queued or uncertain and `lease` is the database's runner
         /// lease; `commit` returns false otherwise (the call must not be sent).
@@ -27,13 +27,13 @@ public actor JobStore {
     }
 
     /// How the URLs were learned.
-    public enum ResultSource: String, Sendable {
+    package enum ResultSource: String, Sendable {
         case register
         case registrants
     }
 
     private let executor: DatabaseExecutor
-    public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+    package nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
     private let connection: Connection
     private let path: String
     private var pending: [(Change, CheckedContinuation<Bool, any Error>?)] = []
@@ -45,7 +45,7 @@ public actor JobStore {
     static let historyBatch = 512
 
     /// Opens the database at `path` (it must exist).
-    public init(path: String) throws {
+    package init(path: String) throws {
         self.path = path
         self.executor = DatabaseExecutor()
         self.connection = try Database.open(path, mode: .existing)
@@ -54,7 +54,7 @@ public actor JobStore {
 
     /// Marks uncertain jobs whose check cannot settle in this run (ambiguous rows, no live-room
     /// URL): they stay uncertain with the reason, for `status` and `show`.
-    public func noteUncertain(job: Int, reason: String, at: Double) throws {
+    package func noteUncertain(job: Int, reason: String, at: Double) throws {
         try wrap {
             try connection.cached("UPDATE jobs SET error = ?, updated_at = ? WHERE id = ? AND state = 'uncertain'").run(
                 [
@@ -68,7 +68,7 @@ public actor JobStore {
     /// Their stored send time is when the send was decided; the call itself left later, but
     /// no later than the process died, which is before `now`. So `now` is taken as the send
     /// time: verifying `requestTimeout` after it is certain not to race the earlier call.
-    public func recoverInFlight(now: Double) throws -> Int {
+    package func recoverInFlight(now: Double) throws -> Int {
         try wrap {
             try connection.transaction {
                 try connection.cached(
@@ -80,7 +80,7 @@ public actor JobStore {
     }
 
     /// Up to `limit` queued jobs with `id > after`, in id order.
-    public func queuedPage(after: Int, limit: Int) throws -> [Job] {
+    package func queuedPage(after: Int, limit: Int) throws -> [Job] {
         try wrap {
             try jobs(
                 where: "state = 'queued' AND id > ? ORDER BY id LIMIT ?",
@@ -90,12 +90,12 @@ public actor JobStore {
     }
 
     /// Every uncertain job, in id order (there are few: at most the in-flight window).
-    public func uncertainJobs() throws -> [Job] {
+    package func uncertainJobs() throws -> [Job] {
         try wrap { try jobs(where: "state = 'uncertain' ORDER BY id", []) }
     }
 
     /// Targets already checked in this database.
-    public func checkedTargets() throws -> [Target: (ok: Bool, message: String?)] {
+    package func checkedTargets() throws -> [Target: (ok: Bool, message: String?)] {
         try wrap {
             var out: [Target: (ok: Bool, message: String?)] = [:]
             let q = try connection.cached(
@@ -113,7 +113,7 @@ public actor JobStore {
 
     /// Queued plus uncertain jobs, counted on their partial indexes (no table scan: a run on a
     /// million-job database must reach its first call fast).
-    public func openJobs() throws -> Int {
+    package func openJobs() throws -> Int {
         try wrap {
             let queued = try connection.scalarInt("SELECT count(*) FROM jobs WHERE state = 'queued'") ?? 0
             let uncertain = try connection.scalarInt("SELECT count(*) FROM jobs WHERE state = 'uncertain'") ?? 0
@@ -124,7 +124,7 @@ public actor JobStore {
     /// What a run starts from, read in one transaction (one snapshot): the open jobs (queued +
     /// uncertain), the highest job id (jobs imported later have higher ones), and how many are
     /// done and failed. Counted on indexes only: a million-job database reaches its first call fast.
-    public func startFigures() throws -> (open: Int, lastJob: Int, done: Int, failed: Int) {
+    package func startFigures() throws -> (open: Int, lastJob: Int, done: Int, failed: Int) {
         try wrap {
             try connection.transaction(.deferred) {
                 let queued = try connection.scalarInt("SELECT count(*) FROM jobs WHERE state = 'queued'") ?? 0
@@ -138,7 +138,7 @@ public actor JobStore {
     }
 
     /// Counts per state.
-    public func counts() throws -> [JobState: Int] {
+    package func counts() throws -> [JobState: Int] {
         try wrap {
             var out: [JobState: Int] = [:]
             let q = try connection.cached("SELECT state, count(*) FROM jobs GROUP BY state")
@@ -153,7 +153,7 @@ public actor JobStore {
     /// Commits `change`; returns once it is durable. False only for a `.sending` that did not
     /// take effect (the job is no longer claimable, or the lease is gone).
     @discardableResult
-    public func commit(_ change: Change) async throws -> Bool {
+    package func commit(_ change: Change) async throws -> Bool {
         try await withCheckedThrowingContinuation { continuation in
             pending.append((change, continuation))
             scheduleFlush()
@@ -168,7 +168,7 @@ public actor JobStore {
     /// heartbeat, whatever path or lock file it used. A dead holder's lease (its pid gone, or
     /// its heartbeat older than `staleAfter`) is taken over. Returns the new lease's token,
     /// which guards every claim (`Change.sending`).
-    public func acquireLease(pid: Int32, host: String, now: Double, staleAfter: Double = 30) throws -> Int64 {
+    package func acquireLease(pid: Int32, host: String, now: Double, staleAfter: Double = 30) throws -> Int64 {
         try wrap {
             try connection.transaction(.immediate) {
                 let q = try connection.cached(
@@ -203,7 +203,7 @@ public actor JobStore {
 
     /// Refreshes the lease's heartbeat; false when the lease is no longer ours.
     @discardableResult
-    public func heartbeat(lease: Int64, now: Double) throws -> Bool {
+    package func heartbeat(lease: Int64, now: Double) throws -> Bool {
         try wrap {
             try connection.cached("UPDATE runner_lease SET heartbeat_at = ? WHERE id = 1 AND token = ?").run([
                 .double(now), .int(lease),
@@ -213,13 +213,13 @@ public actor JobStore {
     }
 
     /// Gives the lease up (the end of a run).
-    public func releaseLease(_ lease: Int64) throws {
+    package func releaseLease(_ lease: Int64) throws {
         try wrap { try connection.cached("DELETE FROM runner_lease WHERE id = 1 AND token = ?").run([.int(lease)]) }
     }
 
     /// The live lease's holder, if a runner holds one (for commands that must not change jobs
     /// under a running runner).
-    public func leaseHolder(now: Double, staleAfter: Double = 30) throws -> (pid: Int32, host: String)? {
+    package func leaseHolder(now: Double, staleAfter: Double = 30) throws -> (pid: Int32, host: String)? {
         try Self.leaseHolder(connection, now: now, staleAfter: staleAfter)
     }
 
@@ -243,19 +243,19 @@ public actor JobStore {
     // MARK: Retry
 
     /// What `retry` did.
-    public struct RetryResult: Sendable, Equatable {
+    package struct RetryResult: Sendable, Equatable {
         /// Back in the queue.
-        public var queued = 0
+        package var queued = 0
         /// Their last call may have reached the vendor: checked with `registrants` first.
-        public var toCheck = 0
+        package var toCheck = 0
         /// Sent again without a check (`--force` on an uncertain job).
-        public var forced = 0
+        package var forced = 0
     }
 
     /// Puts failed jobs (all, or one) back in the queue. A job whose last call may have
     /// reached the vendor is never re-queued blind: it becomes `uncertain` (checked first),
     /// unless `force` is given for one job.
-    public func retry(job: Int?, force: Bool, now: Double) throws -> RetryResult {
+    package func retry(job: Int?, force: Bool, now: Double) throws -> RetryResult {
         try wrap {
             try connection.transaction(.immediate) {
                 if let holder = try Self.leaseHolder(connection, now: now) {
@@ -327,7 +327,7 @@ public actor JobStore {
     // MARK: Cancel
 
     /// Which jobs `cancel` is about.
-    public enum Selection: Sendable, Equatable {
+    package enum Selection: Sendable, Equatable {
         case importID(Int)
         case job(Int)
         /// Every platform's jobs for this webinar and schedule.
@@ -347,16 +347,16 @@ public actor JobStore {
     }
 
     /// What `cancel` did, and what it left alone.
-    public struct CancelResult: Sendable, Equatable {
-        public var cancelled = 0
+    package struct CancelResult: Sendable, Equatable {
+        package var cancelled = 0
         /// Selected jobs in another state, by state (done, uncertain, in_flight, ...).
-        public var untouched: [JobState: Int] = [:]
+        package var untouched: [JobState: Int] = [:]
     }
 
     /// Takes the selected queued and failed jobs out of the queue (`cancelled`); never done,
     /// uncertain or in-flight ones. Safe during a run: a job the runner has already claimed
     /// is in flight and left alone, and a cancelled one cannot be claimed.
-    public func cancel(_ selection: Selection, now: Double) throws -> CancelResult {
+    package func cancel(_ selection: Selection, now: Double) throws -> CancelResult {
         try wrap {
             try connection.transaction(.immediate) {
                 let (condition, values) = selection.condition
@@ -391,7 +391,7 @@ public actor JobStore {
     /// Other jobs of the same person for the same webinar and schedule on another (EverWebinar)
     /// session date, that may be registered: the check cannot tell them apart from `job` when
     /// the vendor's rows carry no date.
-    public func siblings(of job: Job) throws -> [Int] {
+    package func siblings(of job: Job) throws -> [Int] {
         try wrap {
             let target = job.target
             let dates = try connection.cached(
@@ -422,13 +422,13 @@ public actor JobStore {
     /// Records a call in the history. It is written in the transaction of the next change
     /// committed (record a call before committing the change it led to, and both land
     /// together), at `flushHistory()`, or on its own once many wait.
-    public func record(_ call: CallRecord) {
+    package func record(_ call: CallRecord) {
         calls.append(call)
         if calls.count >= Self.historyBatch { scheduleFlush() }
     }
 
     /// Writes the calls still waiting for a transaction (at the end of a run).
-    public func flushHistory() throws {
+    package func flushHistory() throws {
         guard !calls.isEmpty else { return }
         try wrap { try connection.transaction { try writeCalls() } }
     }

@@ -2,9 +2,9 @@
 ///
 /// Messages never contain the API key or a lead's personal data beyond what the user
 /// already pointed at (a file name, a line number, a column name).
-public struct BulkRegError: Error, CustomStringConvertible, Sendable, Equatable {
+package struct BulkRegError: Error, CustomStringConvertible, Sendable, Equatable {
     /// What kind of failure, which decides the exit code.
-    public enum Code: Sendable, Equatable {
+    package enum Code: Sendable, Equatable {
         /// Bad flags or configuration (exit 2).
         case usage
         /// Bad input file (exit 2).
@@ -17,16 +17,16 @@ public struct BulkRegError: Error, CustomStringConvertible, Sendable, Equatable 
         case unexpected
     }
 
-    public var code: Code
-    public var message: String
+    package var code: Code
+    package var message: String
 
-    public init(_ code: Code, _ message: String) {
+    package init(_ code: Code, _ message: String) {
         self.code = code
         self.message = message
     }
 
-    public var description: String { message }
+    package var description: String { message }
 
     /// The process exit status for this error (2 usage/config/input, 1 unexpected; README lists them all).
-    public var exitCode: Int32 { code == .unexpected ? 1 : 2 }
+    package var exitCode: Int32 { code == .unexpected ? 1 : 2 }
 }

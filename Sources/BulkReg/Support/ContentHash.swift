@@ -8,12 +8,12 @@ import Darwin
 ///
 /// Not cryptographic: it guards against re-importing the same export by mistake, not against
 /// an adversary crafting collisions (who could only make bulkreg skip their own file).
-public struct ContentHash: Sendable, Equatable {
-    public var hex: String
-    public var byteCount: Int
+package struct ContentHash: Sendable, Equatable {
+    package var hex: String
+    package var byteCount: Int
 
     /// Hashes the file at `path`, 1 MiB at a time.
-    public static func of(path: String) throws -> ContentHash {
+    package static func of(path: String) throws -> ContentHash {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             throw BulkRegError(.input, "\(path): cannot read: \(String(cString: strerror(errno)))")
@@ -38,7 +38,7 @@ public struct ContentHash: Sendable, Equatable {
     }
 
     /// Hashes bytes in memory.
-    public static func of(bytes: [UInt8]) -> ContentHash {
+    package static func of(bytes: [UInt8]) -> ContentHash {
         var hasher = Hasher128()
         bytes.withUnsafeBytes { hasher.update($0) }
         return ContentHash(hex: hasher.finalize(), byteCount: bytes.count)

@@ -1,9 +1,9 @@
 /// Packs a row of strings into one BLOB and back: a LEB128 length, then the UTF-8 bytes, per
 /// field. Lossless for any content (commas, quotes, newlines, NULs), and cheaper to write and
 /// read than JSON.
-public enum RowCodec {
+package enum RowCodec {
     /// Encodes `fields`.
-    public static func encode(_ fields: [String]) -> [UInt8] {
+    package static func encode(_ fields: [String]) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(fields.reduce(0) { $0 + $1.utf8.count + 2 })
         append(fields, to: &out)
@@ -11,7 +11,7 @@ public enum RowCodec {
     }
 
     /// Appends the encoding of `fields` to `out`.
-    public static func append(_ fields: [String], to out: inout [UInt8]) {
+    package static func append(_ fields: [String], to out: inout [UInt8]) {
         for field in fields {
             var count = field.utf8.count
             while count >= 0x80 {
@@ -25,7 +25,7 @@ public enum RowCodec {
     }
 
     /// Decodes bytes written by `encode`; a truncated blob yields the fields read so far.
-    public static func decode(_ bytes: UnsafeRawBufferPointer) -> [String] {
+    package static func decode(_ bytes: UnsafeRawBufferPointer) -> [String] {
         var fields: [String] = []
         forEachField(bytes) { fields.append(String(decoding: $0, as: UTF8.self)) }
         return fields
@@ -34,7 +34,7 @@ public enum RowCodec {
     /// Calls `body` with each field's bytes (slices of `bytes`, no copy), in order; a truncated
     /// blob yields the fields read so far.
     @inline(__always)
-    public static func forEachField(
+    package static func forEachField(
         _ bytes: UnsafeRawBufferPointer,
         _ body: (UnsafeRawBufferPointer) throws -> Void
     ) rethrows {
@@ -57,7 +57,7 @@ public enum RowCodec {
     }
 
     /// Decodes an array (tests, small blobs).
-    public static func decode(_ bytes: [UInt8]) -> [String] {
+    package static func decode(_ bytes: [UInt8]) -> [String] {
         bytes.withUnsafeBytes { decode($0) }
     }
 }

@@ -6,9 +6,9 @@ import Darwin
 
 /// Wall-clock time as stored in the database: seconds since 1970 (UTC), as a Double (read
 /// through Pacing's `Clocks`).
-public enum WallClock {
+package enum WallClock {
     /// `2026-11-23T15:03:50Z`.
-    public static func iso8601(_ seconds: Double) -> String {
+    package static func iso8601(_ seconds: Double) -> String {
         var t = time_t(seconds)
         var parts = tm()
         gmtime_r(&t, &parts)

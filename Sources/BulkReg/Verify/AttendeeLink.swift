@@ -7,9 +7,9 @@ import Foundation
 /// identifies the attendee is the link's path: its segments compared exactly, without the
 /// scheme, host, query, fragment and an empty last segment. Two links with different paths
 /// (a session edited: new tokens) are different links.
-public enum AttendeeLink {
+package enum AttendeeLink {
     /// True when `a` and `b` are the same attendee link (both missing counts as the same).
-    public static func same(_ a: String?, _ b: String?) -> Bool {
+    package static func same(_ a: String?, _ b: String?) -> Bool {
         let left = identity(a)
         let right = identity(b)
         return left == right

@@ -3,37 +3,37 @@ import Pacing
 import WebinarAPI
 
 /// What `bulkreg verify` found for one webinar schedule.
-public struct VerifyCounts: Sendable, Equatable {
-    public var platform: Platform
-    public var webinarID: Int
-    public var schedule: Int
+package struct VerifyCounts: Sendable, Equatable {
+    package var platform: Platform
+    package var webinarID: Int
+    package var schedule: Int
     /// Done jobs looked for.
-    public var jobs = 0
-    public var confirmed = 0
+    package var jobs = 0
+    package var confirmed = 0
     /// Found with other links (refreshed when `--refresh`).
-    public var changed = 0
-    public var refreshed = 0
+    package var changed = 0
+    package var refreshed = 0
     /// Not at the vendor any more: now `failed`.
-    public var notFound = 0
+    package var notFound = 0
     /// Registrants the vendor has that no done job of this database is (counted, not touched).
-    public var vendorOnly = 0
+    package var vendorOnly = 0
     /// Jobs the rows could not tell apart (the same person in several sessions, undated rows).
-    public var unsettled = 0
-    public var pages = 0
+    package var unsettled = 0
+    package var pages = 0
     /// Set when the pass could not finish (the vendor's error): nothing was marked not found.
-    public var error: String?
+    package var error: String?
 }
 
 /// Audits done jobs against the vendor's `registrants`: every page of each schedule, matched
 /// by email (any case) and schedule (and an EverWebinar row's session date when it has one);
 /// the page's findings committed before the next page is asked for. A job is "not found" only
 /// after a complete pass over its schedule.
-public struct Verifier: Sendable {
-    public var refresh: Bool
+package struct Verifier: Sendable {
+    package var refresh: Bool
     /// Waits between retries of a page (injected: tests do not sleep).
     let sleep: @Sendable (Duration) async throws -> Void
 
-    public init(refresh: Bool) {
+    package init(refresh: Bool) {
         self.init(refresh: refresh) { try await Task.sleep(for: $0) }
     }
 
@@ -207,7 +207,7 @@ extension Verifier {
     /// - Parameters:
     ///   - now: wall-clock seconds (stored as `verified_at`).
     ///   - stamp: the time as messages show it (`2026-12-02 18:10`).
-    public func run(
+    package func run(
         databasePath path: String,
         api: any WebinarAPI,
         now: @escaping @Sendable () -> Double,
