@@ -160,7 +160,7 @@ enum RunSummary {
         if snapshot.pickedUp > 0 { parts.append("\(snapshot.pickedUp) imported during the run and picked up") }
         parts.append("\(snapshot.retries) retries")
         parts.append("\(snapshot.rateLimited) × 429")
-        let left = (counts[.queued] ?? 0) + (counts[.uncertain] ?? 0) + (counts[.inFlight] ?? 0)
+        let left = JobState.open(in: counts)
         return parts.joined(separator: ", ")
             + "\ndatabase: \(counts[.done] ?? 0) done, \(counts[.failed] ?? 0) failed, \(left) left in the queue, "
             + "\(counts[.cancelled] ?? 0) cancelled, \(counts[.rejected] ?? 0) rejected and \(counts[.duplicate] ?? 0) "

@@ -181,8 +181,7 @@ package final class Runner<C: Clock>: Sendable where C.Duration == Duration {
         }
         let snapshot = progress.snapshot
         let left = try await store.counts()
-        let open = (left[.queued] ?? 0) + (left[.uncertain] ?? 0) + (left[.inFlight] ?? 0)
-        if open == 0 { return .drained(snapshot) }
+        if JobState.open(in: left) == 0 { return .drained(snapshot) }
         if state.stopping && !state.checksPending { return .stopped(snapshot) }
         return .checksPending(snapshot)
     }

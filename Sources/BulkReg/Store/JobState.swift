@@ -18,4 +18,12 @@ package enum JobState: String, Sendable, CaseIterable, Codable {
     case duplicate
     /// Taken out of the queue by `bulkreg cancel`; kept for the record and the export.
     case cancelled
+
+    /// Still to be registered or settled by a run: queued, in flight or uncertain.
+    package var isOpen: Bool { self == .queued || self == .inFlight || self == .uncertain }
+
+    /// The open jobs among per-state counts.
+    package static func open(in counts: [JobState: Int]) -> Int {
+        counts.reduce(0) { $0 + ($1.key.isOpen ? $1.value : 0) }
+    }
 }
