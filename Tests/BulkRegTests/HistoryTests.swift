@@ -188,11 +188,7 @@ struct HistoryStorageTests {
         _ = connection
 
         let csv = dir.write("leads.csv", "email,first_name\nann@example.com,Ann\nbob@example.com,Bob\n")
-        _ = try Importer.run(
-            ImportOptions(file: csv, defaults: ImportDefaults(webinarID: 5, schedule: 34)),
-            databasePath: dir.db,
-            now: 1_000
-        )
+        try importFile(dir, csv)
         let upgraded = try Database.open(dir.db, mode: .existing)
         #expect(try upgraded.scalarInt("PRAGMA user_version") == 5)
         #expect(try upgraded.scalarInt("SELECT count(*) FROM jobs") == 2)

@@ -12,11 +12,7 @@ struct HonestRunTests {
         let dir = TempDir()
         var text = "email,first_name\n"
         for i in 1...leads { text += "p\(i)@example.com,P\(i)\n" }
-        _ = try Importer.run(
-            ImportOptions(file: dir.write("l.csv", text), defaults: ImportDefaults(webinarID: 5, schedule: 34)),
-            databasePath: dir.db,
-            now: 1_000
-        )
+        try importFile(dir, dir.write("l.csv", text))
         let connection = try Database.open(dir.db, mode: .existing)
         for (i, at) in times.enumerated() {
             try connection.prepare("UPDATE jobs SET state = 'done' WHERE id = ?").run([.int(Int64(i + 1))])
@@ -124,12 +120,9 @@ struct HonestRunTests {
         let dir = try database(leads: 2, registeredAt: [])
         let connection = try Database.open(dir.db, mode: .existing)
         try connection.execute("UPDATE jobs SET state = 'in_flight', maybe_sent = 1 WHERE id = 1")
-        let again = try Importer.run(
-            ImportOptions(
-                file: dir.write("again.csv", "email,first_name\np1@example.com,Pat\np2@example.com,Pam\n"),
-                defaults: ImportDefaults(webinarID: 5, schedule: 34)
-            ),
-            databasePath: dir.db,
+        let again = try importFile(
+            dir,
+            dir.write("again.csv", "email,first_name\np1@example.com,Pat\np2@example.com,Pam\n"),
             now: 2_000
         )
         #expect(again.leftAlone == 1 && again.updated == 1 && again.queued == 0)
@@ -143,14 +136,7 @@ struct HonestRunTests {
         try connection.execute(
             "UPDATE jobs SET state = 'failed', maybe_sent = 1, sent_at = 1500, error = 'could not check' WHERE id = 1"
         )
-        let again = try Importer.run(
-            ImportOptions(
-                file: dir.write("again.csv", "email,first_name\np1@example.com,Pat\n"),
-                defaults: ImportDefaults(webinarID: 5, schedule: 34)
-            ),
-            databasePath: dir.db,
-            now: 2_000
-        )
+        let again = try importFile(dir, dir.write("again.csv", "email,first_name\np1@example.com,Pat\n"), now: 2_000)
         #expect(again.updated == 1)
         #expect(
             try connection.scalarInt(

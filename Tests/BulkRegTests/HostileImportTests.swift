@@ -18,14 +18,6 @@ struct HostileImportTests {
         return out
     }
 
-    func importFile(_ dir: TempDir, _ file: String, map: [String: String] = [:]) throws -> ImportSummary {
-        try Importer.run(
-            ImportOptions(file: file, defaults: ImportDefaults(webinarID: 5, schedule: 34), overrides: map),
-            databasePath: dir.db,
-            now: 1_000
-        )
-    }
-
     /// A database holding one earlier import, so that "unchanged" has something to keep.
     func seeded() throws -> TempDir {
         let dir = TempDir()
@@ -267,28 +259,22 @@ struct HostileImportTests {
                 + "--encoding windows-1252 (Excel \"CSV (Comma delimited)\" on Windows) or --encoding macroman"
         )
         // ... and imported as written once its encoding is named.
-        let r = try Importer.run(
-            ImportOptions(file: romanFile, defaults: ImportDefaults(webinarID: 5, schedule: 34), encoding: .macRoman),
-            databasePath: roman.db,
-            now: 1
-        )
+        let r = try importFile(roman, romanFile, encoding: .macRoman, now: 1)
         #expect(r.queued == 2 && r.encoding == "MacRoman")
         let last = try #require(try exportRows(roman).last)
         #expect(last.contains("b@example.com") && last.contains("Zoë"))
         // Windows Excel's "CSV (Comma delimited)" is Windows-1252.
         let win = TempDir()
-        let w = try Importer.run(
-            ImportOptions(
-                file: win.write(
-                    "win.csv",
-                    bytes: Array("Email;First Name;Last Name\r\nj@example.com;Jos".utf8) + [0xE9] + Array(";O".utf8) + [
-                        0x92
-                    ] + Array("Brien\r\n".utf8)
-                ),
-                defaults: ImportDefaults(webinarID: 5, schedule: 34),
-                encoding: .windows1252
+        let w = try importFile(
+            win,
+            win.write(
+                "win.csv",
+                bytes: Array("Email;First Name;Last Name\r\nj@example.com;Jos".utf8) + [0xE9] + Array(";O".utf8) + [
+                    0x92
+                ]
+                    + Array("Brien\r\n".utf8)
             ),
-            databasePath: win.db,
+            encoding: .windows1252,
             now: 1
         )
         #expect(w.queued == 1 && w.delimiter == ";")

@@ -330,27 +330,6 @@ struct FieldMapTests {
 
 @Suite("Import and export")
 struct ImportExportTests {
-    func run(
-        _ dir: TempDir,
-        _ file: String,
-        webinar: Int? = 5,
-        schedule: Int? = 34,
-        platform: Platform = .webinarjam,
-        map: [String: String] = [:],
-        delimiter: UInt8? = nil
-    ) throws -> ImportSummary {
-        try Importer.run(
-            ImportOptions(
-                file: file,
-                defaults: ImportDefaults(platform: platform, webinarID: webinar, schedule: schedule),
-                overrides: map,
-                delimiter: delimiter
-            ),
-            databasePath: dir.db,
-            now: 1_000
-        )
-    }
-
     @Test("every row becomes exactly one job; counts add up")
     func accounting() throws {
         let dir = TempDir()
@@ -358,7 +337,7 @@ struct ImportExportTests {
             "a.csv",
             "email,first_name,phone\na@example.com,Ann,\nA@EXAMPLE.COM,Ann2,\nbad,Bob,\nc@example.com,,\nd@example.com,Dee,12ab\ne@example.com,Eve,1,extra\nf@example.com,Fay,,,\n"
         )
-        let s = try run(dir, file)
+        let s = try importFile(dir, file)
         #expect(s.rowsRead == 7)
         #expect(s.queued == 3)
         #expect(s.duplicatesInFile == 1)
@@ -378,19 +357,19 @@ struct ImportExportTests {
     func reimport() throws {
         let dir = TempDir()
         let one = dir.write("one.csv", "email,first_name\na@example.com,Ann\nb@example.com,Bob\n")
-        let first = try run(dir, one)
+        let first = try importFile(dir, one)
         #expect(first.queued == 2)
-        let again = try run(dir, one)
+        let again = try importFile(dir, one)
         #expect(again.alreadyImportedAt == 1_000)
         #expect(again.importID == first.importID)
         let two = dir.write("two.csv", "Email,First Name\nB@example.com,Bobby\nc@example.com,Cy\n")
-        let second = try run(dir, two)
+        let second = try importFile(dir, two)
         #expect(second.queued == 1)
         #expect(second.updated == 1)
         #expect(second.duplicatesOfEarlierImports == 0)
         // Same person, other schedule: a new job.
         let three = dir.write("three.csv", "email,first_name\na@example.com,Ann\n")
-        #expect(try run(dir, three, schedule: 46).queued == 1)
+        #expect(try importFile(dir, three, schedule: 46).queued == 1)
         let report = try StatusReport.load(databasePath: dir.db, now: 2_000)
         #expect(report.total == 5)
         // b's first row was replaced by the second file's: it shows the new job's outcome.
@@ -405,7 +384,7 @@ struct ImportExportTests {
         let text =
             "Email Address,First Name,Notes,Empty\r\nz@example.com,\"Zoë \"\"Z\"\" O'Neil\",\"multi\r\nline, with comma\",\r\na@example.com,Al,=SUM(A1),\r\n"
         let file = dir.write("rt.csv", text)
-        _ = try run(dir, file)
+        _ = try importFile(dir, file)
         let rows = try exportRows(dir)
         #expect(rows[0] == ["Email Address", "First Name", "Notes", "Empty"] + Exporter.resultColumns)
         #expect(Array(rows[1].prefix(4)) == ["z@example.com", "Zoë \"Z\" O'Neil", "multi\r\nline, with comma", ""])
@@ -421,7 +400,7 @@ struct ImportExportTests {
         let dir = TempDir()
         let quoted = "\"" + cell + "\""
         let file = dir.write("x.csv", "email,first_name,note\na@example.com,Ann,\(quoted)\n")
-        _ = try run(dir, file)
+        _ = try importFile(dir, file)
         #expect(try exportRows(dir, excelSafe: true)[1][2] == "'" + cell)
         #expect(try exportRows(dir, excelSafe: false)[1][2] == cell)
     }
@@ -429,8 +408,8 @@ struct ImportExportTests {
     @Test("files with different headers export side by side")
     func unionOfHeaders() throws {
         let dir = TempDir()
-        _ = try run(dir, dir.write("a.csv", "email,first_name,city\na@example.com,Ann,Oslo\n"))
-        _ = try run(dir, dir.write("b.csv", "first_name,email,zip\nBo,b@example.com,0150\n"))
+        _ = try importFile(dir, dir.write("a.csv", "email,first_name,city\na@example.com,Ann,Oslo\n"))
+        _ = try importFile(dir, dir.write("b.csv", "first_name,email,zip\nBo,b@example.com,0150\n"))
         let rows = try exportRows(dir)
         #expect(Array(rows[0].prefix(4)) == ["email", "first_name", "city", "zip"])
         #expect(Array(rows[1].prefix(4)) == ["a@example.com", "Ann", "Oslo", ""])
@@ -452,7 +431,7 @@ struct ImportExportTests {
         ]
         for (name, content) in cases {
             let dir = TempDir()
-            let s = try run(dir, dir.write(name, bytes: content))
+            let s = try importFile(dir, dir.write(name, bytes: content))
             #expect(s.queued == 1, "\(name)")
             let rows = try exportRows(dir)
             #expect(Array(rows[1].prefix(2)) == ["zoe@example.com", "Zoë"], "\(name)")
@@ -463,7 +442,7 @@ struct ImportExportTests {
     func quotedNewlineLines() throws {
         let dir = TempDir()
         let file = dir.write("q.csv", "email,first_name\na@example.com,\"Ann\nMarie\"\nbad,Bob\n")
-        let s = try run(dir, file)
+        let s = try importFile(dir, file)
         #expect(s.queued == 1)
         let connection = try Connection(.path(dir.db))
         let q = try connection.prepare("SELECT line FROM jobs WHERE state = 'rejected'")
@@ -478,7 +457,7 @@ struct ImportExportTests {
             "m.csv",
             "email,first_name,webinar_id,schedule,platform,date,timezone\na@example.com,Ann,5,34,,,\na@example.com,Ann,5,46,,,\nb@example.com,Bo,6,56,everwebinar,2024-01-05 13:00,GMT-5\n"
         )
-        let s = try run(dir, file, webinar: nil, schedule: nil)
+        let s = try importFile(dir, file, webinar: nil, schedule: nil)
         #expect(s.queued == 3)
         let report = try StatusReport.load(databasePath: dir.db, now: 2_000)
         #expect(
@@ -518,14 +497,7 @@ struct BadInputTests {
     @Test("NUL bytes and an unterminated quote name the line; an existing database is unchanged")
     func malformedMidFile() throws {
         let dir = TempDir()
-        _ = try Importer.run(
-            ImportOptions(
-                file: dir.write("ok.csv", "email,first_name\nz@example.com,Z\n"),
-                defaults: ImportDefaults(webinarID: 5, schedule: 34)
-            ),
-            databasePath: dir.db,
-            now: 1
-        )
+        try importFile(dir, dir.write("ok.csv", "email,first_name\nz@example.com,Z\n"), now: 1)
         var nul = Array("email,first_name\na@example.com,Ann\nb@example.com,B".utf8)
         nul += [0, 0x0A]
         expectInputError(dir, file: dir.write("nul.csv", bytes: nul), contains: "line 3")

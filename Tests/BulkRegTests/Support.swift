@@ -49,6 +49,13 @@ func fingerprint(_ path: String) -> String? {
     return ContentHash.of(bytes: [UInt8](data)).hex + "/\(data.count)"
 }
 
+extension RegistrantsPage {
+    /// A registrants list of one page.
+    static func only(_ registrants: [Registrant]) -> RegistrantsPage {
+        RegistrantsPage(currentPage: 1, lastPage: 1, registrants: registrants)
+    }
+}
+
 /// A scripted vendor API: answers from closures, records every call.
 final class FakeAPI: WebinarAPI, Sendable {
     struct Calls: Sendable {
@@ -67,7 +74,7 @@ final class FakeAPI: WebinarAPI, Sendable {
             .success(FakeAPI.user(for: r))
         },
         registrants: @escaping @Sendable (RegistrantsQuery) -> Result<RegistrantsPage, APIFailure> = { _ in
-            .success(RegistrantsPage(currentPage: 1, lastPage: 1, registrants: []))
+            .success(.only([]))
         },
         webinar: @escaping @Sendable (Platform, Int) -> Result<WebinarDetail, APIFailure> = { _, id in
             .success(WebinarDetail(webinarID: id, schedules: [ScheduleInfo(schedule: 34, date: "2024-01-05 13:00")]))
@@ -141,7 +148,33 @@ func expectImportError(
     #expect(fingerprint(dbPath) == before, "database changed", sourceLocation: sourceLocation)
 }
 
-/// Imports `rows` (email,first_name) into a new database at `dir.db`.
+/// Imports `file` into `dir.db` (webinar 5, schedule 34 unless told otherwise).
+@discardableResult
+func importFile(
+    _ dir: TempDir,
+    _ file: String,
+    webinar: Int? = 5,
+    schedule: Int? = 34,
+    platform: Platform = .webinarjam,
+    map: [String: String] = [:],
+    delimiter: UInt8? = nil,
+    encoding: CSVEncoding? = nil,
+    now: Double = 1_000
+) throws -> ImportSummary {
+    try Importer.run(
+        ImportOptions(
+            file: file,
+            defaults: ImportDefaults(platform: platform, webinarID: webinar, schedule: schedule),
+            overrides: map,
+            delimiter: delimiter,
+            encoding: encoding
+        ),
+        databasePath: dir.db,
+        now: now
+    )
+}
+
+/// Imports `count` leads (email,first_name) into a new database at `dir.db`.
 @discardableResult
 func importLeads(
     _ dir: TempDir,
@@ -154,67 +187,70 @@ func importLeads(
 {
     var text = "email,first_name\n"
     for i in 1...count { text += "lead\(i)@example.com,Lead\(i)\n" }
-    let file = dir.write(name, text)
-    return try Importer.run(
-        ImportOptions(file: file, defaults: ImportDefaults(webinarID: webinar, schedule: schedule)),
-        databasePath: dir.db,
-        now: 1_000
-    )
+    return try importFile(dir, dir.write(name, text), webinar: webinar, schedule: schedule)
 }
 
-/// Runs `runner` to the end while moving the manual clock forward whenever someone sleeps on it.
-func drive(
-    _ runner: Runner<ManualClock>,
-    clock: ManualClock,
-    stopAfterCalls: Int? = nil,
-    api: FakeAPI? = nil
-) async throws
-    -> RunOutcome
-{
-    let task = Task { try await runner.run() }
-    let driver = Task {
-        var stopped = false
-        while !Task.isCancelled {
-            if let limit = stopAfterCalls, let api, !stopped, api.calls.withLock({ $0.register.count }) >= limit {
-                runner.requestStop()
-                stopped = true
-            }
-            // Let every runnable task reach its next suspension before time moves, so that
-            // nobody wakes late for a slot (which the runner would then count as a late start).
-            for _ in 0..<64 { await Task.yield() }
-            if clock.nextDeadline != nil { clock.advanceToNextDeadline() }
-        }
-    }
-    defer { driver.cancel() }
-    return try await task.value
-}
+/// What the runner tests start from: `leads` imported leads (`importLeads`), then `afterImport`
+/// on the database, then a runner over them with `api` on the manual `clock`, with fast,
+/// deterministic settings.
+struct TestRun {
+    let dir = TempDir()
+    let api: FakeAPI
+    let clock: ManualClock
+    let runner: Runner<ManualClock>
+    let store: JobStore
 
-/// A runner on a manual clock with fast, deterministic settings.
-func makeRunner(
-    _ dir: TempDir,
-    api: FakeAPI,
-    clock: ManualClock,
-    workers: Int = 8,
-    rate: Int = 20,
-    maxAttempts: Int = 3
-)
-    throws -> (Runner<ManualClock>, JobStore)
-{
-    let store = try JobStore(path: dir.db)
-    let runner = Runner(
-        api: api,
-        store: store,
-        clocks: Clocks(monotonic: clock, wall: { 2_000 }),
-        configuration: RunConfiguration(
-            workers: workers,
-            rate: rate,
-            maxAttempts: maxAttempts,
-            requestTimeout: .seconds(30),
-            backoff: Backoff(),
-            seed: 42
+    init(
+        leads: Int,
+        schedule: Int = 34,
+        afterImport: (TempDir) throws -> Void = { _ in },
+        api: FakeAPI = FakeAPI(),
+        clock: ManualClock = ManualClock(),
+        workers: Int = 8,
+        rate: Int = 20,
+        maxAttempts: Int = 3
+    ) throws {
+        try importLeads(dir, count: leads, schedule: schedule)
+        try afterImport(dir)
+        self.api = api
+        self.clock = clock
+        store = try JobStore(path: dir.db)
+        runner = Runner(
+            api: api,
+            store: store,
+            clocks: Clocks(monotonic: clock, wall: { 2_000 }),
+            configuration: RunConfiguration(
+                workers: workers,
+                rate: rate,
+                maxAttempts: maxAttempts,
+                requestTimeout: .seconds(30),
+                backoff: Backoff(),
+                seed: 42
+            )
         )
-    )
-    return (runner, store)
+    }
+
+    /// Runs the runner to the end while moving the manual clock forward whenever someone sleeps
+    /// on it; asks it to stop once `stopAfterCalls` registrations were sent.
+    func drive(stopAfterCalls: Int? = nil) async throws -> RunOutcome {
+        let (runner, clock, api) = (runner, clock, api)
+        let task = Task { try await runner.run() }
+        let driver = Task {
+            var stopped = false
+            while !Task.isCancelled {
+                if let limit = stopAfterCalls, !stopped, api.calls.withLock({ $0.register.count }) >= limit {
+                    runner.requestStop()
+                    stopped = true
+                }
+                // Let every runnable task reach its next suspension before time moves, so that
+                // nobody wakes late for a slot (which the runner would then count as a late start).
+                for _ in 0..<64 { await Task.yield() }
+                if clock.nextDeadline != nil { clock.advanceToNextDeadline() }
+            }
+        }
+        defer { driver.cancel() }
+        return try await task.value
+    }
 }
 
 /// The export as rows of fields (via the CSV module).

@@ -130,9 +130,7 @@ struct EndToEndTests {
 
     @Test("plain http is refused unless it goes to a loopback host")
     func httpRefused() async throws {
-        let ws = Workspace()
-        let file = ws.write("leads.csv", leadsCSV(count: 1))
-        _ = try await bulkreg(["import", file, "--webinar", "5", "--schedule", "34", "--db", ws.db])
+        let ws = try await workspace(leads: 1)
         let run = try await bulkreg(
             ["run", "--db", ws.db, "--api-base", "http://api.example.com"],
             env: ["WEBINARJAM_API_KEY": key]
@@ -144,9 +142,7 @@ struct EndToEndTests {
     @Test("one runner per database; SIGINT stops cleanly with 130, SIGTERM with 143")
     func lockAndSignals() async throws {
         for (signal, code) in [(SIGINT, Int32(130)), (SIGTERM, Int32(143))] {
-            let ws = Workspace()
-            let file = ws.write("leads.csv", leadsCSV(count: 400))
-            _ = try await bulkreg(["import", file, "--webinar", "5", "--schedule", "34", "--db", ws.db])
+            let ws = try await workspace(leads: 400)
             try await withSimulator {
                 $0.faults = SimFaults(latencyMs: 50...100)
             } run: { sim in

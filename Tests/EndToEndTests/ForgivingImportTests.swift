@@ -114,9 +114,7 @@ struct ForgivingImportTests {
 
     @Test("a lead being checked (uncertain) is left alone by a re-import")
     func uncertainLeftAlone() async throws {
-        let ws = Workspace()
-        let file = ws.write("leads.csv", leadsCSV(count: 2))
-        #expect(try await importFile(ws, file, ["--webinar", "5", "--schedule", "34"]).status == 0)
+        let ws = try await workspace(leads: 2)
         try await withSimulator { config in
             config.faults.registrantsDownS = 600
         } run: { sim in
@@ -274,11 +272,10 @@ struct ForgivingImportTests {
         "small stumbles: the other platform's webinar, a schedule of several sessions without --date, Import with: lines"
     )
     func stumbles() async throws {
-        let ws = Workspace()
-        let file = ws.write("ew.csv", leadsCSV(count: 2))
-        #expect(
-            try await importFile(ws, file, ["--platform", "everwebinar", "--webinar", "7", "--schedule", "71"]).status
-                == 0
+        let ws = try await workspace(
+            leads: 2,
+            file: "ew.csv",
+            options: ["--platform", "everwebinar", "--webinar", "7", "--schedule", "71"]
         )
         try await withSimulator { sim in
             let env = ["WEBINARJAM_API_KEY": key]
@@ -315,18 +312,14 @@ struct ForgivingImportTests {
 
     @Test("a run picks up leads imported while it goes on, and exits 0")
     func concurrentImport() async throws {
-        let ws = Workspace()
-        let file = ws.write("first.csv", leadsCSV(count: 80))
-        #expect(try await importFile(ws, file, ["--webinar", "5", "--schedule", "34"]).status == 0)
+        let ws = try await workspace(leads: 80, file: "first.csv")
         try await withSimulator { config in
             config.faults.latencyMs = 20...60
         } run: { sim in
-            let (process, out, err) = try launch(
+            let (process, stdout, stderr) = try launchCollected(
                 ["run", "--db", ws.db, "--api-base", sim.baseURL, "--request-timeout", "2", "--quiet"],
                 env: ["WEBINARJAM_API_KEY": key]
             )
-            let stdout = PipeCollector(out)
-            let stderr = PipeCollector(err)
             #expect(await waitUntil(.seconds(30)) { await sim.registrations().count >= 10 })
             var more = "Email,First Name\n"
             for i in 1...30 { more += "late\(i)@example.com,Late\(i)\n" }

@@ -63,12 +63,10 @@ extension EndToEndTests {
                 )
                 #expect(refused.status != 0 && refused.status != 3, "\(refused.stdout) \(refused.stderr)")
                 // The API host down: connection refused for 7 s, then Ctrl-C.
-                let (process, out, err) = try launch(
+                let (process, _, stderr) = try launchCollected(
                     ["run", "--db", ws.db, "--api-base", "http://127.0.0.1:\(try freeLoopbackPort())", "--quiet"],
                     env: ["WEBINARJAM_API_KEY": apiKey]
                 )
-                let stderr = PipeCollector(err)
-                _ = PipeCollector(out)
                 // Real time, in another process: its backoff between refused calls runs on its own
                 // clock, and an outage needs calls spanning 5 s (nothing of it is visible from
                 // here before Ctrl-C writes the history).
@@ -361,9 +359,7 @@ extension EndToEndTests {
         /// runs. (`wait4`'s `ru_maxrss` would not do: a child spawned from this big test process
         /// starts with the parent's high-water mark.)
         static func measured(_ args: [String]) async throws -> (Int32, Int) {
-            let (process, out, err) = try launch(args)
-            _ = PipeCollector(out)
-            _ = PipeCollector(err)
+            let (process, _, _) = try launchCollected(args)
             let path = "/proc/\(process.processIdentifier)/status"
             var peak = 0
             while process.isRunning {

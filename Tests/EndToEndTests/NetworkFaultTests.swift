@@ -15,16 +15,12 @@ private let apiKey = "e2e-network-key-0123456789"
 struct NetworkFaultTests {
     @Test("the API host refuses connections for a while: the run pauses, says so, and finishes when it is back")
     func outageThenBack() async throws {
-        let ws = Workspace()
-        let file = ws.write("leads.csv", leadsCSV(count: 30))
-        #expect(try await bulkreg(["import", file, "--webinar", "5", "--schedule", "34", "--db", ws.db]).status == 0)
+        let ws = try await workspace(leads: 30)
         let port = try freeLoopbackPort()
-        let (process, out, err) = try launch(
+        let (process, stdout, stderr) = try launchCollected(
             ["run", "--db", ws.db, "--api-base", "http://127.0.0.1:\(port)", "--request-timeout", "2"],
             env: ["WEBINARJAM_API_KEY": apiKey]
         )
-        let stderr = PipeCollector(err)
-        let stdout = PipeCollector(out)
         // The line appears as soon as the outage begins (not at the next 10 s tick).
         #expect(await waitUntil(.seconds(20)) { stderr.text.contains("API unreachable for") }, "\(stderr.text)")
         #expect(stderr.text.contains("connection refused), next try in"), "\(stderr.text)")
@@ -96,9 +92,7 @@ struct NetworkFaultTests {
         "a 100 MB answer is cut at the cap: the call is uncertain, its checks are cut too, it stays uncertain (exit 3)"
     )
     func hugeBody() async throws {
-        let ws = Workspace()
-        let file = ws.write("leads.csv", leadsCSV(count: 1))
-        #expect(try await bulkreg(["import", file, "--webinar", "5", "--schedule", "34", "--db", ws.db]).status == 0)
+        let ws = try await workspace(leads: 1)
         let server = try HugeAnswerServer(bodyBytes: 100 << 20)
         defer { server.stop() }
         let start = ContinuousClock.now
@@ -126,15 +120,11 @@ struct NetworkFaultTests {
     /// Runs against `apiBase` until the progress line shows the outage with `expect`, then
     /// interrupts: exit 130, every job still queued with no attempt spent.
     func pausesAndStops(apiBase: String, expect: String) async throws {
-        let ws = Workspace()
-        let file = ws.write("leads.csv", leadsCSV(count: 5))
-        #expect(try await bulkreg(["import", file, "--webinar", "5", "--schedule", "34", "--db", ws.db]).status == 0)
-        let (process, out, err) = try launch(
+        let ws = try await workspace(leads: 5)
+        let (process, _, stderr) = try launchCollected(
             ["run", "--db", ws.db, "--api-base", apiBase, "--request-timeout", "3"],
             env: ["WEBINARJAM_API_KEY": apiKey]
         )
-        let stderr = PipeCollector(err)
-        _ = PipeCollector(out)
         let shown = await waitUntil(.seconds(30)) { stderr.text.contains(expect) }
         #expect(shown, "\(stderr.text)")
         #expect(stderr.text.contains("next try in"), "\(stderr.text)")
@@ -151,25 +141,6 @@ struct NetworkFaultTests {
         let fromEnd = rows[0].count - attempts
         #expect(rows.dropFirst().allSatisfy { $0[$0.count - fromEnd] == "0" }, "\(export.stdout)")
     }
-}
-
-/// Everything a pipe delivers, read on a thread of its own (never the cooperative pool).
-final class PipeCollector: Sendable {
-    private let data = Mutex(Data())
-
-    init(_ pipe: Pipe) {
-        let handle = pipe.fileHandleForReading
-        let thread = Thread { [self] in
-            while true {
-                let chunk = handle.availableData
-                if chunk.isEmpty { break }
-                self.data.withLock { $0.append(chunk) }
-            }
-        }
-        thread.start()
-    }
-
-    var text: String { data.withLock { String(decoding: $0, as: UTF8.self) } }
 }
 
 /// A TCP socket bound to an ephemeral loopback port (listening if asked), and that port.

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import WebinarSim
 
@@ -68,6 +69,34 @@ func start(_ process: Process) throws -> (Process, Pipe, Pipe) {
     process.standardInput = FileHandle.nullDevice
     try process.run()
     return (process, out, err)
+}
+
+/// Starts `bulkreg ARGS` like `launch`, its stdout and stderr collected as they come.
+func launchCollected(
+    _ args: [String],
+    env: [String: String] = [:]
+) throws -> (Process, stdout: PipeCollector, stderr: PipeCollector) {
+    let (process, out, err) = try launch(args, env: env)
+    return (process, PipeCollector(out), PipeCollector(err))
+}
+
+/// Everything a pipe delivers, read on a thread of its own (never the cooperative pool).
+final class PipeCollector: Sendable {
+    private let data = Mutex(Data())
+
+    init(_ pipe: Pipe) {
+        let handle = pipe.fileHandleForReading
+        let thread = Thread { [self] in
+            while true {
+                let chunk = handle.availableData
+                if chunk.isEmpty { break }
+                self.data.withLock { $0.append(chunk) }
+            }
+        }
+        thread.start()
+    }
+
+    var text: String { data.withLock { String(decoding: $0, as: UTF8.self) } }
 }
 
 /// Runs a configured process to the end.
@@ -145,6 +174,22 @@ func leadsCSV(count: Int, extra: [String] = []) -> String {
     for i in 1...count { text += "person\(i)@example.com,Person\(i),Test,(555) 010-\(String(format: "%04d", i))\n" }
     for line in extra { text += line + "\n" }
     return text
+}
+
+/// A workspace whose database holds `count` leads (`leadsCSV`) imported from `file` with
+/// `options` (webinar 5, schedule 34 unless told otherwise); the import is expected to succeed.
+func workspace(
+    leads count: Int,
+    extra: [String] = [],
+    file name: String = "leads.csv",
+    options: [String] = ["--webinar", "5", "--schedule", "34"],
+    sourceLocation: SourceLocation = #_sourceLocation
+) async throws -> Workspace {
+    let ws = Workspace()
+    let file = ws.write(name, leadsCSV(count: count, extra: extra))
+    let imported = try await bulkreg(["import", file] + options + ["--db", ws.db])
+    #expect(imported.status == 0, "\(imported.stderr)", sourceLocation: sourceLocation)
+    return ws
 }
 
 /// Parses a CSV export (simple: the export quotes only when needed, the test data has no quotes).

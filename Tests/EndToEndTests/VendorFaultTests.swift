@@ -15,15 +15,6 @@ private let apiKey = "e2e-vendor-faults-0123456789"
 /// evidence, and nobody registered twice on any path.
 @Suite("Vendor faults, through the binary", .serialized)
 struct VendorFaultTests {
-    /// Imports `count` leads for webinar 5 / schedule 34.
-    func prepared(_ count: Int, extra: [String] = []) async throws -> Workspace {
-        let ws = Workspace()
-        let file = ws.write("leads.csv", leadsCSV(count: count, extra: extra))
-        let imported = try await bulkreg(["import", file, "--webinar", "5", "--schedule", "34", "--db", ws.db])
-        #expect(imported.status == 0, "\(imported.stderr)")
-        return ws
-    }
-
     func run(_ ws: Workspace, _ sim: RunningSimulator, _ extra: [String] = []) async throws -> Outcome {
         try await bulkreg(
             ["run", "--db", ws.db, "--api-base", sim.baseURL, "--rate-margin-ms", "40", "--quiet"] + extra,
@@ -54,7 +45,7 @@ struct VendorFaultTests {
         "(a) 20% 'try again later' on every method, the first webinar check among them: every lead done, ≤ 1.35 calls a lead"
     )
     func tryAgainLater() async throws {
-        let ws = try await prepared(120)
+        let ws = try await workspace(leads: 120)
         try await withSimulator { config in
             config.faults = SimFaults(latencyMs: 5...30, methods: Set(SimMethod.allCases))
             config.faults.vendorTroubleRate = 0.2
@@ -75,7 +66,7 @@ struct VendorFaultTests {
 
     @Test("(b) 10% 408/504/520 pages plus resets after storing, 4 SIGKILLs: every lead done exactly once")
     func proxyPagesAndKills() async throws {
-        let ws = try await prepared(150)
+        let ws = try await workspace(leads: 150)
         try await withSimulator { config in
             config.duplicatePolicy = .newUser
             config.faults = SimFaults(latencyMs: 10...60, resetAfterStoreRate: 0.05)
@@ -87,9 +78,7 @@ struct VendorFaultTests {
                 "--request-timeout", "2", "--settle-minimum", "2",
             ]
             for kill in 1...4 {
-                let (process, out, err) = try launch(args, env: ["WEBINARJAM_API_KEY": apiKey])
-                _ = PipeCollector(out)
-                _ = PipeCollector(err)
+                let (process, _, _) = try launchCollected(args, env: ["WEBINARJAM_API_KEY": apiKey])
                 try await Task.sleep(for: .milliseconds(700 + 300 * kill))
                 Glibc.kill(process.processIdentifier, SIGKILL)
                 process.waitUntilExit()
@@ -102,7 +91,7 @@ struct VendorFaultTests {
 
     @Test("(c) a webinar check answered not-found once, then correctly: the target's leads are registered")
     func webinarNotFoundOnce() async throws {
-        let ws = try await prepared(10)
+        let ws = try await workspace(leads: 10)
         try await withSimulator {
             $0.faults.webinarNotFoundFirst = 1
         } run: { sim in
@@ -115,18 +104,16 @@ struct VendorFaultTests {
 
     @Test("(d) registrants checks failing for 2 minutes: the jobs stay uncertain, then done when checks answer")
     func registrantsDown() async throws {
-        let ws = try await prepared(40)
+        let ws = try await workspace(leads: 40)
         try await withSimulator { config in
             config.duplicatePolicy = .newUser
             config.faults.registrantsDownS = 120
         } run: { sim in
             await sim.injectFaults([.resetAfterStore, .resetAfterStore, .resetAfterStore])
-            let (process, out, err) = try launch(
+            let (process, stdout, stderr) = try launchCollected(
                 ["run", "--db", ws.db, "--api-base", sim.baseURL, "--request-timeout", "2", "--settle-minimum", "2"],
                 env: ["WEBINARJAM_API_KEY": apiKey]
             )
-            let stdout = PipeCollector(out)
-            let stderr = PipeCollector(err)
             // Meanwhile the three are uncertain, never failed (polled: the run is another process).
             var status = try await bulkreg(["status", "--json", "--db", ws.db])
             _ = await waitUntil(.seconds(60)) {
@@ -144,7 +131,7 @@ struct VendorFaultTests {
 
     @Test("(e) a field error fails after 1 call; an unknown message-only error after 3 calls, with the vendor's words")
     func refusals() async throws {
-        let ws = try await prepared(5)
+        let ws = try await workspace(leads: 5)
         try await withSimulator { config in
             config.faults.fieldRefusals = ["person2@example.com": "email"]
             config.faults.refusals = ["person4@example.com": "Registration refused by the host"]
@@ -182,19 +169,17 @@ struct VendorFaultTests {
 
     @Test("slow storing: the vendor stores after the client gave up; with kills, nobody is registered twice")
     func slowStoring() async throws {
-        let ws = try await prepared(60)
+        let ws = try await workspace(leads: 60)
         try await withSimulator { config in
             config.duplicatePolicy = .newUser
             config.faults = SimFaults(latencyMs: 5...20, slowRate: 0.25, slowMs: 2_500)
         } run: { sim in
             let args = ["--request-timeout", "1", "--settle-minimum", "4"]
             for _ in 1...2 {
-                let (process, out, err) = try launch(
+                let (process, _, _) = try launchCollected(
                     ["run", "--db", ws.db, "--api-base", sim.baseURL, "--quiet"] + args,
                     env: ["WEBINARJAM_API_KEY": apiKey]
                 )
-                _ = PipeCollector(out)
-                _ = PipeCollector(err)
                 try await Task.sleep(for: .milliseconds(1_500))
                 kill(process.processIdentifier, SIGKILL)
                 process.waitUntilExit()
@@ -207,7 +192,7 @@ struct VendorFaultTests {
 
     @Test("deep registrants lists, search ignored, 10 rows a page: the check reads every page")
     func deepLists() async throws {
-        let ws = try await prepared(300)
+        let ws = try await workspace(leads: 300)
         try await withSimulator { config in
             config.duplicatePolicy = .newUser
             config.ignoreSearch = true
@@ -223,16 +208,14 @@ struct VendorFaultTests {
 
     @Test("a second runner is refused by the database itself: lock file deleted, or the database through a symlink")
     func secondRunner() async throws {
-        let ws = try await prepared(60)
+        let ws = try await workspace(leads: 60)
         try await withSimulator {
             $0.faults = SimFaults(latencyMs: 100...200)
         } run: { sim in
-            let (process, out, err) = try launch(
+            let (process, _, _) = try launchCollected(
                 ["run", "--db", ws.db, "--api-base", sim.baseURL, "--quiet"],
                 env: ["WEBINARJAM_API_KEY": apiKey]
             )
-            _ = PipeCollector(out)
-            _ = PipeCollector(err)
             #expect(await waitUntil(.seconds(20)) { (await sim.stats().successfulRegisterCalls) > 2 })
             let link = ws.file("link.sqlite")
             try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: ws.db)
@@ -262,7 +245,7 @@ struct VendorFaultTests {
 
     @Test("retry and retry --job of possibly-sent jobs: checked first, never re-sent blind; --force is explicit")
     func retryPossiblySent() async throws {
-        let ws = try await prepared(4)
+        let ws = try await workspace(leads: 4)
         try await withSimulator { sim in
             #expect(try await run(ws, sim).status == 0)
             // Job 1 left uncertain, job 2 failed after a call that may have registered it (both
@@ -355,16 +338,14 @@ struct VendorFaultTests {
 
     @Test("every call slower than the request timeout: the run backs off and says so; no loop")
     func everyCallTimesOut() async throws {
-        let ws = try await prepared(200)
+        let ws = try await workspace(leads: 200)
         try await withSimulator {
             $0.faults = SimFaults(latencyMs: 2_500...2_500)
         } run: { sim in
-            let (process, out, err) = try launch(
+            let (process, _, stderr) = try launchCollected(
                 ["run", "--db", ws.db, "--api-base", sim.baseURL, "--request-timeout", "1"],
                 env: ["WEBINARJAM_API_KEY": apiKey]
             )
-            _ = PipeCollector(out)
-            let stderr = PipeCollector(err)
             let said = await waitUntil(.seconds(40)) {
                 stderr.text.contains("the API answers slower than --request-timeout")
             }
@@ -380,16 +361,14 @@ struct VendorFaultTests {
 
     @Test("a store stalled 3 s by another writer: calls take fresh slots, no second with more than 20 calls")
     func stalledStore() async throws {
-        let ws = try await prepared(200)
+        let ws = try await workspace(leads: 200)
         try await withSimulator {
             $0.faults = SimFaults(latencyMs: 20...60)
         } run: { sim in
-            let (process, out, err) = try launch(
+            let (process, _, _) = try launchCollected(
                 ["run", "--db", ws.db, "--api-base", sim.baseURL, "--quiet", "--rate-margin-ms", "60"],
                 env: ["WEBINARJAM_API_KEY": apiKey]
             )
-            _ = PipeCollector(out)
-            _ = PipeCollector(err)
             #expect(await waitUntil(.seconds(20)) { (await sim.stats().successfulRegisterCalls) > 40 })
             // Another writer (an import, a sqlite3 shell) holds the write lock for 3 s.
             let blocker = try Connection(.path(ws.db))

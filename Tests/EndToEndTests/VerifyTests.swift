@@ -27,11 +27,7 @@ extension ForgivingImportTests {
             "links reset at the vendor: --refresh stores them, thank-you cleared; 3 deleted: exit 3, failed, retry + run registers them once"
         )
         func resetAndDelete() async throws {
-            let ws = Workspace()
-            let file = ws.write("leads.csv", leadsCSV(count: 45))
-            #expect(
-                try await bulkreg(["import", file, "--webinar", "5", "--schedule", "34", "--db", ws.db]).status == 0
-            )
+            let ws = try await workspace(leads: 45)
             try await withSimulator { config in
                 // Pages of 7 (every page is read), and links written another way than register's.
                 config.registrantsPerPage = 7

@@ -106,21 +106,20 @@ struct OneClickLinkTests {
 
     @Test("fields without a tag, missing required fields and timezone are clear errors")
     func fieldErrors() throws {
-        #expect(throws: OneClickLink.BuildError.noTag(field: .phoneNumber, autoresponder: .mailchimp)) {
-            _ = try OneClickLink(
-                webinar: series,
-                platform: .webinarjam,
-                autoresponder: .mailchimp,
-                fields: [.firstName, .email, .phoneNumber]
-            )
-        }
-        #expect(throws: OneClickLink.BuildError.noTag(field: .lastName, autoresponder: .keap)) {
-            _ = try OneClickLink(
-                webinar: series,
-                platform: .webinarjam,
-                autoresponder: .keap,
-                fields: [.firstName, .lastName, .email]
-            )
+        // A field the autoresponder has no merge tag for.
+        let untagged: [(OneClickLink.Autoresponder, [OneClickLink.Field], OneClickLink.Field)] = [
+            (.mailchimp, [.firstName, .email, .phoneNumber], .phoneNumber),
+            (.keap, [.firstName, .lastName, .email], .lastName),
+        ]
+        for (autoresponder, fields, field) in untagged {
+            #expect(throws: OneClickLink.BuildError.noTag(field: field, autoresponder: autoresponder)) {
+                _ = try OneClickLink(
+                    webinar: series,
+                    platform: .webinarjam,
+                    autoresponder: autoresponder,
+                    fields: fields
+                )
+            }
         }
         #expect(throws: OneClickLink.BuildError.requiredFieldMissing(.email)) {
             _ = try OneClickLink(webinar: series, platform: .webinarjam, autoresponder: .kartra, fields: [.firstName])

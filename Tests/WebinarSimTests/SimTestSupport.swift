@@ -23,6 +23,12 @@ struct RawAnswer {
         return try #require(object, "not a JSON object: \(body)", sourceLocation: sourceLocation)
     }
 
+    /// The body's `user` object (fails the test when there is none).
+    func user(sourceLocation: SourceLocation = #_sourceLocation) throws -> [String: Any] {
+        let user = try json(sourceLocation: sourceLocation)["user"] as? [String: Any]
+        return try #require(user, "no user object: \(body)", sourceLocation: sourceLocation)
+    }
+
     func header(_ name: String) -> String? {
         headers.first { $0.0.lowercased() == name.lowercased() }?.1
     }

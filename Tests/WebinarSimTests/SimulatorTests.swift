@@ -58,27 +58,13 @@ struct RateLimitTests {
     func perKey() async throws {
         let clock = ManualClock()
         try await withSimulator(SimulatorConfig(rateLimit: 2, clocks: .manual(clock))) { sim, client in
-            do {
-                let answer = try await client.post("/webinarjam/webinars", key: "key-aaaaaaaa")
-                #expect(answer.status == 200)
-            }
-            do {
-                let answer = try await client.post("/webinarjam/webinars", key: "key-aaaaaaaa")
-                #expect(answer.status == 200)
-            }
-            do {
-                let answer = try await client.post("/webinarjam/webinars", key: "key-aaaaaaaa")
-                #expect(answer.status == 429)
-            }
-            do {
-                let answer = try await client.post("/webinarjam/webinars", key: "key-bbbbbbbb")
-                #expect(answer.status == 200)
-            }
-            for _ in 0..<3 {
-                do {
-                    let answer = try await client.post("/webinarjam/webinars", key: "short")
-                    #expect(answer.status == 401)
-                }
+            let calls = [
+                ("key-aaaaaaaa", 200), ("key-aaaaaaaa", 200), ("key-aaaaaaaa", 429), ("key-bbbbbbbb", 200),
+                ("short", 401), ("short", 401), ("short", 401),
+            ]
+            for (i, (key, status)) in calls.enumerated() {
+                let answer = try await client.post("/webinarjam/webinars", key: key)
+                #expect(answer.status == status, "call \(i + 1), key \(key)")
             }
             let stats = await sim.stats()
             #expect(stats.unauthorized == 3)
@@ -91,29 +77,9 @@ struct RateLimitTests {
     @Test("sliding window: a start exactly one window old has left it")
     func windowBoundary() {
         var window = SlidingWindow(window: .seconds(1))
-        do {
-            let admitted = window.admit(at: .milliseconds(0), limit: 2)
-            #expect(admitted)
-        }
-        do {
-            let admitted = window.admit(at: .milliseconds(400), limit: 2)
-            #expect(admitted)
-        }
-        do {
-            let admitted = window.admit(at: .milliseconds(999), limit: 2)
-            #expect(!admitted)
-        }
-        do {
-            let admitted = window.admit(at: .milliseconds(1000), limit: 2)
-            #expect(admitted)
-        }
-        do {
-            let admitted = window.admit(at: .milliseconds(1399), limit: 2)
-            #expect(!admitted)
-        }
-        do {
-            let admitted = window.admit(at: .milliseconds(1400), limit: 2)
-            #expect(admitted)
+        for (ms, expected) in [(0, true), (400, true), (999, false), (1000, true), (1399, false), (1400, true)] {
+            let admitted = window.admit(at: .milliseconds(ms), limit: 2)
+            #expect(admitted == expected, "at \(ms) ms")
         }
         #expect(window.maxInWindow == 2)
 
@@ -168,31 +134,19 @@ struct EnvelopeTests {
             #expect(bad.body == #"{"status":"error","errors":{"api_key":"You must specify a valid API key"}}"#)
         }
         try await withSimulator(SimulatorConfig(keyPolicy: .only(["the-one-key"]))) { _, client in
-            do {
-                let answer = try await client.post("/webinarjam/webinars", key: "the-one-key")
-                #expect(answer.status == 200)
-            }
-            do {
-                let answer = try await client.post("/webinarjam/webinars", key: "another-long-key")
-                #expect(answer.status == 401)
-            }
+            let theKey = try await client.post("/webinarjam/webinars", key: "the-one-key")
+            #expect(theKey.status == 200)
+            let another = try await client.post("/webinarjam/webinars", key: "another-long-key")
+            #expect(another.status == 401)
         }
     }
 
     @Test("unknown platform or method: 404")
     func unknownPaths() async throws {
         try await withSimulator { sim, client in
-            do {
-                let answer = try await client.post("/gotowebinar/webinars")
-                #expect(answer.status == 404)
-            }
-            do {
-                let answer = try await client.post("/webinarjam/unregister")
-                #expect(answer.status == 404)
-            }
-            do {
-                let answer = try await client.post("/webinarjam")
-                #expect(answer.status == 404)
+            for path in ["/gotowebinar/webinars", "/webinarjam/unregister", "/webinarjam"] {
+                let answer = try await client.post(path)
+                #expect(answer.status == 404, "\(path)")
             }
             let stats = await sim.stats()
             #expect(stats.callsByMethod["unknown"] == 1)
@@ -269,7 +223,7 @@ struct EnvelopeTests {
                 #"{"api_key":"test-key-0123456789","webinar_id":5,"first_name":"Jo","email":"jo@example.com","schedule":34}"#
             )
             #expect(answer.status == 200)
-            let user = try #require(try answer.json()["user"] as? [String: Any])
+            let user = try answer.user()
             #expect(user["schedule"] as? Int == 34)
             #expect(await sim.registrations().first?.email == "jo@example.com")
         }
@@ -316,65 +270,49 @@ struct RegisterTests {
     @Test("EverWebinar: schedule is a string; date must match a session, in the given timezone")
     func everWebinarDates() async throws {
         try await withSimulator { _, client in
-            let ok = try await client.register(
-                email: "a@example.com",
-                platform: "everwebinar",
-                webinar: 6,
-                schedule: 56,
-                extra: [("date", "2024-01-05 13:00")]
-            )
+            /// Registers `email` into EverWebinar `webinar`, for `date` (in `timezone`) if given.
+            func register(
+                _ email: String,
+                webinar: Int = 6,
+                schedule: Int = 56,
+                date: String? = nil,
+                timezone: String? = nil
+            ) async throws -> RawAnswer {
+                var extra: [(String, String)] = []
+                if let date { extra.append(("date", date)) }
+                if let timezone { extra.append(("timezone", timezone)) }
+                return try await client.register(
+                    email: email,
+                    platform: "everwebinar",
+                    webinar: webinar,
+                    schedule: schedule,
+                    extra: extra
+                )
+            }
+            let ok = try await register("a@example.com", date: "2024-01-05 13:00")
             #expect(ok.status == 200)
-            let user = try #require(try ok.json()["user"] as? [String: Any])
+            let user = try ok.user()
             #expect(user["schedule"] as? String == "56")
             #expect(user["date"] as? String == "2024-01-05 13:00")
 
-            let wrong = try await client.register(
-                email: "b@example.com",
-                platform: "everwebinar",
-                webinar: 6,
-                schedule: 56,
-                extra: [("date", "2024-01-06 13:00")]
-            )
+            let wrong = try await register("b@example.com", date: "2024-01-06 13:00")
             #expect(wrong.status == 422)
             #expect((try wrong.json()["message"] as? String)?.contains("does not match any session") == true)
 
-            let shifted = try await client.register(
-                email: "c@example.com",
-                platform: "everwebinar",
-                webinar: 6,
-                schedule: 56,
-                extra: [("date", "2024-01-05 16:00"), ("timezone", "GMT-5")]
-            )
+            let shifted = try await register("c@example.com", date: "2024-01-05 16:00", timezone: "GMT-5")
             #expect(shifted.status == 200)
             #expect((try shifted.json()["user"] as? [String: Any])?["timezone"] as? String == "GMT-5")
 
-            let unshifted = try await client.register(
-                email: "d@example.com",
-                platform: "everwebinar",
-                webinar: 6,
-                schedule: 56,
-                extra: [("date", "2024-01-05 16:00")]
-            )
+            let unshifted = try await register("d@example.com", date: "2024-01-05 16:00")
             #expect(unshifted.status == 422)
 
-            let recurring = try await client.register(
-                email: "e@example.com",
-                platform: "everwebinar",
-                webinar: 7,
-                schedule: 71,
-                extra: [("date", "2024-01-06 19:00")]
-            )
+            let recurring = try await register("e@example.com", webinar: 7, schedule: 71, date: "2024-01-06 19:00")
             #expect(recurring.status == 200)
-            let recurringUser = try #require(try recurring.json()["user"] as? [String: Any])
+            let recurringUser = try recurring.user()
             #expect(recurringUser["date"] as? String == "2024-01-06 19:00")
             #expect((recurringUser["password"] as? String)?.count == 8)
 
-            let noDate = try await client.register(
-                email: "f@example.com",
-                platform: "everwebinar",
-                webinar: 6,
-                schedule: 55
-            )
+            let noDate = try await register("f@example.com", webinar: 6, schedule: 55)
             #expect(noDate.status == 200)
             #expect((try noDate.json()["user"] as? [String: Any])?["date"] as? String == "2024-01-05 12:00")
         }
@@ -451,12 +389,8 @@ struct RegisterTests {
     @Test("duplicates, sameUser: same user and URLs, one stored registration, two calls counted")
     func duplicateSameUser() async throws {
         try await withSimulator(SimulatorConfig(duplicatePolicy: .sameUser)) { sim, client in
-            let first = try #require(
-                try await client.register(email: "Ann@Example.com").json()["user"] as? [String: Any]
-            )
-            let second = try #require(
-                try await client.register(email: "ann@example.COM").json()["user"] as? [String: Any]
-            )
+            let first = try await client.register(email: "Ann@Example.com").user()
+            let second = try await client.register(email: "ann@example.COM").user()
             #expect(first["user_id"] as? Int == second["user_id"] as? Int)
             #expect(first["live_room_url"] as? String == second["live_room_url"] as? String)
             // Another schedule is another registration, not a duplicate.
@@ -472,12 +406,8 @@ struct RegisterTests {
     @Test("duplicates, newUser: new user id and URLs")
     func duplicateNewUser() async throws {
         try await withSimulator(SimulatorConfig(duplicatePolicy: .newUser)) { sim, client in
-            let first = try #require(
-                try await client.register(email: "ann@example.com").json()["user"] as? [String: Any]
-            )
-            let second = try #require(
-                try await client.register(email: "ANN@example.com").json()["user"] as? [String: Any]
-            )
+            let first = try await client.register(email: "ann@example.com").user()
+            let second = try await client.register(email: "ANN@example.com").user()
             #expect(first["user_id"] as? Int != second["user_id"] as? Int)
             #expect(first["live_room_url"] as? String != second["live_room_url"] as? String)
             #expect(first["thank_you_url"] as? String != second["thank_you_url"] as? String)
@@ -490,10 +420,7 @@ struct RegisterTests {
     @Test("duplicates, error: 422 already registered, nothing stored")
     func duplicateError() async throws {
         try await withSimulator(SimulatorConfig(duplicatePolicy: .error)) { sim, client in
-            do {
-                let answer = try await client.register(email: "ann@example.com")
-                #expect(answer.status == 200)
-            }
+            #expect(try await client.register(email: "ann@example.com").status == 200)
             let again = try await client.register(email: "ann@example.com")
             #expect(again.status == 422)
             #expect(try again.json()["message"] as? String == "This email is already registered for this webinar.")
@@ -632,10 +559,8 @@ struct FaultTests {
             #expect(stats.faultsInjected == ["resetAfterStore": 1])
             #expect(stats.successfulRegisterCalls == 1)
             // The next call is served normally.
-            do {
-                let answer = try await client.register(email: "bob@example.com")
-                #expect(answer.status == 200)
-            }
+            let next = try await client.register(email: "bob@example.com")
+            #expect(next.status == 200)
         }
     }
 
@@ -682,24 +607,17 @@ struct FaultTests {
                 contentType: "application/json"
             )
             #expect(queued.status == 200)
-            do {
-                let answer = try await client.post("/webinarjam/webinars")
-                #expect(answer.status == 200)
-            }
+            #expect(try await client.post("/webinarjam/webinars").status == 200)
             let register = try await client.register(email: "a@example.com")
             #expect(try register.json()["status"] as? String == "error")
             #expect(await sim.registrations().isEmpty)
         }
         try await withSimulator(SimulatorConfig(faults: SimFaults(methods: [.webinars]))) { sim, client in
             await sim.injectFaults([.serverError])
-            do {
-                let answer = try await client.register(email: "a@example.com")
-                #expect(answer.status == 200)
-            }
-            do {
-                let answer = try await client.post("/webinarjam/webinars")
-                #expect(answer.status >= 500)
-            }
+            let register = try await client.register(email: "a@example.com")
+            #expect(register.status == 200)
+            let webinars = try await client.post("/webinarjam/webinars")
+            #expect(webinars.status >= 500)
         }
     }
 
@@ -830,10 +748,7 @@ struct ConfigurationTests {
         let running = try #require(await iterator.next())
         #expect(running.port > 0)
         let client = SimClient(base: running.baseURL)
-        do {
-            let answer = try await client.post("/webinarjam/webinars")
-            #expect(answer.status == 200)
-        }
+        #expect(try await client.post("/webinarjam/webinars").status == 200)
         #expect(await running.stats().totalCalls == 1)
         try await client.http.shutdown()
         task.cancel()
