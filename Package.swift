@@ -71,6 +71,8 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
+        // What the test targets share: temporary directories, fixtures, reading a CSV back.
+        .target(name: "TestSupport", dependencies: ["CSV"]),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite"]),
         .testTarget(name: "CSVTests", dependencies: ["CSV"]),
         .testTarget(name: "PacingTests", dependencies: ["Pacing", "PacingTesting"]),
@@ -84,10 +86,12 @@ let package = Package(
         ),
         .testTarget(
             name: "BulkRegTests",
-            dependencies: ["BulkReg", "CSV", "Pacing", "PacingTesting", "SQLite", "WebinarAPI", "WebinarSim"]
+            dependencies: [
+                "BulkReg", "CSV", "Pacing", "PacingTesting", "SQLite", "TestSupport", "WebinarAPI", "WebinarSim",
+            ]
         ),
         // The command line parsed in process (the executable target, @testable).
         .testTarget(name: "CLITests", dependencies: ["bulkreg", "BulkReg", "WebinarSim"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["BulkReg", "SQLite", "WebinarSim"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["BulkReg", "SQLite", "TestSupport", "WebinarSim"]),
     ]
 )

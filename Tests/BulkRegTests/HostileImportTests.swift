@@ -1,6 +1,7 @@
 import BulkReg
 import Foundation
 import SQLite
+import TestSupport
 import Testing
 
 /// Issue 5's hostile inputs, each through the whole import (reader, header mapping, validation,

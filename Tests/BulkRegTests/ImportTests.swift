@@ -2,6 +2,7 @@ import BulkReg
 import CSV
 import Foundation
 import SQLite
+import TestSupport
 import Testing
 import WebinarAPI
 

@@ -4,6 +4,7 @@ import Pacing
 import PacingTesting
 import SQLite
 import Synchronization
+import TestSupport
 import Testing
 
 @testable import WebinarAPI

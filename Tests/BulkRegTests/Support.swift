@@ -4,44 +4,10 @@ import Foundation
 import Pacing
 import PacingTesting
 import Synchronization
+import TestSupport
 import Testing
 
 @testable import WebinarAPI
-
-/// A fresh directory per test, removed at the end.
-final class TempDir {
-    let path: String
-
-    init() {
-        let base = FileManager.default.temporaryDirectory.path + "/bulkreg-tests-" + UUID().uuidString
-        try! FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
-        path = base
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-
-    func file(_ name: String) -> String { path + "/" + name }
-
-    @discardableResult
-    func write(_ name: String, _ text: String) -> String {
-        let p = file(name)
-        try! Data(text.utf8).write(to: URL(fileURLWithPath: p))
-        return p
-    }
-
-    @discardableResult
-    func write(_ name: String, bytes: [UInt8]) -> String {
-        let p = file(name)
-        try! Data(bytes).write(to: URL(fileURLWithPath: p))
-        return p
-    }
-
-    var db: String { file("test.sqlite") }
-}
-
-/// The repository's fixtures folder.
-let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent().appendingPathComponent("fixtures").path
 
 /// A fingerprint of a file (tests compare databases before and after a failed command).
 func fingerprint(_ path: String) -> String? {
@@ -258,12 +224,4 @@ func exportRows(_ dir: TempDir, state: JobState? = nil, excelSafe: Bool = false)
     let out = dir.file("export-\(UUID().uuidString).csv")
     try Exporter.run(ExportOptions(output: out, state: state, excelSafe: excelSafe), databasePath: dir.db)
     return try readCSV(out)
-}
-
-/// Every record of a CSV file.
-func readCSV(_ path: String) throws -> [[String]] {
-    let reader = try CSVReader(path: path)
-    var rows: [[String]] = []
-    while let record = try reader.next() { rows.append(record.fields) }
-    return rows
 }

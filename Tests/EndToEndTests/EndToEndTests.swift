@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 import WebinarSim
 
@@ -8,7 +9,7 @@ struct EndToEndTests {
 
     @Test("import → run → export against a faulty simulator: every valid lead registered once, URLs exported")
     func pipeline() async throws {
-        let ws = Workspace()
+        let ws = Workspace.e2e()
         let file = ws.write(
             "leads.csv",
             leadsCSV(count: 60, extra: ["bad-email,Bad,,", ",NoEmail,,", "person1@EXAMPLE.com,Dup,,"])
@@ -82,7 +83,7 @@ struct EndToEndTests {
 
     @Test("exit codes: usage 2, missing file 2, refused key 2 with jobs kept, failed leads 3")
     func exitCodes() async throws {
-        let ws = Workspace()
+        let ws = Workspace.e2e()
         #expect(try await bulkreg(["import"]).status == 2)
         #expect(try await bulkreg(["run", "--workers", "0"]).status == 2)
         let encoding = try await bulkreg([
@@ -210,7 +211,7 @@ struct EndToEndTests {
 
     @Test("the API key appears nowhere: database, WAL, logs, stderr, export, process arguments")
     func secrets() async throws {
-        let ws = Workspace()
+        let ws = Workspace.e2e()
         let secret = "SECRET-KEY-\(UUID().uuidString)"
         let keyFile = ws.write("key.txt", secret + "\n")
         chmod(keyFile, 0o600)
@@ -264,7 +265,7 @@ struct EndToEndTests {
 
     @Test("a key file readable by others is used, with a warning")
     func keyFileWarning() async throws {
-        let ws = Workspace()
+        let ws = Workspace.e2e()
         let keyFile = ws.write("key.txt", key)
         chmod(keyFile, 0o644)
         try await withSimulator { sim in

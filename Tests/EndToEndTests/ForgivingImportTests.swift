@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 import WebinarSim
 
@@ -27,7 +28,7 @@ struct ForgivingImportTests {
 
     @Test("no target is a usage error (nothing stored); the same file into another webinar is a new import")
     func identity() async throws {
-        let ws = Workspace()
+        let ws = Workspace.e2e()
         let file = ws.write("leads.csv", leadsCSV(count: 3))
         let none = try await importFile(ws, file, [])
         #expect(none.status == 2)
@@ -53,7 +54,7 @@ struct ForgivingImportTests {
         "a corrected file fixes its leads: done → already registered, failed and queued → updated and sent with the new data"
     )
     func correctedFile() async throws {
-        let ws = Workspace()
+        let ws = Workspace.e2e()
         // Webinar 2 requires last name, phone and its country code: b@'s phone has no code.
         let first = ws.write(
             "first.csv",
@@ -132,7 +133,7 @@ struct ForgivingImportTests {
 
     @Test("cancel takes queued and failed jobs out of the queue, never done or uncertain ones")
     func cancel() async throws {
-        let ws = Workspace()
+        let ws = Workspace.e2e()
         let one = ws.write("one.csv", leadsCSV(count: 3))
         let two = ws.write("two.csv", "Email,First Name\nx@example.com,X\ny@example.com,Y\n")
         #expect(try await importFile(ws, one, ["--webinar", "5", "--schedule", "34"]).status == 0)
@@ -160,7 +161,7 @@ struct ForgivingImportTests {
 
     @Test("phones as CRMs write them reach the vendor split and clean; an unreadable optional phone is left out")
     func phones() async throws {
-        let ws = Workspace()
+        let ws = Workspace.e2e()
         let file = ws.write(
             "phones.csv",
             "Email,First Name,Last Name,Phone,Country Code\n"
@@ -187,7 +188,7 @@ struct ForgivingImportTests {
 
     @Test("the mapping line, --map FIELD=- and --ignore; target columns only by exact names")
     func mapping() async throws {
-        let ws = Workspace()
+        let ws = Workspace.e2e()
         let file = ws.write(
             "sheet.csv",
             "Email Address,First Name,Phone Number,Mobile Phone Number,Webinar,TIMEZONE,OPTIN_IP,CONFIRM_IP\n"
@@ -202,7 +203,7 @@ struct ForgivingImportTests {
         #expect(shown.stdout.contains("phone ← \"Phone Number\", then \"Mobile Phone Number\""))
         #expect(shown.stdout.contains("ip_address ← \"OPTIN_IP\", then \"CONFIRM_IP\""))
         #expect(!shown.stdout.contains("webinar_id ←") && !shown.stdout.contains("timezone ←"))
-        let ws2 = Workspace()
+        let ws2 = Workspace.e2e()
         let left = try await bulkreg(
             [
                 "import", file, "--db", ws2.db, "--webinar", "5", "--schedule", "34", "--map", "phone=-", "--ignore",
@@ -227,7 +228,7 @@ struct ForgivingImportTests {
 
     @Test("export filters and columns: by import, webinar and state; --excel writes a BOM and the import's delimiter")
     func exportFilters() async throws {
-        let ws = Workspace()
+        let ws = Workspace.e2e()
         let french = ws.write(
             "fr.csv",
             "Courriel;Prénom;Téléphone\nana@example.com;Ana;+33 6 12 34 56 78\nbea@example.com;Béa;-3\n"
@@ -408,7 +409,7 @@ struct CRMExportTests {
 
     @Test("imported, registered and exported, every row accounted for", arguments: cases)
     func roundTrip(_ c: Case) async throws {
-        let ws = Workspace()
+        let ws = Workspace.e2e()
         let file = Self.crm.appendingPathComponent(c.file).path
         let imported = try await bulkreg(
             ["import", file, "--webinar", "5", "--schedule", "34", "--db", ws.db] + c.args

@@ -1,6 +1,7 @@
 import BulkReg
 import Foundation
 import SQLite
+import TestSupport
 import Testing
 import WebinarSim
 
@@ -38,7 +39,7 @@ extension EndToEndTests {
         /// error and an unknown message-only refusal. Returns the workspace and the simulator's
         /// registrations.
         func faultyHistory(leads: Int = 60) async throws -> (Workspace, Int) {
-            let ws = Workspace()
+            let ws = Workspace.e2e()
             let file = ws.write("leads.csv", leadsCSV(count: leads, extra: ["not-an-email,Bad,Row,"]))
             let imported = try await bulkreg(["import", file, "--webinar", "5", "--schedule", "34", "--db", ws.db])
             #expect(imported.status == 0, "\(imported.stderr)")
@@ -132,7 +133,7 @@ extension EndToEndTests {
             "show: a lead with a retry, an uncertain send, its checks and the final success; both webinars of an email"
         )
         func showStory() async throws {
-            let ws = Workspace()
+            let ws = Workspace.e2e()
             let file = ws.write("leads.csv", "Email Address,First Name,City\nana@example.com,Ana,Lisbon\n")
             for schedule in ["34", "46"] {
                 let imported = try await bulkreg([
@@ -197,7 +198,7 @@ extension EndToEndTests {
 
         @Test("report of an empty database: a page that says so, no chart, totals zero")
         func emptyReport() async throws {
-            let ws = Workspace()
+            let ws = Workspace.e2e()
             let empty = ws.file("empty.sqlite")
             _ = try Database.open(empty, mode: .create)
             let out = ws.file("r.html")
@@ -312,7 +313,7 @@ extension EndToEndTests {
             "report of 1,000,000 jobs and a million calls: in bounded memory (at most 64 MB), the first 1,000 failed leads and the count"
         )
         func millionJobs() async throws {
-            let ws = Workspace()
+            let ws = Workspace.e2e()
             // 1,000,000 leads through the real import, then the history a 14-hour run would leave
             // (fixtures/million-history.sql, shared with `scripts/bench --part report`).
             let file = ws.file("leads.csv")

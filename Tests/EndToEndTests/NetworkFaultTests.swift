@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import TestSupport
 import Testing
 import WebinarSim
 
@@ -58,7 +59,7 @@ struct NetworkFaultTests {
         .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl"), "needs the openssl command")
     )
     func tlsFailure() async throws {
-        let ws = Workspace()
+        let ws = Workspace.e2e()
         let port = try freeLoopbackPort()
         let cert = ws.file("cert.pem")
         let keyFile = ws.file("key.pem")

@@ -1,5 +1,6 @@
 import Foundation
 import SQLite
+import TestSupport
 import Testing
 import WebinarSim
 
@@ -99,7 +100,7 @@ import FoundationNetworking
     }
 
     func runsShareTheKey(runs: Int) async throws {
-        let ws = Workspace()
+        let ws = Workspace.e2e()
         let env = ["WEBINARJAM_API_KEY": key, "XDG_STATE_HOME": ws.file("state")]
         let perRun = runs == 2 ? 220 : 150
         var dbs: [String] = []
@@ -158,7 +159,7 @@ import FoundationNetworking
 
     @Test("a run killed mid-drain stalls the other at most 1 s; its successor keeps out of its last second")
     func killedRun() async throws {
-        let ws = Workspace()
+        let ws = Workspace.e2e()
         let env = ["WEBINARJAM_API_KEY": key, "XDG_STATE_HOME": ws.file("state")]
         let a = try await prepare(ws, 0, count: 200)
         let b = try await prepare(ws, 1, count: 300)
@@ -196,7 +197,7 @@ import FoundationNetworking
 
     @Test("the state directory holds no key, its file is 0600; an unusable directory is said once and the run goes on")
     func stateDirectory() async throws {
-        let ws = Workspace()
+        let ws = Workspace.e2e()
         let state = ws.file("state")
         let env = ["WEBINARJAM_API_KEY": key, "XDG_STATE_HOME": state]
         let db = try await prepare(ws, 0, count: 10)

@@ -1,12 +1,13 @@
 import Foundation
 import SQLite
+import TestSupport
 import Testing
 
 @Suite("Storage faults, through the binary", .serialized)
 struct StorageFaultTests {
     @Test("a full disk (file-size limit) during import: exit 2, a clear message, no database left")
     func diskFull() async throws {
-        let ws = Workspace()
+        let ws = Workspace.e2e()
         let file = ws.write("leads.csv", leadsCSV(count: 20_000))
         // 1024 blocks of 512 bytes: the database outgrows it; SIGXFSZ ignored so that the write
         // fails with EFBIG, as on a full disk, instead of killing the process.
@@ -25,7 +26,7 @@ struct StorageFaultTests {
 
     @Test("a database locked by another process: exit 2 naming the cause, nothing changed")
     func locked() async throws {
-        let ws = Workspace()
+        let ws = Workspace.e2e()
         let first = ws.write("a.csv", leadsCSV(count: 3))
         #expect(try await bulkreg(["import", first, "--webinar", "5", "--schedule", "34", "--db", ws.db]).status == 0)
         let holder = try Connection(.path(ws.db))
@@ -75,7 +76,7 @@ struct StorageFaultTests {
     func corrupted() async throws {
         // Page 1 after SQLite's 100-byte header holds the schema; pages 2... the tables.
         for damage in ["schema", "tables"] {
-            let ws = Workspace()
+            let ws = Workspace.e2e()
             let db = try await database(ws, count: 3_000)
             let handle = try FileHandle(forUpdating: URL(fileURLWithPath: db))
             let size = try handle.seekToEnd()
@@ -116,7 +117,7 @@ struct StorageFaultTests {
         .enabled(if: canDropRoot, "running as root without setpriv")
     )
     func readOnlyDirectory() async throws {
-        let ws = Workspace()
+        let ws = Workspace.e2e()
         let dir = ws.file("ro")
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false)
         let file = ws.write("leads.csv", leadsCSV(count: 50))

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import TestSupport
 import Testing
 import WebinarSim
 
@@ -23,21 +24,12 @@ struct Outcome {
     var stderr: String
 }
 
-/// A fresh directory per test.
-final class Workspace {
-    let path: String
-    init() {
-        path = FileManager.default.temporaryDirectory.path + "/bulkreg-e2e-" + UUID().uuidString
-        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-    func file(_ name: String) -> String { path + "/" + name }
-    @discardableResult
-    func write(_ name: String, _ text: String) -> String {
-        try! Data(text.utf8).write(to: URL(fileURLWithPath: file(name)))
-        return file(name)
-    }
-    var db: String { file("e2e.sqlite") }
+/// A fresh directory per end-to-end test.
+typealias Workspace = TempDir
+
+extension TempDir {
+    /// An end-to-end test's directory (its database: `e2e.sqlite`).
+    static func e2e() -> TempDir { TempDir(prefix: "bulkreg-e2e-", database: "e2e.sqlite") }
 }
 
 /// Starts `bulkreg ARGS` with a clean environment plus `env`.
@@ -185,7 +177,7 @@ func workspace(
     options: [String] = ["--webinar", "5", "--schedule", "34"],
     sourceLocation: SourceLocation = #_sourceLocation
 ) async throws -> Workspace {
-    let ws = Workspace()
+    let ws = Workspace.e2e()
     let file = ws.write(name, leadsCSV(count: count, extra: extra))
     let imported = try await bulkreg(["import", file] + options + ["--db", ws.db])
     #expect(imported.status == 0, "\(imported.stderr)", sourceLocation: sourceLocation)

@@ -2,6 +2,7 @@ import BulkReg
 import Foundation
 import SQLite
 import Synchronization
+import TestSupport
 import Testing
 import WebinarSim
 
@@ -280,7 +281,7 @@ struct VendorFaultTests {
 
     @Test("one person in two EverWebinar sessions, with resets: each session registered once, with its own links")
     func twoSessions() async throws {
-        let ws = Workspace()
+        let ws = Workspace.e2e()
         var text = "Email Address,First Name,Last Name,date\n"
         for i in 1...10 {
             text += "person\(i)@example.com,P\(i),T,2024-01-05 19:00\nperson\(i)@example.com,P\(i),T,2024-01-06 19:00\n"
@@ -316,7 +317,7 @@ struct VendorFaultTests {
         "the same, when the vendor's rows carry no date: an ambiguous check proves nothing; the job stays uncertain, said why"
     )
     func twoSessionsUndated() async throws {
-        let ws = Workspace()
+        let ws = Workspace.e2e()
         let text =
             "Email Address,First Name,Last Name,date\np@example.com,P,T,2024-01-05 19:00\np@example.com,P,T,2024-01-06 19:00\n"
         let file = ws.write("ew.csv", text)
