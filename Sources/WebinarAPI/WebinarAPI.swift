@@ -125,31 +125,21 @@ public struct RegisteredUser: Sendable, Equatable, Codable {
     public var liveRoomURL: String
     public var replayRoomURL: String?
     public var thankYouURL: String?
+}
 
-    public init(
-        userID: Int,
-        webinarID: Int? = nil,
-        webinarHash: String? = nil,
-        email: String? = nil,
-        password: String? = nil,
-        schedule: Int? = nil,
-        date: String? = nil,
-        timezone: String? = nil,
-        liveRoomURL: String,
-        replayRoomURL: String? = nil,
-        thankYouURL: String? = nil
-    ) {
-        self.userID = userID
-        self.webinarID = webinarID
-        self.webinarHash = webinarHash
-        self.email = email
-        self.password = password
-        self.schedule = schedule
-        self.date = date
-        self.timezone = timezone
-        self.liveRoomURL = liveRoomURL
-        self.replayRoomURL = replayRoomURL
-        self.thankYouURL = thankYouURL
+extension RegisteredUser {
+    /// The user a `registrants` row proves registered: its `lead_id` (else its row id) as the
+    /// user id, and no thank-you URL (that call returns none).
+    public init(registrant found: Registrant, webinarID: Int) {
+        self.init(
+            userID: found.leadID ?? found.id ?? 0,
+            webinarID: webinarID,
+            email: found.email,
+            schedule: found.scheduleID,
+            date: found.date,
+            liveRoomURL: found.liveRoomURL ?? "",
+            replayRoomURL: found.replayRoomURL
+        )
     }
 }
 

@@ -344,20 +344,11 @@ package final class Runner<C: Clock>: Sendable where C.Duration == Duration {
         }
         progress.update { $0.inFlight -= 1 }
         let failure = result.failure
-        await recordCall(
-            .register,
-            job: job.id,
-            sent: sent,
-            failure: failure,
-            attempt: job.attempts + 1
-        )
         if case .timedOut = failure { gate.record(latency: configuration.requestTimeout.seconds) }
-        await noteHealth(failure)
         var history = histories.withLock { $0[job.id] } ?? CallHistory()
         history.attempts = job.attempts
         history.maxAttempts = configuration.maxAttempts
-        let action = OutcomePolicy.decide(.register, failure, history: history)
-        log(.register, job: job.id, failure: failure, action: action, attempt: job.attempts + 1)
+        let action = await judge(.register, job: job.id, sent: sent, failure: failure, history: history)
         let now = wallClock()
         switch action {
         case .proceed:
@@ -475,6 +466,23 @@ package final class Runner<C: Clock>: Sendable where C.Duration == Duration {
         }
     }
 
+    /// A job's answered call: written to the history, counted for the run's health, judged by
+    /// the policy with the job's history, and the decision logged.
+    private func judge(
+        _ kind: CallKind,
+        job: Int,
+        sent: (instant: C.Instant?, wall: Double),
+        failure: APIFailure?,
+        history: CallHistory
+    ) async -> OutcomeAction {
+        let attempt = history.attempts + 1
+        await recordCall(kind.method, job: job, sent: sent, failure: failure, attempt: attempt)
+        await noteHealth(failure)
+        let action = OutcomePolicy.decide(kind, failure, history: history)
+        log(kind, job: job, failure: failure, action: action, attempt: attempt)
+        return action
+    }
+
     private func log(_ kind: CallKind, job: Int, failure: APIFailure?, action: OutcomeAction, attempt: Int) {
         logger.debug(
             "decision",
@@ -560,16 +568,7 @@ package final class Runner<C: Clock>: Sendable where C.Duration == Duration {
             }), let answer
         else { return (.cancelled, history) }
         let failure = answer.failure
-        await recordCall(
-            .webinar,
-            job: job.id,
-            sent: sent,
-            failure: failure,
-            attempt: history.attempts + 1
-        )
-        await noteHealth(failure)
-        let action = OutcomePolicy.decide(.webinarCheck, failure, history: history)
-        log(.webinarCheck, job: job.id, failure: failure, action: action, attempt: history.attempts + 1)
+        let action = await judge(.webinarCheck, job: job.id, sent: sent, failure: failure, history: history)
         var next = history.after(words: failure?.text)
         switch action {
         case .proceed:
@@ -668,16 +667,7 @@ package final class Runner<C: Clock>: Sendable where C.Duration == Duration {
             await recordVerdict(match, job: job.id, began: began, confirming: confirming)
             switch match {
             case .found(let found):
-                let user = RegisteredUser(
-                    userID: found.leadID ?? found.id ?? 0,
-                    webinarID: job.request.webinarID,
-                    email: found.email,
-                    schedule: found.scheduleID,
-                    date: found.date,
-                    liveRoomURL: found.liveRoomURL ?? "",
-                    replayRoomURL: found.replayRoomURL,
-                    thankYouURL: nil
-                )
+                let user = RegisteredUser(registrant: found, webinarID: job.request.webinarID)
                 try await store.commit(
                     .done(job: job.id, attempts: job.attempts, user: user, source: .registrants, at: now)
                 )
@@ -855,6 +845,17 @@ package final class Runner<C: Clock>: Sendable where C.Duration == Duration {
                 previous = result.registrants
                 page += 1
             }
+        }
+    }
+}
+
+extension CallKind {
+    /// The API method a call of this kind is, as the history records it.
+    var method: CallMethod {
+        switch self {
+        case .register: return .register
+        case .registrantsCheck: return .registrants
+        case .webinarCheck: return .webinar
         }
     }
 }
