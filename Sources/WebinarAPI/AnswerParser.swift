@@ -27,18 +27,7 @@ enum AnswerParser {
                     }
                     return nil
                 }
-                result.append(
-                    WebinarSummary(
-                        webinarID: id,
-                        webinarHash: LenientJSON.string(entry["webinar_hash"]),
-                        name: LenientJSON.string(entry["name"]),
-                        title: LenientJSON.string(entry["title"]),
-                        description: LenientJSON.string(entry["description"]),
-                        type: LenientJSON.string(entry["type"]),
-                        schedules: schedules,
-                        timezone: LenientJSON.string(entry["timezone"])
-                    )
-                )
+                result.append(webinar(entry, id: id, schedules: schedules))
             }
             return result
         }
@@ -61,18 +50,23 @@ enum AnswerParser {
                     )
                 )
             }
-            return WebinarDetail(
-                webinarID: id,
-                webinarHash: LenientJSON.string(entry["webinar_hash"]),
-                name: LenientJSON.string(entry["name"]),
-                title: LenientJSON.string(entry["title"]),
-                description: LenientJSON.string(entry["description"]),
-                type: LenientJSON.string(entry["type"]),
-                schedules: schedules,
-                timezone: LenientJSON.string(entry["timezone"]),
-                registrationURL: LenientJSON.string(entry["registration_url"])
-            )
+            return webinar(entry, id: id, schedules: schedules)
         }
+    }
+
+    /// The fields a `webinars` entry and a `webinar` answer share, read leniently.
+    private static func webinar<S>(_ entry: [String: Any], id: Int, schedules: [S]) -> Webinar<S> {
+        Webinar(
+            webinarID: id,
+            webinarHash: LenientJSON.string(entry["webinar_hash"]),
+            name: LenientJSON.string(entry["name"]),
+            title: LenientJSON.string(entry["title"]),
+            description: LenientJSON.string(entry["description"]),
+            type: LenientJSON.string(entry["type"]),
+            schedules: schedules,
+            timezone: LenientJSON.string(entry["timezone"]),
+            registrationURL: LenientJSON.string(entry["registration_url"])
+        )
     }
 
     static func register(

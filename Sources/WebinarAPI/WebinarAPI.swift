@@ -163,30 +163,26 @@ public struct ScheduleInfo: Sendable, Equatable, Codable {
 // The answer types below are made by the client only (AnswerParser); tests build them with
 // the memberwise initialisers through `@testable import WebinarAPI`.
 
-/// One entry of a `webinars` answer (schedules are display strings there).
-public struct WebinarSummary: Sendable, Equatable, Codable {
+/// A webinar as an answer describes it: a `webinars` entry (``WebinarSummary``: schedules as
+/// display strings) or a `webinar` answer's object (``WebinarDetail``: schedule objects).
+public struct Webinar<Schedule: Sendable & Equatable & Codable>: Sendable, Equatable, Codable {
     public var webinarID: Int
     public var webinarHash: String?
     public var name: String?
     public var title: String?
     public var description: String?
     public var type: String?
-    public var schedules: [String]
+    public var schedules: [Schedule] = []
     public var timezone: String?
-}
-
-/// The `webinar` object of a `webinar` answer.
-public struct WebinarDetail: Sendable, Equatable, Codable {
-    public var webinarID: Int
-    public var webinarHash: String?
-    public var name: String?
-    public var title: String?
-    public var description: String?
-    public var type: String?
-    public var schedules: [ScheduleInfo] = []
-    public var timezone: String?
+    /// In `webinar` answers only.
     public var registrationURL: String?
 }
+
+/// One entry of a `webinars` answer (schedules are display strings there).
+public typealias WebinarSummary = Webinar<String>
+
+/// The `webinar` object of a `webinar` answer.
+public typealias WebinarDetail = Webinar<ScheduleInfo>
 
 /// One row of a `registrants` answer.
 public struct Registrant: Sendable, Equatable, Codable {
