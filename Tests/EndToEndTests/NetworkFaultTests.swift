@@ -145,14 +145,14 @@ struct NetworkFaultTests {
 }
 
 /// A TCP socket bound to an ephemeral loopback port (listening if asked), and that port.
-func loopbackSocket(listening: Bool) throws -> (fd: Int32, port: Int) {
+func loopbackSocket(listening: Bool, port: Int = 0) throws -> (fd: Int32, port: Int) {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     var yes: Int32 = 1
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
+    address.sin_port = UInt16(port).bigEndian
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
     let ok = withUnsafeMutablePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { p -> Bool in
@@ -167,8 +167,21 @@ func loopbackSocket(listening: Bool) throws -> (fd: Int32, port: Int) {
     return (fd, Int(UInt16(bigEndian: address.sin_port)))
 }
 
-/// A loopback TCP port nobody listens on right now.
+/// A loopback TCP port nobody listens on right now, below the kernel's ephemeral range: a
+/// test keeps it free for seconds before it listens there (or never does), and in the
+/// ephemeral range another test's port-0 listener or an outgoing connection's source port
+/// could take it meanwhile (CI once failed so: "Address already in use").
 func freeLoopbackPort() throws -> Int {
+    let range = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8))
+        .map { $0.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).compactMap { Int($0) } }
+    let ephemeralLow = range?.first ?? 32_768
+    let candidates = ephemeralLow > 11_024 ? 10_000..<(ephemeralLow - 1) : 1_024..<ephemeralLow
+    for _ in 0..<200 {
+        if let (fd, port) = try? loopbackSocket(listening: false, port: Int.random(in: candidates)) {
+            close(fd)
+            return port
+        }
+    }
     let (fd, port) = try loopbackSocket(listening: false)
     close(fd)
     return port
