@@ -21,8 +21,8 @@ public struct Clocks<C: Clock>: Sendable where C.Duration == Duration {
         self.wall = wall
     }
 
-    /// Monotonic time since the first call of the returned function, for components that count
-    /// windows in plain durations (the simulator).
+    /// A reading of monotonic time as the duration since this call (the origin is taken now),
+    /// for components that count windows in plain durations (the simulator).
     public func elapsed() -> @Sendable () -> Duration {
         let origin = monotonic.now
         let clock = monotonic
