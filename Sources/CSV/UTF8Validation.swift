@@ -27,32 +27,25 @@ func firstInvalidUTF8(_ p: UnsafePointer<UInt8>, _ n: Int) -> UTF8Problem? {
             i += 1
             continue
         }
-        @inline(__always) func cont(_ k: Int) -> Bool {
-            i + k < n && p[i + k] & 0xC0 == 0x80
+        // Unicode's table of well-formed sequences (Table 3-7): the lead byte gives the
+        // length and the range of the second byte; the others are 80…BF.
+        let length: Int
+        let second: ClosedRange<UInt8>
+        switch b {
+        case 0xC2...0xDF: (length, second) = (2, 0x80...0xBF)
+        case 0xE0: (length, second) = (3, 0xA0...0xBF)
+        case 0xED: (length, second) = (3, 0x80...0x9F)
+        case 0xE1...0xEF: (length, second) = (3, 0x80...0xBF)
+        case 0xF0: (length, second) = (4, 0x90...0xBF)
+        case 0xF4: (length, second) = (4, 0x80...0x8F)
+        case 0xF1...0xF3: (length, second) = (4, 0x80...0xBF)
+        default: return UTF8Problem(offset: i, isNUL: false)
         }
-        if b < 0xC2 { return UTF8Problem(offset: i, isNUL: false) }
-        if b < 0xE0 {
-            guard cont(1) else { return UTF8Problem(offset: i, isNUL: false) }
-            i += 2
-        } else if b < 0xF0 {
-            guard i + 1 < n else { return UTF8Problem(offset: i, isNUL: false) }
-            let b1 = p[i + 1]
-            let lo: UInt8 = b == 0xE0 ? 0xA0 : 0x80
-            let hi: UInt8 = b == 0xED ? 0x9F : 0xBF
-            guard b1 >= lo && b1 <= hi && cont(2) else { return UTF8Problem(offset: i, isNUL: false) }
-            i += 3
-        } else if b < 0xF5 {
-            guard i + 1 < n else { return UTF8Problem(offset: i, isNUL: false) }
-            let b1 = p[i + 1]
-            let lo: UInt8 = b == 0xF0 ? 0x90 : 0x80
-            let hi: UInt8 = b == 0xF4 ? 0x8F : 0xBF
-            guard b1 >= lo && b1 <= hi && cont(2) && cont(3) else {
-                return UTF8Problem(offset: i, isNUL: false)
-            }
-            i += 4
-        } else {
+        guard i + length <= n, second.contains(p[i + 1]) else { return UTF8Problem(offset: i, isNUL: false) }
+        for k in 2..<length where p[i + k] & 0xC0 != 0x80 {
             return UTF8Problem(offset: i, isNUL: false)
         }
+        i += length
     }
     return nil
 }

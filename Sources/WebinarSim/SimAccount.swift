@@ -109,18 +109,12 @@ public struct SimWebinar: Sendable, Equatable, Codable {
         SimQuestion(
             label: "Company size",
             type: .dropdown,
-            options: [
-                .init(id: 1, text: "1-10"), .init(id: 2, text: "11-50"), .init(id: 3, text: "51-200"),
-                .init(id: 4, text: "201+"),
-            ]
+            options: .numbered("1-10", "11-50", "51-200", "201+")
         ),
         SimQuestion(
             label: "Interests",
             type: .multiselect,
-            options: [
-                .init(id: 1, text: "Email"), .init(id: 2, text: "Social"), .init(id: 3, text: "SEO"),
-                .init(id: 4, text: "Ads"),
-            ]
+            options: .numbered("Email", "Social", "SEO", "Ads")
         ),
     ]
 
@@ -232,6 +226,13 @@ public struct SimQuestion: Sendable, Equatable, Codable {
     public var fieldName: String { type == .multiselect ? label + "[]" : label }
 }
 
+extension [SimQuestion.Option] {
+    /// Choices numbered from 1 in the order given (the ids a form sends).
+    public static func numbered(_ texts: String...) -> Self {
+        texts.enumerated().map { SimQuestion.Option(id: $0.offset + 1, text: $0.element) }
+    }
+}
+
 /// The webinars of the simulated account.
 ///
 /// `--webinars FILE` format: either `{"webinars": [SimWebinar, …]}` or a bare array of
@@ -263,7 +264,7 @@ public struct SimAccount: Sendable, Equatable, Codable {
                 account = try JSONDecoder().decode(SimAccount.self, from: data)
             }
         } catch {
-            throw LoadError(description: "\(source): not a valid webinars file: \(describe(error))")
+            throw LoadError(description: "\(source): not a valid webinars file: \(DecodingProblem.describe(error))")
         }
         try account.validate(source: source)
         return account
@@ -319,24 +320,6 @@ public struct SimAccount: Sendable, Equatable, Codable {
                 }
             }
         }
-    }
-
-    private static func describe(_ error: any Error) -> String {
-        switch error {
-        case DecodingError.keyNotFound(let key, let context):
-            return "missing key '\(key.stringValue)' at \(path(context))"
-        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
-            return "\(context.debugDescription) at \(path(context))"
-        case DecodingError.dataCorrupted(let context):
-            return context.debugDescription
-        default:
-            return "\(error)"
-        }
-    }
-
-    private static func path(_ context: DecodingError.Context) -> String {
-        let text = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
-        return text.isEmpty ? "top level" : text
     }
 
     /// The built-in account (ids follow the vendor's examples):

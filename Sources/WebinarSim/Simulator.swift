@@ -388,52 +388,40 @@ struct SimResponder: HTTPResponder {
         let name = components.count == 2 ? components[1] : ""
         switch (request.method, name) {
         case (.get, "stats"):
-            let stats = await state.snapshot()
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            let data = try encoder.encode(stats)
-            return Self.response(
-                SimAnswer(status: 200, contentType: "application/json", body: String(decoding: data, as: UTF8.self))
-            )
+            return try Self.jsonResponse(await state.snapshot())
         case (.get, "registrations"):
             struct Dump: Encodable { let registrations: [SimRegistration] }
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            let data = try encoder.encode(Dump(registrations: await state.allRegistrations()))
-            return Self.response(
-                SimAnswer(status: 200, contentType: "application/json", body: String(decoding: data, as: UTF8.self))
-            )
+            return try Self.jsonResponse(Dump(registrations: await state.allRegistrations()))
         case (.post, "reset"):
             await state.reset()
             return Self.response(.json(200, .object([("status", .string("success"))])))
         case (.post, "faults"):
             struct Body: Decodable { let faults: [SimFault] }
-            guard let bytes = try await Self.body(request) else {
-                return Self.response(.message(413, "Body too large"))
-            }
-            guard let body = try? JSONDecoder().decode(Body.self, from: Data(bytes)) else {
-                let kinds = SimFault.allCases.map(\.rawValue).joined(separator: ", ")
-                return Self.response(.message(400, "expected {\"faults\": [...]} with kinds: \(kinds)"))
+            let kinds = SimFault.allCases.map(\.rawValue).joined(separator: ", ")
+            let body: Body
+            switch try await Self.decodeBody(
+                Body.self,
+                of: request,
+                expected: "{\"faults\": [...]} with kinds: \(kinds)"
+            ) {
+            case .success(let decoded): body = decoded
+            case .failure(let refusal): return refusal.response
             }
             await state.enqueueFaults(body.faults)
             return Self.response(
                 .json(200, .object([("status", .string("success")), ("queued", .int(body.faults.count))]))
             )
         case (.get, "config"):
-            return try Self.faultsResponse(await state.currentFaults())
+            return try Self.jsonResponse(await state.currentFaults())
         case (.post, "config"):
-            guard let bytes = try await Self.body(request) else {
-                return Self.response(.message(413, "Body too large"))
-            }
             let faults: SimFaults
-            do {
-                faults = try JSONDecoder().decode(SimFaults.self, from: Data(bytes))
-            } catch {
-                return Self.response(.message(400, "expected a JSON object of fault settings: \(Self.describe(error))"))
+            switch try await Self.decodeBody(SimFaults.self, of: request, expected: "a JSON object of fault settings") {
+            case .success(let decoded): faults = decoded
+            case .failure(let refusal): return refusal.response
             }
             if let problem = faults.validationError() { return Self.response(.message(400, problem)) }
             await state.replaceFaults(faults)
-            return try Self.faultsResponse(faults)
+            return try Self.jsonResponse(faults)
         case (.post, "reset-links"), (.post, "delete-registrants"):
             struct Body: Decodable {
                 let platform: SimPlatform
@@ -445,19 +433,11 @@ struct SimResponder: HTTPResponder {
                     case webinarID = "webinar_id"
                 }
             }
-            guard let bytes = try await Self.body(request) else {
-                return Self.response(.message(413, "Body too large"))
-            }
             let body: Body
-            do {
-                body = try JSONDecoder().decode(Body.self, from: Data(bytes))
-            } catch {
-                return Self.response(
-                    .message(
-                        400,
-                        "expected {\"platform\": …, \"webinar_id\": …, \"schedule\": …, \"emails\": [...]}: \(Self.describe(error))"
-                    )
-                )
+            let expected = "{\"platform\": …, \"webinar_id\": …, \"schedule\": …, \"emails\": [...]}"
+            switch try await Self.decodeBody(Body.self, of: request, expected: expected) {
+            case .success(let decoded): body = decoded
+            case .failure(let refusal): return refusal.response
             }
             let count: Int
             if name == "reset-links" {
@@ -494,30 +474,37 @@ struct SimResponder: HTTPResponder {
         }
     }
 
-    static func faultsResponse(_ faults: SimFaults) throws -> Response {
+    /// An admin request's refused body: the answer that says why.
+    struct Refusal: Error {
+        let response: Response
+    }
+
+    /// An admin request's JSON body, or its refusal: 413 over ``maxRequestBody``, 400 naming
+    /// what was `expected` and what the decoder found wrong.
+    static func decodeBody<Body: Decodable>(
+        _ type: Body.Type,
+        of request: Request,
+        expected: String
+    ) async throws -> Result<Body, Refusal> {
+        guard let bytes = try await body(request) else {
+            return .failure(Refusal(response: response(.message(413, "Body too large"))))
+        }
+        do {
+            return .success(try JSONDecoder().decode(Body.self, from: Data(bytes)))
+        } catch {
+            let problem = DecodingProblem.describe(error)
+            return .failure(Refusal(response: response(.message(400, "expected \(expected): \(problem)"))))
+        }
+    }
+
+    /// A JSON answer of `value`, its keys sorted.
+    static func jsonResponse(_ value: some Encodable) throws -> Response {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        let data = try encoder.encode(faults)
+        let data = try encoder.encode(value)
         return response(
             SimAnswer(status: 200, contentType: "application/json", body: String(decoding: data, as: UTF8.self))
         )
-    }
-
-    /// A decoding error in a sentence (its debug description, or what is missing where).
-    static func describe(_ error: any Error) -> String {
-        guard let error = error as? DecodingError else { return "\(error)" }
-        switch error {
-        case .dataCorrupted(let context):
-            let underlying = (context.underlyingError as? NSError)?.localizedDescription
-            return underlying.map { "\(context.debugDescription) (\($0))" } ?? context.debugDescription
-        case .typeMismatch(_, let context), .valueNotFound(_, let context):
-            let path = context.codingPath.map(\.stringValue).joined(separator: ".")
-            return "\(path): \(context.debugDescription)"
-        case .keyNotFound(let key, _):
-            return "missing \(key.stringValue)"
-        @unknown default:
-            return "\(error)"
-        }
     }
 
     /// Form-urlencoded or JSON fields; nil when the body is too large or unparsable.

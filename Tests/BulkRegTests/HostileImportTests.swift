@@ -28,12 +28,10 @@ struct HostileImportTests {
 
     @Test("mixed line endings (CRLF, LF, CR, none at the end): every row, on its own line")
     func mixedLineEndings() throws {
-        let dir = TempDir()
-        let file = dir.write(
+        let (dir, s) = try importCSV(
             "mixed.csv",
             "email,first_name\r\na@example.com,Ann\nb@example.com,Bob\rc@example.com,Cy\r\nd@example.com,Dee"
         )
-        let s = try importFile(dir, file)
         #expect(s.rowsRead == 4 && s.queued == 4)
         #expect(try jobs(dir).map(\.0) == [2, 3, 4, 5])
         #expect(try exportRows(dir).dropFirst().map { $0[1] } == ["Ann", "Bob", "Cy", "Dee"])
@@ -128,12 +126,10 @@ struct HostileImportTests {
 
     @Test("a header repeated mid-file (two exports joined) is a rejected row, with its reason")
     func repeatedHeader() throws {
-        let dir = TempDir()
-        let file = dir.write(
+        let (dir, s) = try importCSV(
             "joined.csv",
             "Email,First Name\na@example.com,Ann\nEmail,First Name\nb@example.com,Bob\n Email , First Name \n"
         )
-        let s = try importFile(dir, file)
         #expect(s.rowsRead == 4 && s.queued == 2 && s.rejected == ["repeated header row": 2])
         #expect(try jobs(dir).map { "\($0.0) \($0.1)" } == ["2 queued", "3 rejected", "4 queued", "5 rejected"])
     }
@@ -284,12 +280,10 @@ struct HostileImportTests {
 
     @Test("formulas in cells are leads' text: stored and sent as written, neutralised by export --excel-safe")
     func formulas() throws {
-        let dir = TempDir()
-        let file = dir.write(
+        let (dir, s) = try importCSV(
             "f.csv",
             "email,first_name,notes\na@example.com,\"=HYPERLINK(\"\"http://x.example\"\",\"\"y\"\")\",@SUM(A1)\n=1+1,Bob,x\n"
         )
-        let s = try importFile(dir, file)
         #expect(s.queued == 1 && s.rejected == ["invalid email": 1])
         #expect(
             try exportRows(dir)[1].prefix(3) == ["a@example.com", "=HYPERLINK(\"http://x.example\",\"y\")", "@SUM(A1)"]

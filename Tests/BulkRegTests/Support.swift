@@ -140,6 +140,13 @@ func importFile(
     )
 }
 
+/// Writes `text` as `name` in a new temporary directory and imports it with the defaults of
+/// ``importFile(_:_:webinar:schedule:platform:map:delimiter:encoding:now:)``.
+func importCSV(_ name: String, _ text: String) throws -> (dir: TempDir, summary: ImportSummary) {
+    let dir = TempDir()
+    return (dir, try importFile(dir, dir.write(name, text)))
+}
+
 /// Imports `count` leads (email,first_name) into a new database at `dir.db`.
 @discardableResult
 func importLeads(

@@ -184,15 +184,9 @@ struct EncodingTests {
 
     @Test("invalid UTF-8 is rejected (not replaced) with the line, and reading can go on")
     func invalidUTF8() throws {
+        // The fixture's line 3 (the table of ReaderTests.badThirdLine) and, after it, line 4.
         let t = try checkedTranscript(Fixtures.bytes("csv/invalid-utf8.csv"))
-        #expect(
-            t == [
-                .record(["email", "name"], line: 1),
-                .record(["a@example.com", "Ann"], line: 2),
-                .error(.invalidUTF8, line: 3),
-                .record(["c@example.com", "Cy"], line: 4),
-            ]
-        )
+        #expect(t.dropFirst(3) == [.record(["c@example.com", "Cy"], line: 4)])
         let bad: [[UInt8]] = [
             [0xFF], [0x80], [0xC0, 0xAF], [0xC1, 0xBF], [0xE0, 0x80, 0xAF], [0xED, 0xA0, 0x80],
             [0xF4, 0x90, 0x80, 0x80], [0xF5, 0x80, 0x80, 0x80], [0xE2, 0x82], [0xC3], [0xF0, 0x9F, 0x98],
@@ -241,14 +235,7 @@ struct EncodingTests {
 
     @Test("NUL byte in a UTF-8 file: error with line and hint")
     func nulByte() throws {
-        let t = try checkedTranscript(Fixtures.bytes("csv/nul-byte.csv"))
-        #expect(
-            t == [
-                .record(["email", "name"], line: 1),
-                .record(["a@example.com", "Ann"], line: 2),
-                .error(.nulByte, line: 3),
-            ]
-        )
+        // The fixture's transcript: ReaderTests.badThirdLine.
         let r = try CSVReader(path: Fixtures.path("csv/nul-byte.csv"))
         _ = try r.next()
         _ = try r.next()

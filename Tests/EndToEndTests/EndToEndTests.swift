@@ -9,9 +9,8 @@ struct EndToEndTests {
 
     @Test("import → run → export against a faulty simulator: every valid lead registered once, URLs exported")
     func pipeline() async throws {
-        let ws = Workspace.e2e()
-        let file = ws.write(
-            "leads.csv",
+        let (ws, file) = Workspace.e2e(
+            writing: "leads.csv",
             leadsCSV(count: 60, extra: ["bad-email,Bad,,", ",NoEmail,,", "person1@EXAMPLE.com,Dup,,"])
         )
         let imported = try await bulkreg(["import", file, "--webinar", "5", "--schedule", "34", "--db", ws.db])
@@ -144,9 +143,7 @@ struct EndToEndTests {
     func lockAndSignals() async throws {
         for (signal, code) in [(SIGINT, Int32(130)), (SIGTERM, Int32(143))] {
             let ws = try await workspace(leads: 400)
-            try await withSimulator {
-                $0.faults = SimFaults(latencyMs: 50...100)
-            } run: { sim in
+            try await withSimulator(latencyMs: 50...100) { sim in
                 let (process, out, err) = try launch(
                     ["run", "--db", ws.db, "--api-base", sim.baseURL, "--quiet"],
                     env: ["WEBINARJAM_API_KEY": key]

@@ -28,8 +28,7 @@ struct ForgivingImportTests {
 
     @Test("no target is a usage error (nothing stored); the same file into another webinar is a new import")
     func identity() async throws {
-        let ws = Workspace.e2e()
-        let file = ws.write("leads.csv", leadsCSV(count: 3))
+        let (ws, file) = Workspace.e2e(writing: "leads.csv", leadsCSV(count: 3))
         let none = try await importFile(ws, file, [])
         #expect(none.status == 2)
         #expect(none.stderr.contains("no webinar to register these leads into") && none.stderr.contains("--webinar ID"))
@@ -161,9 +160,8 @@ struct ForgivingImportTests {
 
     @Test("phones as CRMs write them reach the vendor split and clean; an unreadable optional phone is left out")
     func phones() async throws {
-        let ws = Workspace.e2e()
-        let file = ws.write(
-            "phones.csv",
+        let (ws, file) = Workspace.e2e(
+            writing: "phones.csv",
             "Email,First Name,Last Name,Phone,Country Code\n"
                 + "ext@example.com,Ext,A,555-699-7424 ext. 12,+1\n"
                 + "plus@example.com,Plus,B,+44 20 7946 0958,\n"
@@ -188,9 +186,8 @@ struct ForgivingImportTests {
 
     @Test("the mapping line, --map FIELD=- and --ignore; target columns only by exact names")
     func mapping() async throws {
-        let ws = Workspace.e2e()
-        let file = ws.write(
-            "sheet.csv",
+        let (ws, file) = Workspace.e2e(
+            writing: "sheet.csv",
             "Email Address,First Name,Phone Number,Mobile Phone Number,Webinar,TIMEZONE,OPTIN_IP,CONFIRM_IP\n"
                 + "a@example.com,Ann,,555 010 0001,Spring launch,America/New_York,,203.0.113.7\n"
         )
@@ -314,9 +311,7 @@ struct ForgivingImportTests {
     @Test("a run picks up leads imported while it goes on, and exits 0")
     func concurrentImport() async throws {
         let ws = try await workspace(leads: 80, file: "first.csv")
-        try await withSimulator { config in
-            config.faults.latencyMs = 20...60
-        } run: { sim in
+        try await withSimulator(latencyMs: 20...60) { sim in
             let (process, stdout, stderr) = try launchCollected(
                 ["run", "--db", ws.db, "--api-base", sim.baseURL, "--request-timeout", "2", "--quiet"],
                 env: ["WEBINARJAM_API_KEY": key]

@@ -39,8 +39,10 @@ extension EndToEndTests {
         /// error and an unknown message-only refusal. Returns the workspace and the simulator's
         /// registrations.
         func faultyHistory(leads: Int = 60) async throws -> (Workspace, Int) {
-            let ws = Workspace.e2e()
-            let file = ws.write("leads.csv", leadsCSV(count: leads, extra: ["not-an-email,Bad,Row,"]))
+            let (ws, file) = Workspace.e2e(
+                writing: "leads.csv",
+                leadsCSV(count: leads, extra: ["not-an-email,Bad,Row,"])
+            )
             let imported = try await bulkreg(["import", file, "--webinar", "5", "--schedule", "34", "--db", ws.db])
             #expect(imported.status == 0, "\(imported.stderr)")
             let registered = try await withSimulator { config in
@@ -133,8 +135,10 @@ extension EndToEndTests {
             "show: a lead with a retry, an uncertain send, its checks and the final success; both webinars of an email"
         )
         func showStory() async throws {
-            let ws = Workspace.e2e()
-            let file = ws.write("leads.csv", "Email Address,First Name,City\nana@example.com,Ana,Lisbon\n")
+            let (ws, file) = Workspace.e2e(
+                writing: "leads.csv",
+                "Email Address,First Name,City\nana@example.com,Ana,Lisbon\n"
+            )
             for schedule in ["34", "46"] {
                 let imported = try await bulkreg([
                     "import", file, "--webinar", "5", "--schedule", schedule, "--db", ws.db,

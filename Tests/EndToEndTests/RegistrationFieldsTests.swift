@@ -57,8 +57,7 @@ extension ForgivingImportTests {
             "a CRM export with consent, country, a question, a dropdown and a multi-select: every lead sent exactly those fields"
         )
         func crmFields() async throws {
-            let ws = Workspace.e2e()
-            let file = ws.write("crm.csv", Self.crmExport())
+            let (ws, file) = Workspace.e2e(writing: "crm.csv", Self.crmExport())
             var args = [
                 "import", file, "--webinar", "1", "--schedule", "11", "--db", ws.db, "--map",
                 "What is your role?=Job title",
@@ -106,9 +105,8 @@ extension ForgivingImportTests {
             "without the fields it requires, the webinar refuses with its field errors; --set gives every row one value"
         )
         func requiredAndSet() async throws {
-            let ws = Workspace.e2e()
-            let file = ws.write(
-                "plain.csv",
+            let (ws, file) = Workspace.e2e(
+                writing: "plain.csv",
                 "Email,First Name,Interests\na@example.com,Ann,SEO\nb@example.com,Bob,Email;Ads\n"
             )
             let base = [

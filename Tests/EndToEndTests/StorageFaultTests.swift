@@ -7,8 +7,7 @@ import Testing
 struct StorageFaultTests {
     @Test("a full disk (file-size limit) during import: exit 2, a clear message, no database left")
     func diskFull() async throws {
-        let ws = Workspace.e2e()
-        let file = ws.write("leads.csv", leadsCSV(count: 20_000))
+        let (ws, file) = Workspace.e2e(writing: "leads.csv", leadsCSV(count: 20_000))
         // 1024 blocks of 512 bytes: the database outgrows it; SIGXFSZ ignored so that the write
         // fails with EFBIG, as on a full disk, instead of killing the process.
         let process = Process()

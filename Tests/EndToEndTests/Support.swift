@@ -30,6 +30,12 @@ typealias Workspace = TempDir
 extension TempDir {
     /// An end-to-end test's directory (its database: `e2e.sqlite`).
     static func e2e() -> TempDir { TempDir(prefix: "bulkreg-e2e-", database: "e2e.sqlite") }
+
+    /// An end-to-end test's directory with one file written in it: the directory and the file's path.
+    static func e2e(writing name: String, _ text: String) -> (ws: TempDir, file: String) {
+        let ws = e2e()
+        return (ws, ws.write(name, text))
+    }
 }
 
 /// Starts `bulkreg ARGS` with a clean environment plus `env`.
@@ -177,8 +183,7 @@ func workspace(
     options: [String] = ["--webinar", "5", "--schedule", "34"],
     sourceLocation: SourceLocation = #_sourceLocation
 ) async throws -> Workspace {
-    let ws = Workspace.e2e()
-    let file = ws.write(name, leadsCSV(count: count, extra: extra))
+    let (ws, file) = Workspace.e2e(writing: name, leadsCSV(count: count, extra: extra))
     let imported = try await bulkreg(["import", file] + options + ["--db", ws.db])
     #expect(imported.status == 0, "\(imported.stderr)", sourceLocation: sourceLocation)
     return ws
@@ -189,6 +194,11 @@ func csvRows(_ text: String) -> [[String]] {
     text.split(whereSeparator: { $0 == "\n" || $0 == "\r\n" }).map { line in
         line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
     }
+}
+
+/// ``withSimulator(_:run:)`` with every answer delayed by `latencyMs` (and no other fault).
+func withSimulator<T>(latencyMs: ClosedRange<Int>, run body: (RunningSimulator) async throws -> T) async throws -> T {
+    try await withSimulator({ $0.faults.latencyMs = latencyMs }, run: body)
 }
 
 /// A simulator for one test.

@@ -210,9 +210,7 @@ struct VendorFaultTests {
     @Test("a second runner is refused by the database itself: lock file deleted, or the database through a symlink")
     func secondRunner() async throws {
         let ws = try await workspace(leads: 60)
-        try await withSimulator {
-            $0.faults = SimFaults(latencyMs: 100...200)
-        } run: { sim in
+        try await withSimulator(latencyMs: 100...200) { sim in
             let (process, _, _) = try launchCollected(
                 ["run", "--db", ws.db, "--api-base", sim.baseURL, "--quiet"],
                 env: ["WEBINARJAM_API_KEY": apiKey]
@@ -340,9 +338,7 @@ struct VendorFaultTests {
     @Test("every call slower than the request timeout: the run backs off and says so; no loop")
     func everyCallTimesOut() async throws {
         let ws = try await workspace(leads: 200)
-        try await withSimulator {
-            $0.faults = SimFaults(latencyMs: 2_500...2_500)
-        } run: { sim in
+        try await withSimulator(latencyMs: 2_500...2_500) { sim in
             let (process, _, stderr) = try launchCollected(
                 ["run", "--db", ws.db, "--api-base", sim.baseURL, "--request-timeout", "1"],
                 env: ["WEBINARJAM_API_KEY": apiKey]
@@ -363,9 +359,7 @@ struct VendorFaultTests {
     @Test("a store stalled 3 s by another writer: calls take fresh slots, no second with more than 20 calls")
     func stalledStore() async throws {
         let ws = try await workspace(leads: 200)
-        try await withSimulator {
-            $0.faults = SimFaults(latencyMs: 20...60)
-        } run: { sim in
+        try await withSimulator(latencyMs: 20...60) { sim in
             let (process, _, _) = try launchCollected(
                 ["run", "--db", ws.db, "--api-base", sim.baseURL, "--quiet", "--rate-margin-ms", "60"],
                 env: ["WEBINARJAM_API_KEY": apiKey]

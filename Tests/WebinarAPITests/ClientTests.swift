@@ -34,6 +34,13 @@ func withClient(
     await sim.shutdown()
 }
 
+/// The reason of a transient failure that may have reached the vendor
+/// (`.transient(reason, true)`); nil for any other answer.
+func reachedTrouble(_ failure: APIFailure?) -> String? {
+    guard case .transient(let reason, true)? = failure else { return nil }
+    return reason
+}
+
 func lead(
     _ email: String,
     platform: Platform = .webinarjam,
@@ -162,13 +169,8 @@ struct ClientOutcomeTests {
     func rejections() async throws {
         try await withClient { _, api in
             // errors: object of arrays (with a message beside it), sorted by field.
-            let single = RegistrationRequest(
-                platform: .webinarjam,
-                webinarID: 2,
-                schedule: 21,
-                firstName: "Ann",
-                email: "ann@example.com"
-            )
+            var single = lead("ann@example.com", webinar: 2, schedule: 21)
+            single.lastName = nil
             #expect(
                 await api.register(single).failure
                     == .rejected(
@@ -300,10 +302,10 @@ struct ClientFaultTests {
             await sim.injectFaults([.serverError, .serverError, .serverError])
             for _ in 0..<3 {
                 let failure = await api.register(lead("a@example.com")).failure
-                guard case .transient(let reason, true) = failure else {
-                    Issue.record("expected transient, got \(String(describing: failure))")
-                    continue
-                }
+                let reason = try #require(
+                    reachedTrouble(failure),
+                    "expected transient, got \(String(describing: failure))"
+                )
                 #expect(reason.hasPrefix("HTTP 50"))
             }
             #expect(await sim.registrations().isEmpty)
@@ -315,10 +317,7 @@ struct ClientFaultTests {
         try await withClient { sim, api in
             await sim.injectFaults([.garbageBody])
             let failure = await api.register(lead("a@example.com")).failure
-            guard case .transient(let reason, true) = failure else {
-                Issue.record("expected transient, got \(String(describing: failure))")
-                return
-            }
+            let reason = try #require(reachedTrouble(failure), "expected transient, got \(String(describing: failure))")
             #expect(reason.contains("unreadable answer"))
             #expect(await sim.registrations().count == 1)
         }
@@ -366,10 +365,7 @@ struct ClientFaultTests {
         try await withClient { sim, api in
             await sim.injectFaults([.resetBeforeStore])
             let failure = await api.register(lead("ann@example.com")).failure
-            guard case .transient(_, true) = failure else {
-                Issue.record("expected transient, got \(String(describing: failure))")
-                return
-            }
+            #expect(reachedTrouble(failure) != nil, "expected transient, got \(String(describing: failure))")
             #expect(await sim.registrations().isEmpty)
         }
     }
@@ -406,10 +402,7 @@ struct ClientFaultTests {
         try await withClient(config, maxResponseBodyBytes: 1024 * 1024) { sim, api in
             await sim.injectFaults([.oversizedBody])
             let failure = await api.register(lead("a@example.com")).failure
-            guard case .transient(let reason, true) = failure else {
-                Issue.record("expected transient, got \(String(describing: failure))")
-                return
-            }
+            let reason = try #require(reachedTrouble(failure), "expected transient, got \(String(describing: failure))")
             #expect(reason.hasPrefix("response too large"))
             // The connection is usable again afterwards.
             #expect(await api.register(lead("b@example.com")).value != nil)

@@ -56,7 +56,7 @@ struct ParsingTests {
     }
 
     @Test("a success without user_id or live_room_url is transient, not a success")
-    func incompleteSuccess() {
+    func incompleteSuccess() throws {
         for body in [
             #"{"status":"success","user":{"live_room_url":"https://x"}}"#,
             #"{"status":"success","user":{"user_id":1,"live_room_url":""}}"#,
@@ -64,10 +64,10 @@ struct ParsingTests {
             #"{"status":"success","user":{"user_id":"abc","live_room_url":"https://x"}}"#,
         ] {
             let failure = AnswerParser.register(status: 200, body: bytes(body), secret: nil).failure
-            guard case .transient(let reason, true) = failure else {
-                Issue.record("\(body): expected transient, got \(String(describing: failure))")
-                continue
-            }
+            let reason = try #require(
+                reachedTrouble(failure),
+                "\(body): expected transient, got \(String(describing: failure))"
+            )
             #expect(reason.hasPrefix("undecodable success answer"))
         }
     }

@@ -114,7 +114,7 @@ package struct CallRecord: Sendable, Equatable {
         job: Int?,
         method: CallMethod,
         outcome: CallOutcome,
-        httpStatus: Int?,
+        httpStatus: Int? = nil,
         attempt: Int?,
         reason: String?
     ) {

@@ -88,24 +88,18 @@ package struct Lead: Sendable, Equatable {
 /// `timezone_id` a number, anything else rejecting the row; a multi-valued field (`NAME[]`)
 /// split into its values; `--value` translations applied to each value, `--set` constants
 /// added (``FieldRules``).
-package struct LeadValidator: Sendable {
+struct LeadValidator: Sendable {
     /// Why a row was not queued.
-    package typealias Rejection = LeadText.Rejection
+    typealias Rejection = LeadText.Rejection
 
-    package let map: FieldMap
-    package let defaults: ImportDefaults
+    let map: FieldMap
+    let defaults: ImportDefaults
     /// When the file was imported (seconds since 1970): a zone name without a session date is
     /// converted to the offset in force then, so a stored row reads the same at any later time.
-    package let importedAt: Double
-
-    package init(map: FieldMap, defaults: ImportDefaults, importedAt: Double) {
-        self.map = map
-        self.defaults = defaults
-        self.importedAt = importedAt
-    }
+    let importedAt: Double
 
     /// The lead, or a short reason naming the field (never its value: it may be personal data).
-    package func validate(_ row: [String]) -> Result<Lead, Rejection> {
+    func validate(_ row: [String]) -> Result<Lead, Rejection> {
         // Among a field's candidate columns, the first non-empty cell gives the value.
         func value(_ field: LeadField) -> String? {
             for index in map.columns(of: field) where index < row.count {
@@ -160,23 +154,22 @@ package struct LeadValidator: Sendable {
         } else {
             platform = defaults.platform
         }
-        let webinarID: Int
-        if let raw = value(.webinarID) {
-            guard let id = Int(raw), id > 0 else { return .failure(.init("invalid webinar_id")) }
-            webinarID = id
-        } else if let id = defaults.webinarID {
-            webinarID = id
-        } else {
-            return .failure(.init("missing webinar_id (no --webinar and no webinar_id column)"))
+        // A positive id from its column, else from the flag that gives every row one.
+        func id(_ field: LeadField, _ name: String, flag: String, default fallback: Int?) -> Result<Int, Rejection> {
+            if let raw = value(field) {
+                guard let id = Int(raw), id > 0 else { return .failure(.init("invalid \(name)")) }
+                return .success(id)
+            }
+            guard let fallback else { return .failure(.init("missing \(name) (no \(flag) and no \(name) column)")) }
+            return .success(fallback)
         }
+        let webinarID: Int
         let schedule: Int
-        if let raw = value(.schedule) {
-            guard let id = Int(raw), id > 0 else { return .failure(.init("invalid schedule")) }
-            schedule = id
-        } else if let id = defaults.schedule {
-            schedule = id
-        } else {
-            return .failure(.init("missing schedule (no --schedule and no schedule column)"))
+        do throws(Rejection) {
+            webinarID = try id(.webinarID, "webinar_id", flag: "--webinar", default: defaults.webinarID).get()
+            schedule = try id(.schedule, "schedule", flag: "--schedule", default: defaults.schedule).get()
+        } catch {
+            return .failure(error)
         }
         var date = value(.date) ?? defaults.date
         var timezone = value(.timezone) ?? defaults.timezone

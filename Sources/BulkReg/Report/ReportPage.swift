@@ -206,7 +206,7 @@ package enum ReportPage {
 
     static func charts(_ t: Timeline, last: Double) -> [ChartView] {
         let bands = t.outages.map {
-            TimeChart.Band(
+            (
                 from: $0.from,
                 to: $0.to,
                 label: "outage \(WallClock.iso8601($0.from)), \(StatusReport.duration(max(1, $0.to - $0.from))): "
@@ -215,7 +215,7 @@ package enum ReportPage {
         }
         let limited = t.byClass[.rateLimited] ?? []
         let marks = limited.enumerated().compactMap { b, n -> TimeChart.Mark? in
-            n == 0 ? nil : TimeChart.Mark(at: t.start + (Double(b) + 0.5) * t.bucket, label: "\(n) × 429")
+            n == 0 ? nil : (at: t.start + (Double(b) + 0.5) * t.bucket, label: "\(n) × 429")
         }
         let callRates = t.rates(t.calls, end: last)
         let registrationRates = t.rates(t.registered, end: last)

@@ -4,83 +4,35 @@ import Foundation
 /// pattern as well as colour (they survive greyscale printing); outages are hatched bands,
 /// 429s small marks under the time axis, a reference line (the limit) is labelled on the
 /// chart. The SVG carries a title and a description (its text alternative).
-package struct TimeChart: Sendable {
-    package struct Series: Sendable {
-        package var name: String
+struct TimeChart: Sendable {
+    struct Series: Sendable {
+        var name: String
         /// One value per bucket; nil where there is nothing to show (a gap in the line).
-        package var values: [Double?]
-
-        package init(name: String, values: [Double?]) {
-            self.name = name
-            self.values = values
-        }
+        var values: [Double?]
     }
 
-    package struct Band: Sendable {
-        package var from: Double
-        package var to: Double
-        package var label: String
+    /// A hatched span of time (an outage), labelled.
+    typealias Band = (from: Double, to: Double, label: String)
+    /// A labelled moment under the time axis (429s).
+    typealias Mark = (at: Double, label: String)
 
-        package init(from: Double, to: Double, label: String) {
-            self.from = from
-            self.to = to
-            self.label = label
-        }
-    }
-
-    package struct Mark: Sendable {
-        package var at: Double
-        package var label: String
-
-        package init(at: Double, label: String) {
-            self.at = at
-            self.label = label
-        }
-    }
-
-    package var id: String
-    package var title: String
+    var id: String
+    var title: String
     /// The text alternative: what the chart shows, in a sentence or two.
-    package var summary: String
-    package var unit: String
+    var summary: String
+    var unit: String
     /// Wall-clock start of the first bucket and the width of each (seconds).
-    package var start: Double
-    package var bucket: Double
-    package var series: [Series]
-    package var reference: (value: Double, label: String)?
-    package var bands: [Band] = []
-    package var marks: [Mark] = []
+    var start: Double
+    var bucket: Double
+    var series: [Series]
+    var reference: (value: Double, label: String)?
+    var bands: [Band] = []
+    var marks: [Mark] = []
     /// Decades on the value axis (latency).
-    package var logScale = false
-
-    package init(
-        id: String,
-        title: String,
-        summary: String,
-        unit: String,
-        start: Double,
-        bucket: Double,
-        series: [Series],
-        reference: (value: Double, label: String)? = nil,
-        bands: [Band] = [],
-        marks: [Mark] = [],
-        logScale: Bool = false
-    ) {
-        self.id = id
-        self.title = title
-        self.summary = summary
-        self.unit = unit
-        self.start = start
-        self.bucket = bucket
-        self.series = series
-        self.reference = reference
-        self.bands = bands
-        self.marks = marks
-        self.logScale = logScale
-    }
+    var logScale = false
 
     /// Stroke colour and dash pattern of series `index` (distinct in greyscale too).
-    package static let styles: [(color: String, dash: String, width: Double)] = [
+    static let styles: [(color: String, dash: String, width: Double)] = [
         ("#111111", "", 2.2), ("#1d4ed8", "7 4", 2), ("#b91c1c", "2 3", 2.4), ("#6d28d9", "10 3 2 3", 2),
         ("#047857", "1 3", 2.6), ("#92400e", "12 4", 1.6), ("#475569", "4 2 1 2", 2), ("#be185d", "3 6", 2.4),
         ("#0f766e", "14 2", 1.4),
@@ -147,7 +99,7 @@ package struct TimeChart: Sendable {
     }
 
     /// The chart as an SVG element (inline in the page).
-    package func svg() -> String {
+    func svg() -> String {
         let (top, ticks) = axis()
         var out = """
             <svg id="\(id)" class="chart" viewBox="0 0 \(Int(Self.width)) \(Int(Self.height))" role="img" \
@@ -241,7 +193,7 @@ package struct TimeChart: Sendable {
     }
 
     /// The legend: each series' name beside a sample of its line.
-    package func legend() -> [(name: String, swatch: String)] {
+    func legend() -> [(name: String, swatch: String)] {
         series.enumerated().map { index, series in
             let style = Self.styles[index % Self.styles.count]
             let dash = style.dash.isEmpty ? "" : " stroke-dasharray=\"\(style.dash)\""
@@ -289,19 +241,14 @@ package struct TimeChart: Sendable {
 }
 
 /// Text for HTML and SVG: `&`, `<`, `>`, `"` and `'` escaped.
-package enum HTMLText {
-    package static func escape(_ text: String) -> String {
+enum HTMLText {
+    static let entities: [Character: String] = ["&": "&amp;", "<": "&lt;", ">": "&gt;", "\"": "&quot;", "'": "&#39;"]
+
+    static func escape(_ text: String) -> String {
         var out = ""
         out.reserveCapacity(text.utf8.count)
         for c in text {
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.append(c)
-            }
+            if let entity = entities[c] { out += entity } else { out.append(c) }
         }
         return out
     }

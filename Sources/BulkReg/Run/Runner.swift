@@ -527,18 +527,27 @@ package final class Runner<C: Clock>: Sendable where C.Duration == Duration {
         attempt: Int?,
         reason: String? = nil
     ) async {
-        let latency = sent.instant.map { $0.duration(to: clock.now).seconds } ?? 0
-        await store.record(
+        await record(since: sent) {
             CallRecord(
-                at: sent.wall,
-                latency: latency,
+                at: $0,
+                latency: $1,
                 job: job,
                 method: method,
                 failure: failure,
                 attempt: attempt,
                 reason: reason
             )
-        )
+        }
+    }
+
+    /// Stores the record of a call (or a check's verdict) begun at `sent`: `make` gets its
+    /// wall-clock start and its latency, measured now.
+    private func record(
+        since sent: (instant: C.Instant?, wall: Double),
+        _ make: (_ at: Double, _ latency: Double) -> CallRecord
+    ) async {
+        let latency = sent.instant.map { $0.duration(to: clock.now).seconds } ?? 0
+        await store.record(make(sent.wall, latency))
     }
 
     static func label(_ action: OutcomeAction) -> String {
@@ -737,19 +746,18 @@ package final class Runner<C: Clock>: Sendable where C.Duration == Duration {
                 )
             }
         }()
-        let latency = began.instant.map { $0.duration(to: clock.now).seconds } ?? 0
-        await store.record(
+        let attempt = confirming ? 2 : 1
+        await record(since: began) {
             CallRecord(
-                at: began.wall,
-                latency: latency,
+                at: $0,
+                latency: $1,
                 job: job,
                 method: .check,
                 outcome: outcome,
-                httpStatus: nil,
-                attempt: confirming ? 2 : 1,
+                attempt: attempt,
                 reason: reason
             )
-        )
+        }
     }
 
     static func label(_ match: RegistrantMatch) -> String {
