@@ -34,41 +34,23 @@ let package = Package(
         // The vendor API contract and its HTTP client.
         .target(
             name: "WebinarAPI",
-            dependencies: [
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
-            ]
+            dependencies: [.asyncHTTPClient, .logging, .nioPosix, .nioSSL]
         ),
         // The vendor API simulator (independent of the client, so it tests it honestly).
         .target(
             name: "WebinarSim",
-            dependencies: [
-                "Pacing",
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "Logging", package: "swift-log"),
-            ]
+            dependencies: ["Pacing", .hummingbird, .logging]
         ),
         // The pipeline: import, store, runner, export, call history and report.
         .target(
             name: "BulkReg",
-            dependencies: [
-                "SQLite", "CSV", "Pacing", "WebinarAPI",
-                .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "Mustache", package: "swift-mustache"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            dependencies: ["SQLite", "CSV", "Pacing", "WebinarAPI", .crypto, .logging, .mustache, .serviceLifecycle]
         ),
         .executableTarget(
             name: "bulkreg",
             dependencies: [
                 "BulkReg", "CSV", "Pacing", "WebinarAPI", "WebinarSim",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .argumentParser, .logging, .serviceLifecycle, .unixSignals,
             ]
         ),
         // What the test targets share: temporary directories, fixtures, reading a CSV back.
@@ -79,10 +61,7 @@ let package = Package(
         .testTarget(name: "WebinarAPITests", dependencies: ["WebinarAPI", "WebinarSim", "Pacing", "PacingTesting"]),
         .testTarget(
             name: "WebinarSimTests",
-            dependencies: [
-                "WebinarSim", "Pacing", "PacingTesting",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-            ]
+            dependencies: ["WebinarSim", "Pacing", "PacingTesting", .asyncHTTPClient]
         ),
         .testTarget(
             name: "BulkRegTests",
@@ -95,3 +74,17 @@ let package = Package(
         .testTarget(name: "EndToEndTests", dependencies: ["BulkReg", "SQLite", "TestSupport", "WebinarSim"]),
     ]
 )
+
+// The products the targets use, each named once.
+extension Target.Dependency {
+    static var argumentParser: Self { .product(name: "ArgumentParser", package: "swift-argument-parser") }
+    static var asyncHTTPClient: Self { .product(name: "AsyncHTTPClient", package: "async-http-client") }
+    static var crypto: Self { .product(name: "Crypto", package: "swift-crypto") }
+    static var hummingbird: Self { .product(name: "Hummingbird", package: "hummingbird") }
+    static var logging: Self { .product(name: "Logging", package: "swift-log") }
+    static var mustache: Self { .product(name: "Mustache", package: "swift-mustache") }
+    static var nioPosix: Self { .product(name: "NIOPosix", package: "swift-nio") }
+    static var nioSSL: Self { .product(name: "NIOSSL", package: "swift-nio-ssl") }
+    static var serviceLifecycle: Self { .product(name: "ServiceLifecycle", package: "swift-service-lifecycle") }
+    static var unixSignals: Self { .product(name: "UnixSignals", package: "swift-service-lifecycle") }
+}

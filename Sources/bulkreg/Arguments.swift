@@ -18,17 +18,17 @@ struct ExpectedValue: Error, CustomStringConvertible {
 /// `--delimiter`: auto, or one of , ; tab |.
 struct DelimiterArgument: Sendable, Equatable {
     /// nil: sniffed from the file.
-    var byte: UInt8?
+    var delimiter: CSVDelimiter?
 
-    static let auto = DelimiterArgument(byte: nil)
+    static let auto = DelimiterArgument(delimiter: nil)
 
     static func parse(_ text: String) throws -> DelimiterArgument {
         switch text.lowercased() {
         case "auto": return .auto
-        case ",", "comma": return DelimiterArgument(byte: UInt8(ascii: ","))
-        case ";", "semicolon": return DelimiterArgument(byte: UInt8(ascii: ";"))
-        case "tab", "\\t", "\t": return DelimiterArgument(byte: UInt8(ascii: "\t"))
-        case "|", "pipe": return DelimiterArgument(byte: UInt8(ascii: "|"))
+        case ",", "comma": return DelimiterArgument(delimiter: .comma)
+        case ";", "semicolon": return DelimiterArgument(delimiter: .semicolon)
+        case "tab", "\\t", "\t": return DelimiterArgument(delimiter: .tab)
+        case "|", "pipe": return DelimiterArgument(delimiter: .pipe)
         default: throw ExpectedValue("expected auto, ',', ';', tab or '|'")
         }
     }

@@ -126,8 +126,7 @@ struct ImportCommand: ParsableCommand {
             ignored: ignore,
             sets: constants,
             values: translations,
-            delimiter: delimiter.byte,
-            encoding: encoding.encoding
+            reading: CSVReaderOptions(delimiter: delimiter.delimiter, encoding: encoding.encoding)
         )
         let summary = try Importer.run(options, databasePath: database.path, now: Clocks.system.wall())
         print(summary.rendered(databasePath: database.path))

@@ -45,7 +45,7 @@ struct VerifyCommand: AsyncParsableCommand {
             try await Verifier(refresh: refresh).run(
                 databasePath: path,
                 api: client,
-                now: Clocks.system.wall,
+                clocks: .system,
                 stamp: stamp
             ) { c in
                 guard interactive else { return }

@@ -123,7 +123,7 @@ func importFile(
     schedule: Int? = 34,
     platform: Platform = .webinarjam,
     map: [String: String] = [:],
-    delimiter: UInt8? = nil,
+    delimiter: CSVDelimiter? = nil,
     encoding: CSVEncoding? = nil,
     now: Double = 1_000
 ) throws -> ImportSummary {
@@ -132,8 +132,7 @@ func importFile(
             file: file,
             defaults: ImportDefaults(platform: platform, webinarID: webinar, schedule: schedule),
             overrides: map,
-            delimiter: delimiter,
-            encoding: encoding
+            reading: CSVReaderOptions(delimiter: delimiter, encoding: encoding)
         ),
         databasePath: dir.db,
         now: now

@@ -33,7 +33,7 @@ struct ParsingTests {
             ],
             as: ImportCommand.self
         )
-        #expect(command.delimiter == DelimiterArgument(byte: UInt8(ascii: ";")))
+        #expect(command.delimiter == DelimiterArgument(delimiter: .semicolon))
         #expect(command.encoding == EncodingArgument(encoding: .windows1252))
         #expect(command.overrides == ["email": "Mail", "first_name": "#2"])
         let plain = try parse(["import", "a.csv", "--webinar", "5", "--schedule", "34"], as: ImportCommand.self)

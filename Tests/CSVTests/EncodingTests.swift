@@ -27,17 +27,38 @@ private let failingInputsWithPersonalData: [([UInt8], CSVReaderOptions)] = {
 
 @Suite("Reader: encodings and validation")
 struct EncodingTests {
-    @Test("UTF-8 BOM is stripped and reported")
+    @Test(
+        "a fixture's encoding, byte order mark and delimiter are detected (UTF-16 without a BOM from its zero bytes), and its fields read",
+        arguments: [
+            (
+                "csv/semicolon-excel-fr.csv", CSVEncoding.utf8, true, CSVDelimiter.semicolon,
+                [["Nom", "Prénom", "Montant"], ["Dupont", "Jean", "1,5"], ["Martin; fils", "Luc", "2,75"]]
+            ),
+            (
+                "csv/utf16be-bom.csv", .utf16BigEndian, true, .comma,
+                [["name", "email"], ["Łukasz", "l@example.com"], ["Smith, 😀", "s@example.com"]]
+            ),
+            (
+                "csv/utf16le-nobom.tsv", .utf16LittleEndian, false, .tab,
+                [["name", "email"], ["Ann", "a@example.com"], ["Jürgen", "j@example.com"]]
+            ),
+        ]
+    )
+    func detection(
+        fixture: String,
+        encoding: CSVEncoding,
+        bom: Bool,
+        delimiter: CSVDelimiter,
+        fields: [[String]]
+    ) throws {
+        let r = try CSVReader(path: Fixtures.path(fixture))
+        #expect(detected(r) == (encoding, bom, delimiter))
+        #expect(try readAll(r).map(\.fields) == fields)
+        #expect(try checkedTranscript(Fixtures.bytes(fixture)).count == fields.count)
+    }
+
+    @Test("a UTF-8 BOM is stripped and reported; only a leading one")
     func utf8BOM() throws {
-        let r = try CSVReader(path: Fixtures.path("csv/semicolon-excel-fr.csv"))
-        #expect(r.encoding == .utf8)
-        #expect(r.hadByteOrderMark)
-        #expect(r.delimiter == .semicolon)
-        #expect(
-            try readAll(r).map(\.fields) == [
-                ["Nom", "Prénom", "Montant"], ["Dupont", "Jean", "1,5"], ["Martin; fils", "Luc", "2,75"],
-            ]
-        )
         #expect(
             try checkedTranscript("\u{FEFF}email\na@x") == [.record(["email"], line: 1), .record(["a@x"], line: 2)]
         )
@@ -106,38 +127,12 @@ struct EncodingTests {
         let bytes = try Fixtures.bytes("csv/utf16le-bom.tsv")
         #expect(try checkedTranscript(bytes) == expected)
         let r = try CSVReader(path: Fixtures.path("csv/utf16le-bom.tsv"), options: CSVReaderOptions(chunkSize: 3))
-        #expect(r.encoding == .utf16LittleEndian)
-        #expect(r.hadByteOrderMark)
-        #expect(r.delimiter == .tab)
+        #expect(detected(r) == (.utf16LittleEndian, true, .tab))
         #expect(transcript(r) == expected)
     }
 
-    @Test("UTF-16 BE with BOM")
-    func utf16BEBOM() throws {
-        let r = try CSVReader(path: Fixtures.path("csv/utf16be-bom.csv"))
-        #expect(r.encoding == .utf16BigEndian)
-        #expect(r.hadByteOrderMark)
-        #expect(r.delimiter == .comma)
-        #expect(
-            try readAll(r).map(\.fields) == [
-                ["name", "email"], ["Łukasz", "l@example.com"], ["Smith, 😀", "s@example.com"],
-            ]
-        )
-        #expect(try checkedTranscript(Fixtures.bytes("csv/utf16be-bom.csv")).count == 3)
-    }
-
-    @Test("UTF-16 without BOM is detected from the NUL pattern")
+    @Test("UTF-16 without BOM is detected from the NUL pattern, either byte order")
     func utf16NoBOM() throws {
-        let r = try CSVReader(path: Fixtures.path("csv/utf16le-nobom.tsv"))
-        #expect(r.encoding == .utf16LittleEndian)
-        #expect(!r.hadByteOrderMark)
-        #expect(r.delimiter == .tab)
-        #expect(
-            try readAll(r).map(\.fields) == [
-                ["name", "email"], ["Ann", "a@example.com"], ["Jürgen", "j@example.com"],
-            ]
-        )
-
         let text = "email;name\r\nz@x.io;Zoë 😀\r\n"
         let be = utf16(text, bigEndian: true, bom: false)
         let rb = try CSVReader(bytes: be)

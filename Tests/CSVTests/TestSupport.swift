@@ -80,6 +80,11 @@ func checkedTranscript(
     try checkedTranscript(Array(text.utf8), options, sourceLocation: sourceLocation)
 }
 
+/// What the reader detected: the encoding, whether a byte order mark was there, the delimiter.
+func detected(_ reader: CSVReader) -> (CSVEncoding, Bool, CSVDelimiter) {
+    (reader.encoding, reader.hadByteOrderMark, reader.delimiter)
+}
+
 /// All records (throws on the first error).
 func readAll(_ reader: CSVReader) throws -> [CSVRecord] {
     var out: [CSVRecord] = []

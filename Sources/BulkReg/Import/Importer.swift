@@ -20,10 +20,8 @@ package struct ImportOptions: Sendable {
     package var sets: [String]
     /// `--value FIELD:TEXT=VALUE`: a cell's text translated.
     package var values: [String]
-    /// nil: sniff among `,` `;` tab `|`.
-    package var delimiter: UInt8?
-    /// nil: detect (UTF-8, or UTF-16 by its BOM or zero bytes).
-    package var encoding: CSVEncoding?
+    /// `--delimiter`, `--encoding` (nil: sniffed, detected) and the reader's caps.
+    package var reading: CSVReaderOptions
 
     package init(
         file: String,
@@ -32,8 +30,7 @@ package struct ImportOptions: Sendable {
         ignored: [String] = [],
         sets: [String] = [],
         values: [String] = [],
-        delimiter: UInt8? = nil,
-        encoding: CSVEncoding? = nil
+        reading: CSVReaderOptions = CSVReaderOptions()
     ) {
         self.file = file
         self.defaults = defaults
@@ -41,8 +38,7 @@ package struct ImportOptions: Sendable {
         self.ignored = ignored
         self.sets = sets
         self.values = values
-        self.delimiter = delimiter
-        self.encoding = encoding
+        self.reading = reading
     }
 }
 
@@ -89,7 +85,7 @@ package enum Importer {
         let file = options.file
         try checkInputFile(file)
         let hash = try ContentHash.of(path: file)
-        let reader = try openReader(file, delimiter: options.delimiter, encoding: options.encoding)
+        let reader = try openReader(file, options.reading)
         // Lines of only spaces or delimiters before the header are blank lines too.
         var first = try next(reader, file: file)
         while let record = first, record.fields.allSatisfy({ LeadText.trim($0).isEmpty }) {
@@ -503,12 +499,9 @@ package enum Importer {
         }
     }
 
-    static func openReader(_ file: String, delimiter: UInt8?, encoding: CSVEncoding?) throws -> CSVReader {
+    static func openReader(_ file: String, _ options: CSVReaderOptions) throws -> CSVReader {
         do {
-            return try CSVReader(
-                path: file,
-                options: CSVReaderOptions(delimiter: delimiter.flatMap { CSVDelimiter(byte: $0) }, encoding: encoding)
-            )
+            return try CSVReader(path: file, options: options)
         } catch {
             throw BulkRegError(.input, "\(file): \(error)")
         }

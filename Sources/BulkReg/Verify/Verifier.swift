@@ -69,26 +69,28 @@ package struct Verifier: Sendable {
     }
 
     /// Verifies every schedule with done jobs. `progress` is told after each page.
-    func run(
+    func run<C: Clock>(
         store: VerifyStore,
         api: any WebinarAPI,
-        now: @Sendable () -> Double,
+        clocks: Clocks<C>,
         stamp: String,
         progress: (VerifyCounts) -> Void = { _ in }
     ) async throws -> [VerifyCounts] {
         var all: [VerifyCounts] = []
         for (schedule, _) in try store.schedules() {
             try Task.checkCancellation()
-            all.append(try await verify(schedule, store: store, api: api, now: now, stamp: stamp, progress: progress))
+            all.append(
+                try await verify(schedule, store: store, api: api, clocks: clocks, stamp: stamp, progress: progress)
+            )
         }
         return all
     }
 
-    private func verify(
+    private func verify<C: Clock>(
         _ schedule: VerifyStore.Schedule,
         store: VerifyStore,
         api: any WebinarAPI,
-        now: @Sendable () -> Double,
+        clocks: Clocks<C>,
         stamp: String,
         progress: (VerifyCounts) -> Void
     ) async throws -> VerifyCounts {
@@ -114,12 +116,12 @@ package struct Verifier: Sendable {
                 page: page
             )
             let answer: RegistrantsPage
-            let (startedAt, started) = (now(), ContinuousClock.now)
+            let (startedAt, started) = (clocks.wall(), clocks.monotonic.now)
             let result = await api.registrants(query)
             calls.append(
                 CallRecord(
                     at: startedAt,
-                    latency: (ContinuousClock.now - started).seconds,
+                    latency: started.duration(to: clocks.monotonic.now).seconds,
                     job: nil,
                     method: .registrants,
                     failure: result.failure,
@@ -142,7 +144,7 @@ package struct Verifier: Sendable {
                     continue
                 }
                 counts.error = "registrants page \(page): \(failure.text)"
-                try store.record([], calls: calls, at: now(), stamp: stamp)
+                try store.record([], calls: calls, at: clocks.wall(), stamp: stamp)
                 return counts
             }
             counts.pages += 1
@@ -179,7 +181,7 @@ package struct Verifier: Sendable {
                     }
                 }
             }
-            try store.record(findings, calls: calls, at: now(), stamp: stamp)
+            try store.record(findings, calls: calls, at: clocks.wall(), stamp: stamp)
             calls.removeAll()
             progress(counts)
             guard answer.continues(after: page, previous: previous) else { break }
@@ -195,7 +197,7 @@ package struct Verifier: Sendable {
         }
         counts.unsettled = unsettled.count
         counts.notFound = missing.count
-        try store.record(missing, at: now(), stamp: stamp)
+        try store.record(missing, at: clocks.wall(), stamp: stamp)
         progress(counts)
         return counts
     }
@@ -205,21 +207,22 @@ extension Verifier {
     /// Verifies the database at `path` while holding its runner lease (a run cannot start
     /// meanwhile, and a verify cannot start under a run).
     /// - Parameters:
-    ///   - now: wall-clock seconds (stored as `verified_at`).
+    ///   - clocks: the wall clock (stored as `verified_at`), the monotonic one for latencies
+    ///     and the lease's heartbeat.
     ///   - stamp: the time as messages show it (`2026-12-02 18:10`).
-    package func run(
+    package func run<C: Clock>(
         databasePath path: String,
         api: any WebinarAPI,
-        now: @escaping @Sendable () -> Double,
+        clocks: Clocks<C>,
         stamp: String,
         progress: (VerifyCounts) -> Void = { _ in }
     ) async throws -> [VerifyCounts] {
         let leases = try JobStore(path: path)
-        let lease = try await leases.acquireLease(pid: getpid(), host: LeaseProcess.hostName, now: now())
+        let lease = try await leases.acquireLease(pid: getpid(), host: LeaseProcess.hostName, now: clocks.wall())
         let heartbeat = Task {
             while !Task.isCancelled {
-                try? await Task.sleep(for: .seconds(5))
-                _ = try? await leases.heartbeat(lease: lease, now: now())
+                try? await clocks.monotonic.sleep(for: .seconds(5))
+                _ = try? await leases.heartbeat(lease: lease, now: clocks.wall())
             }
         }
         defer { heartbeat.cancel() }
@@ -227,7 +230,7 @@ extension Verifier {
             let counts = try await run(
                 store: try VerifyStore(path: path),
                 api: api,
-                now: now,
+                clocks: clocks,
                 stamp: stamp,
                 progress: progress
             )
