@@ -30,16 +30,9 @@ package struct VerifyCounts: Sendable, Equatable {
 /// after a complete pass over its schedule.
 package struct Verifier: Sendable {
     package var refresh: Bool
-    /// Waits between retries of a page (injected: tests do not sleep).
-    let sleep: @Sendable (Duration) async throws -> Void
 
     package init(refresh: Bool) {
-        self.init(refresh: refresh) { try await Task.sleep(for: $0) }
-    }
-
-    init(refresh: Bool, sleep: @escaping @Sendable (Duration) async throws -> Void) {
         self.refresh = refresh
-        self.sleep = sleep
     }
 
     /// Retries of one page in vendor trouble before the pass is given up.
@@ -140,7 +133,7 @@ package struct Verifier: Sendable {
                     failures < Self.pageRetries
                 {
                     failures += 1
-                    try await sleep(.seconds(1 << (failures - 1)))
+                    try await clocks.monotonic.sleep(for: .seconds(1 << (failures - 1)))
                     continue
                 }
                 counts.error = "registrants page \(page): \(failure.text)"
