@@ -82,7 +82,8 @@ struct RunCommand: AsyncParsableCommand {
         // The lock first: a refused second runner must not even open a connection.
         let lock = try RunLock(databasePath: path)
         defer { withExtendedLifetime(lock) {} }
-        let store = try JobStore(path: path)
+        // Another writer (an import of millions of rows) is waited for, not fatal.
+        let store = try JobStore(path: path, waitsForWriters: true)
         var configuration = RunConfiguration(
             workers: workers,
             rate: rate,
@@ -92,6 +93,7 @@ struct RunCommand: AsyncParsableCommand {
         configuration.margin = .milliseconds(rateMarginMs)
         configuration.checkPatience = .seconds(checkPatience)
         configuration.settleMinimum = .seconds(settleMinimum)
+        configuration.runLockHeld = true
         let client = try api.makeClient(apiKey: key, maxConnections: configuration.maxInFlight)
         // The key's budget, shared with every bulkreg process using it (KeyBudget).
         let joined = KeyBudget.join(

@@ -46,7 +46,8 @@ struct VerifyCommand: AsyncParsableCommand {
                 databasePath: path,
                 api: client,
                 clocks: .system,
-                stamp: stamp
+                stamp: stamp,
+                runLockHeld: true
             ) { c in
                 guard interactive else { return }
                 StandardError.write(

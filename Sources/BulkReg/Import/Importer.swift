@@ -218,7 +218,7 @@ package enum Importer {
         // so do the rows that duplicated it.
         let releasePerson = try connection.prepare("UPDATE jobs SET person = NULL WHERE id = ?")
         let retire = try connection.prepare(
-            "UPDATE jobs SET state = 'duplicate', updated_at = ?3, duplicate_of = ?2, error = ?4 WHERE id = ?1"
+            JobEvent.replace.update(set: "updated_at = ?3, duplicate_of = ?2, error = ?4", where: "id = ?1")
         )
         let repoint = try connection.prepare(
             """
@@ -228,7 +228,7 @@ package enum Importer {
             """
         )
         let carryCheck = try connection.prepare(
-            "UPDATE jobs SET state = 'uncertain', maybe_sent = 1, sent_at = ?2, error = ?3 WHERE id = ?1"
+            JobEvent.carryCheck.update(set: "maybe_sent = 1, sent_at = ?2, error = ?3", where: "id = ?1")
         )
         // Bulk mode, when no job holds a person key yet (a first import, however big): the
         // unique index is dropped and rebuilt at the end (one sort instead of a million random
@@ -330,7 +330,8 @@ package enum Importer {
                         // a duplicate is safe, queueing a second job might register someone twice.
                         if ownerLead == nil || ownerLead!.email.lowercased() == email.lowercased() {
                             let replace =
-                                ownerImport != Int(importID) && [.queued, .failed, .cancelled].contains(ownerState)
+                                ownerImport != Int(importID)
+                                && ownerState.map { JobEvent.replace.transition.from.contains($0) } == true
                             if replace {
                                 try releasePerson.run([.int(owner)])  // the key moves to the new row
                                 guard try insertQueuedRow(row, target: target, person: person) else {
@@ -415,7 +416,7 @@ package enum Importer {
         let read = try connection.prepare("SELECT row, target_id FROM jobs WHERE id = ?")
         let owner = try connection.prepare("SELECT id, row FROM jobs WHERE person = ?")
         let markDuplicate = try connection.prepare("UPDATE jobs SET duplicate_of = ?, error = ? WHERE id = ?")
-        let requeue = try connection.prepare("UPDATE jobs SET state = 'queued' WHERE id = ?")
+        let requeue = try connection.prepare(JobEvent.collision.update(set: "updated_at = updated_at", where: "id = ?"))
         for id in candidates {
             read.reset()
             try read.bind(1, id)

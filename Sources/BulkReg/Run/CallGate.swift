@@ -55,10 +55,13 @@ final class CallGate<C: Clock>: Sendable where C.Duration == Duration {
     /// Runs `call` on a slot of its own.
     /// - Parameters:
     ///   - prepare: runs once the slot is reserved, before the call; false cancels the call.
+    ///   - stillWanted: asked at the slot, just before the call starts; false cancels it (a
+    ///     stop that came while the call waited for its slot: no call starts after a signal).
     ///   - send: the call; receives the monotonic instant it starts at.
-    /// - Returns: the call's answer, or nil when `prepare` cancelled it.
+    /// - Returns: the call's answer, or nil when `prepare` or `stillWanted` cancelled it.
     func call<T: Sendable>(
         prepare: () async throws -> Bool,
+        stillWanted: () -> Bool = { true },
         send call: (C.Instant) async -> T
     ) async throws -> T? {
         let warming = await warmUp.enter()
@@ -83,6 +86,10 @@ final class CallGate<C: Clock>: Sendable where C.Duration == Duration {
                 lateStarts.withLock { $0 += 1 }
                 slot = try await limiter.acquire(lead: .zero)
                 stamped = slot
+            }
+            guard stillWanted() else {
+                if warming { await warmUp.done() }
+                return nil
             }
             let started = clock.now
             // The warm-up's start is re-stamped when its request really leaves (SendObserving):

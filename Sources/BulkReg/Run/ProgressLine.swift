@@ -25,6 +25,11 @@ package enum ProgressLine {
             if let until = s.rateLimitedUntil, until > wall { parts.append("429: the limiter waits") }
             if reachableAgain { parts.append("API reachable again") }
         }
+        if let since = s.databaseBusySince {
+            parts.append(
+                "waiting for the database: another process is writing (\(StatusReport.duration(max(0, wall - since))))"
+            )
+        }
         parts.append("failed \(s.failed)")
         parts.append("429s \(s.rateLimited)")
         parts.append("retries \(s.retries)")

@@ -16,7 +16,13 @@ package final class RunLock: Sendable {
 
     /// Takes the lock, or explains who holds it.
     package init(databasePath: String) throws {
-        path = databasePath + ".lock"
+        // One lock per database file, whatever path reaches it (a symlink, `./db`): holding
+        // it proves every earlier runner of this database on this host is gone.
+        var resolved = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let real = realpath(databasePath, &resolved).map { _ in
+            String(decoding: resolved.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        }
+        path = (real ?? databasePath) + ".lock"
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
             throw BulkRegError(.storage, "\(path): cannot create the run lock: \(String(cString: strerror(errno)))")

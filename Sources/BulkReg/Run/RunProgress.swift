@@ -39,6 +39,12 @@ package final class RunProgress: Sendable {
         /// The other bulkreg processes drawing from this API key's budget now (their labels:
         /// database paths, command names).
         package var sharedWith: [String] = []
+        /// Since when (wall clock) the run waits for another process's write to the database
+        /// (an import of millions of rows, a `sqlite3` shell); nil while it does not.
+        package var databaseBusySince: Double?
+        /// Jobs that changed outside the run while it held them (cancelled, replaced by a
+        /// corrected import): dropped, never sent.
+        package var leftAlone = 0
         package var remaining: Int { max(0, total - done - failed) }
 
         package init() {}

@@ -37,7 +37,6 @@ package final class Runner<C: Clock>: Sendable where C.Duration == Duration {
     /// Per uncertain job: failed checks in a row; and since when checks keep failing.
     private let checkFailures = Mutex<[Int: Int]>([:])
     private let checkTroubleSince = Mutex<C.Instant?>(nil)
-    private let leaseToken = Mutex<Int64>(0)
     private let stopState = Mutex<(stopping: Bool, failure: BulkRegError?, checksPending: Bool)>((false, nil, false))
 
     package init(
@@ -128,8 +127,16 @@ package final class Runner<C: Clock>: Sendable where C.Duration == Duration {
         _ = try await store.queuedPage(after: 0, limit: 64)
         _ = try await store.uncertainJobs()
         let owner = configuration.leaseOwner ?? (getpid(), LeaseProcess.hostName)
-        let token = try await store.acquireLease(pid: owner.pid, host: owner.host, now: now)
-        leaseToken.withLock { $0 = token }
+        await store.observeWaits { [progress, wallClock] waiting in
+            let now = wallClock()
+            progress.update { $0.databaseBusySince = waiting ? ($0.databaseBusySince ?? now) : nil }
+        }
+        let token = try await store.acquireLease(
+            pid: owner.pid,
+            host: owner.host,
+            now: now,
+            lockHeld: configuration.runLockHeld
+        )
         defer {
             let store = self.store
             Task { try? await store.releaseLease(token) }
@@ -307,13 +314,17 @@ package final class Runner<C: Clock>: Sendable where C.Duration == Duration {
         case .ok:
             break
         case .missing(let message):
-            try await store.commit(.failed(job: job.id, attempts: job.attempts, message: message, at: wallClock()))
+            guard
+                try await store.commit(
+                    .failed(job: job.id, attempts: job.attempts, message: message, at: wallClock(), event: .targetMissing)
+                )
+            else { return leftAlone(job) }
             progress.update { $0.failed += 1 }
             return .finished
         case .cancelled:
             return .finished
         case .later(let action):
-            return try await postpone(.register(job), action: action)
+            return try await postpone(.register(job), action: action, claimed: false)
         }
         guard !isStopping else { return .finished }
 
@@ -321,24 +332,29 @@ package final class Runner<C: Clock>: Sendable where C.Duration == Duration {
         // `in_flight`, and is checked with `registrants` before it is ever sent again. The
         // claim is guarded by the job's state and this run's lease, so no second runner can
         // ever send the same job.
-        let token = leaseToken.withLock { $0 }
-        let claimLost = Mutex(false)
+        // Claimed: nil before the claim, false when the claim did not take effect.
+        let claim = Mutex<Bool?>(nil)
         let (answer, sent) = try await send(
             prepare: {
-                let took = try await self.store.commit(.sending(job: job.id, at: self.wallClock(), lease: token))
-                if !took { claimLost.withLock { $0 = true } }
+                // A stop (SIGINT/SIGTERM) ends claiming at once.
+                guard !self.isStopping else { return false }
+                let took = try await self.store.commit(.sending(job: job.id, at: self.wallClock()))
+                claim.withLock { $0 = took }
                 return took
             },
             inFlight: true,
             call: { [request = job.request] in await self.api.register(request) }
         )
         guard let result = answer else {
-            if claimLost.withLock({ $0 }) {
+            switch claim.withLock({ $0 }) {
+            case false?:
                 // Replaced by a corrected import or cancelled meanwhile: not this run's any more.
-                progress.update { $0.total -= 1 }
-                logger.warning(
-                    "job \(job.id): not sent: it is no longer queued for this run (another runner, or a state change)"
-                )
+                return leftAlone(job)
+            case true?:
+                // Claimed, then the run stopped before the call's slot: nothing was sent.
+                try await store.commit(.released(job: job.id, at: wallClock()))
+            case nil:
+                break
             }
             return .finished
         }
@@ -353,56 +369,75 @@ package final class Runner<C: Clock>: Sendable where C.Duration == Duration {
         switch action {
         case .proceed:
             guard case .success(let user) = result else { return .finished }
-            try await store.commit(
-                .done(job: job.id, attempts: job.attempts + 1, user: user, source: .register, at: now)
-            )
+            guard
+                try await store.commit(
+                    .done(job: job.id, attempts: job.attempts + 1, user: user, source: .register, at: now)
+                )
+            else { return leftAlone(job) }
             progress.update { $0.done += 1 }
             histories.withLock { _ = $0.removeValue(forKey: job.id) }
             return .finished
         case .fail(let message):
-            try await store.commit(.failed(job: job.id, attempts: job.attempts + 1, message: message, at: now))
+            guard try await store.commit(.failed(job: job.id, attempts: job.attempts + 1, message: message, at: now))
+            else { return leftAlone(job) }
             progress.update { $0.failed += 1 }
             histories.withLock { _ = $0.removeValue(forKey: job.id) }
             return .finished
         case .uncertain(let reason):
             job.attempts += 1
             job.lastError = reason
-            try await store.commit(
-                .uncertain(job: job.id, attempts: job.attempts, sentAt: sent.wall, lastError: reason, at: now)
-            )
+            guard
+                try await store.commit(
+                    .uncertain(job: job.id, attempts: job.attempts, sentAt: sent.wall, lastError: reason, at: now)
+                )
+            else { return leftAlone(job) }
             progress.update { $0.retries += 1 }
             let from = sent.instant ?? clock.now
             return .later(.verify(job, confirming: false), readyAt: from.advanced(by: settleTime))
         case .retry(_, _, let spends, _):
             if spends { job.attempts += 1 }
             histories.withLock { $0[job.id] = history.after(words: failure?.text) }
-            return try await postpone(.register(job), action: action)
+            return try await postpone(.register(job), action: action, claimed: true)
         case .rateLimited, .unreachable, .stop:
-            return try await postpone(.register(job), action: action)
+            return try await postpone(.register(job), action: action, claimed: true)
         }
     }
 
-    /// A job that goes back without being done: its state is committed (queued, with the
-    /// reason), then the disposition says when it comes back.
-    private func postpone(_ work: Scheduler<C>.Work, action: OutcomeAction) async throws -> Disposition {
-        let job = work.job
-        let now = wallClock()
-        func requeue(_ reason: String?) async throws {
-            guard case .register = work else { return }
-            try await store.commit(
-                .requeued(job: job.id, attempts: job.attempts, lastError: reason, at: now)
-            )
+    /// A job whose guarded change did not take effect: cancelled, replaced by a corrected
+    /// import, or settled by another command meanwhile (or the lease is gone). Not this run's
+    /// any more: dropped, and never sent.
+    private func leftAlone(_ job: Job) -> Disposition {
+        progress.update {
+            $0.total -= 1
+            $0.leftAlone += 1
         }
+        logger.info("job \(job.id): left alone: it changed outside this run (cancelled, corrected or settled)")
+        return .finished
+    }
+
+    /// A job that goes back without being done: its state is committed (queued, with the
+    /// reason; `claimed: false` when no call of it went out, and its state stays), then the
+    /// disposition says when it comes back. A job that changed meanwhile (cancelled, corrected)
+    /// is dropped instead.
+    private func postpone(
+        _ work: Scheduler<C>.Work,
+        action: OutcomeAction,
+        claimed: Bool
+    ) async throws -> Disposition {
+        let job = work.job
+        // What the job's row says while it waits, and when it comes back.
+        let reason: String?
+        let next: Disposition
+        var spendsRetry = false
         switch action {
-        case .retry(let level, let minimum, let spends, let reason):
-            try await requeue(reason)
-            // Retries count attempts spent; a wait that spends none (the vendor busy) is not one.
-            if spends { progress.update { $0.retries += 1 } }
+        case .retry(let level, let minimum, let spends, let why):
+            reason = why
+            spendsRetry = spends
             let delay = max(
                 minimum,
                 random.withGenerator { configuration.backoff.delay(forAttempt: level, random: &$0) }
             )
-            return .later(work, readyAt: clock.now.advanced(by: delay))
+            next = .later(work, readyAt: clock.now.advanced(by: delay))
         case .rateLimited:
             gate.limiter.rateLimited()
             let until = wallClock() + 1
@@ -410,17 +445,29 @@ package final class Runner<C: Clock>: Sendable where C.Duration == Duration {
                 $0.rateLimited += 1
                 $0.rateLimitedUntil = max($0.rateLimitedUntil ?? 0, until)
             }
-            try await requeue("429 Too many requests")
-            return .later(work, readyAt: clock.now)
-        case .unreachable(let reason):
-            try await requeue(reason)
-            return .unreachable(work, reason: reason)
+            reason = "429 Too many requests"
+            next = .later(work, readyAt: clock.now)
+        case .unreachable(let why):
+            reason = why
+            next = .unreachable(work, reason: why)
         case .stop(let message):
-            try await requeue(nil)
-            return .stop(message)
+            reason = nil
+            next = .stop(message)
         case .proceed, .fail, .uncertain:
             return .later(work, readyAt: clock.now)
         }
+        if case .register = work {
+            let took = try await store.commit(
+                .requeued(job: job.id, attempts: job.attempts, lastError: reason, at: wallClock(), claimed: claimed)
+            )
+            guard took else {
+                if case .stop = next { return next }
+                return leftAlone(job)
+            }
+        }
+        // Retries count attempts spent; a wait that spends none (the vendor busy) is not one.
+        if spendsRetry { progress.update { $0.retries += 1 } }
+        return next
     }
 
     // MARK: health
@@ -507,6 +554,7 @@ package final class Runner<C: Clock>: Sendable where C.Duration == Duration {
         let sent = Mutex<(instant: C.Instant?, wall: Double)>((nil, 0))
         let answer = try await gate.call(
             prepare: { try await prepare?() ?? !self.isStopping },
+            stillWanted: { !self.isStopping },
             send: { started in
                 sent.withLock { $0 = (started, self.wallClock()) }
                 self.progress.update {
@@ -677,25 +725,29 @@ package final class Runner<C: Clock>: Sendable where C.Duration == Duration {
             switch match {
             case .found(let found):
                 let user = RegisteredUser(registrant: found, webinarID: job.request.webinarID)
-                try await store.commit(
-                    .done(job: job.id, attempts: job.attempts, user: user, source: .registrants, at: now)
-                )
+                guard
+                    try await store.commit(
+                        .done(job: job.id, attempts: job.attempts, user: user, source: .registrants, at: now)
+                    )
+                else { return leftAlone(job) }
                 progress.update {
                     $0.done += 1
                     $0.verified += 1
                 }
                 return .finished
             case .ambiguous(let reason):
-                try await store.noteUncertain(job: job.id, reason: reason, at: now)
+                guard try await store.noteUncertain(job: job.id, reason: reason, at: now) else { return leftAlone(job) }
                 progress.update { $0.undecided += 1 }
                 return .finished
             case .noURL:
-                try await store.noteUncertain(
+                guard
+                    try await store.noteUncertain(
                     job: job.id,
                     reason:
                         "the vendor lists this person without a live-room URL: registered, but its links are unknown",
                     at: now
                 )
+                else { return leftAlone(job) }
                 progress.update { $0.undecided += 1 }
                 return .finished
             case .notFound:
@@ -704,15 +756,18 @@ package final class Runner<C: Clock>: Sendable where C.Duration == Duration {
                     return .later(.verify(job, confirming: true), readyAt: clock.now.advanced(by: settleTime))
                 }
                 if job.attempts >= configuration.maxAttempts {
-                    try await store.commit(
-                        .failed(
-                            job: job.id,
-                            attempts: job.attempts,
-                            message: "gave up after \(job.attempts) attempts: \(job.lastError ?? "no answer") "
-                                + "(the vendor confirms the person is not registered)",
-                            at: now
+                    guard
+                        try await store.commit(
+                            .failed(
+                                job: job.id,
+                                attempts: job.attempts,
+                                message: "gave up after \(job.attempts) attempts: \(job.lastError ?? "no answer") "
+                                    + "(the vendor confirms the person is not registered)",
+                                at: now,
+                                event: .gaveUp
+                            )
                         )
-                    )
+                    else { return leftAlone(job) }
                     progress.update { $0.failed += 1 }
                     return .finished
                 }

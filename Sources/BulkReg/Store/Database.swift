@@ -18,7 +18,7 @@ package enum Database {
     }
 
     /// Opens `path`, sets WAL + `synchronous=FULL` + a busy timeout, and migrates.
-    package static func open(_ path: String, mode: Mode) throws -> Connection {
+    package static func open(_ path: String, mode: Mode, busyTimeoutMilliseconds: Int32 = 5_000) throws -> Connection {
         var info = stat()
         if stat(path, &info) == 0 {
             if (info.st_mode & S_IFMT) == S_IFDIR {
@@ -44,7 +44,10 @@ package enum Database {
         }
         let connection: Connection
         do {
-            connection = try Connection(.path(path), options: .init(create: mode == .create))
+            connection = try Connection(
+                .path(path),
+                options: .init(create: mode == .create, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
+            )
             try checkReadable(connection)
             try Schema.checkVersion(connection, path: path)
             let journal = try connection.prepare("PRAGMA journal_mode = WAL")

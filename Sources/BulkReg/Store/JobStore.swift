@@ -9,17 +9,27 @@ import WebinarAPI
 /// cooperative pool.
 package actor JobStore {
     /// A state change to commit.
+    ///
+    /// Every job change is one of `JobEvent`'s guarded transitions, taken only while the job
+    /// is in a state the event allows and this store holds the database's runner lease:
+    /// `commit` returns false when it did not take effect (the job was cancelled, replaced
+    /// by a corrected import or settled meanwhile, or the lease is gone), and the runner
+    /// drops the job.
     package enum Change: Sendable {
-        /// About to send a register call: the send time must be on disk first. Takes effect
-        /// only while the job is queued or uncertain and `lease` is the database's runner
-        /// lease; `commit` returns false otherwise (the call must not be sent).
-        case sending(job: Int, at: Double, lease: Int64)
-        /// Registered: the result and `done` in one transaction.
+        /// About to send a register call (`claim`): the send time must be on disk first. False:
+        /// the call must not be sent.
+        case sending(job: Int, at: Double)
+        /// Claimed but not sent (the run stopped before the call's slot): queued again.
+        case released(job: Int, at: Double)
+        /// Registered: the result and `done` in one transaction (`registered` from in flight,
+        /// `found` from uncertain, by `source`).
         case done(job: Int, attempts: Int, user: RegisteredUser, source: ResultSource, at: Double)
-        /// Permanently failed with the API's (or our) message.
-        case failed(job: Int, attempts: Int, message: String, at: Double)
-        /// Back in the queue (its wait is the runner's, in memory: a later run may send it at once).
-        case requeued(job: Int, attempts: Int, lastError: String?, at: Double)
+        /// Permanently failed with the API's (or our) message: `refused`, `targetMissing` or `gaveUp`.
+        case failed(job: Int, attempts: Int, message: String, at: Double, event: JobEvent = .refused)
+        /// Back in the queue after a call (`postponed`; its wait is the runner's, in memory: a
+        /// later run may send it at once), or, with `claimed: false`, trouble before any call
+        /// of the job (`deferred`: the state stays, the note changes).
+        case requeued(job: Int, attempts: Int, lastError: String?, at: Double, claimed: Bool = true)
         /// The last call may have reached the vendor: check `registrants` before re-sending.
         case uncertain(job: Int, attempts: Int, sentAt: Double, lastError: String, at: Double)
         /// The outcome of a preflight `webinar` check.
@@ -39,27 +49,44 @@ package actor JobStore {
     private var pending: [(Change, CheckedContinuation<Bool, any Error>?)] = []
     private let maps: ImportMaps
     private var flushScheduled = false
+    /// The runner lease this store took (`acquireLease`): runner events are guarded by it.
+    private var lease: Int64?
+    /// Wait for another writer (an import of millions of rows, a `sqlite3` shell) for as long
+    /// as it holds the database, instead of failing after the busy timeout (the runner's store).
+    private let waitsForWriters: Bool
+    private var onWait: (@Sendable (_ waiting: Bool) -> Void)?
+    private var waiting = false
     /// Calls recorded since the last transaction: written with the next change (no fsync of
     /// their own), or on their own once `historyBatch` are waiting.
     private var calls: [CallRecord] = []
     static let historyBatch = 512
 
     /// Opens the database at `path` (it must exist).
-    package init(path: String) throws {
+    /// - Parameter waitsForWriters: a busy database (another process writing) is waited for
+    ///   as long as it stays busy, not reported as an error after SQLite's busy timeout.
+    package init(path: String, waitsForWriters: Bool = false) throws {
         self.path = path
         self.executor = DatabaseExecutor()
-        self.connection = try Database.open(path, mode: .existing)
+        self.waitsForWriters = waitsForWriters
+        self.connection = try Database.open(path, mode: .existing, busyTimeoutMilliseconds: waitsForWriters ? 1_000 : 5_000)
         self.maps = ImportMaps(connection: connection)
+    }
+
+    /// Tells `observer` when a write starts waiting for another process's write transaction
+    /// (true), and when it no longer waits (false).
+    package func observeWaits(_ observer: @escaping @Sendable (_ waiting: Bool) -> Void) {
+        onWait = observer
     }
 
     /// Marks uncertain jobs whose check cannot settle in this run (ambiguous rows, no live-room
     /// URL): they stay uncertain with the reason, for `status` and `show`.
-    package func noteUncertain(job: Int, reason: String, at: Double) throws {
-        try wrap {
-            try connection.cached("UPDATE jobs SET error = ?, updated_at = ? WHERE id = ? AND state = 'uncertain'").run(
-                [
-                    .text(reason), .double(at), .int(Int64(job)),
-                ])
+    @discardableResult
+    package func noteUncertain(job: Int, reason: String, at: Double) async throws -> Bool {
+        try await patiently {
+            try connection.cached(JobEvent.noted.update(set: "error = ?, updated_at = ?", where: "id = ?")).run(
+                [.text(reason), .double(at), .int(Int64(job)), .int(lease ?? 0)]
+            )
+            return connection.changes == 1
         }
     }
 
@@ -68,12 +95,15 @@ package actor JobStore {
     /// Their stored send time is when the send was decided; the call itself left later, but
     /// no later than the process died, which is before `now`. So `now` is taken as the send
     /// time: verifying `requestTimeout` after it is certain not to race the earlier call.
-    package func recoverInFlight(now: Double) throws -> Int {
-        try wrap {
+    package func recoverInFlight(now: Double) async throws -> Int {
+        try await patiently {
             try connection.transaction {
                 try connection.cached(
-                    "UPDATE jobs SET state = 'uncertain', sent_at = ?1, error = 'interrupted while the register call was in flight', updated_at = ?1 WHERE state = 'in_flight'"
-                ).run([.double(now)])
+                    JobEvent.interrupted.update(
+                        set: "sent_at = ?1, error = 'interrupted while the register call was in flight', updated_at = ?1",
+                        where: "state = 'in_flight'"
+                    )
+                ).run([.double(now), .int(lease ?? 0)])
                 return connection.changes
             }
         }
@@ -167,9 +197,20 @@ package actor JobStore {
     /// Taken in a write transaction; refused while another live process holds it with a fresh
     /// heartbeat, whatever path or lock file it used. A dead holder's lease (its pid gone, or
     /// its heartbeat older than `staleAfter`) is taken over. Returns the new lease's token,
-    /// which guards every claim (`Change.sending`).
-    package func acquireLease(pid: Int32, host: String, now: Double, staleAfter: Double = 30) throws -> Int64 {
-        try wrap {
+    /// which guards every runner event (`JobEvent.Transition.runner`).
+    ///
+    /// - Parameter lockHeld: the caller holds the database's run lock (`RunLock`, an
+    ///   exclusive `flock` the kernel drops when its holder dies): every earlier holder on
+    ///   this host is gone, a zombie or a reused pid included, so only a holder on another
+    ///   host can refuse the lease (`kill(pid, 0)` is only the hint when the lock is not held).
+    package func acquireLease(
+        pid: Int32,
+        host: String,
+        now: Double,
+        staleAfter: Double = 30,
+        lockHeld: Bool = false
+    ) async throws -> Int64 {
+        let token = try await patiently {
             try connection.transaction(.immediate) {
                 let q = try connection.cached(
                     "SELECT pid, host, started_at, heartbeat_at FROM runner_lease WHERE id = 1"
@@ -181,7 +222,7 @@ package actor JobStore {
                     let started = q.double(2)
                     let heartbeat = q.double(3)
                     let fresh = now - heartbeat < staleAfter && heartbeat - now < staleAfter
-                    let alive = holderHost != host || LeaseProcess.isAlive(holder)
+                    let alive = holderHost != host || (!lockHeld && LeaseProcess.isAlive(holder))
                     if holder != pid || holderHost != host, fresh, alive {
                         throw BulkRegError(
                             .storage,
@@ -199,12 +240,14 @@ package actor JobStore {
                 return token
             }
         }
+        lease = token
+        return token
     }
 
     /// Refreshes the lease's heartbeat; false when the lease is no longer ours.
     @discardableResult
-    package func heartbeat(lease: Int64, now: Double) throws -> Bool {
-        try wrap {
+    package func heartbeat(lease: Int64, now: Double) async throws -> Bool {
+        try await patiently {
             try connection.cached("UPDATE runner_lease SET heartbeat_at = ? WHERE id = 1 AND token = ?").run([
                 .double(now), .int(lease),
             ])
@@ -213,8 +256,11 @@ package actor JobStore {
     }
 
     /// Gives the lease up (the end of a run).
-    package func releaseLease(_ lease: Int64) throws {
-        try wrap { try connection.cached("DELETE FROM runner_lease WHERE id = 1 AND token = ?").run([.int(lease)]) }
+    package func releaseLease(_ lease: Int64) async throws {
+        try await patiently {
+            try connection.cached("DELETE FROM runner_lease WHERE id = 1 AND token = ?").run([.int(lease)])
+        }
+        if self.lease == lease { self.lease = nil }
     }
 
     /// The live lease's holder, if a runner holds one (for commands that must not change jobs
@@ -265,10 +311,16 @@ package actor JobStore {
                     )
                 }
                 var result = RetryResult()
-                let back = """
-                    UPDATE jobs SET state = CASE WHEN maybe_sent = 1 THEN 'uncertain' ELSE 'queued' END,
-                        attempts = CASE WHEN maybe_sent = 1 THEN attempts ELSE 0 END, not_before = NULL, updated_at = ?
-                    """
+                func back(_ condition: String) -> String {
+                    JobEvent.retry.update(
+                        set: "attempts = CASE WHEN maybe_sent = 1 THEN attempts ELSE 0 END, not_before = NULL, updated_at = ?",
+                        where: condition
+                    )
+                }
+                let forced = JobEvent.forceRetry.update(
+                    set: "maybe_sent = 0, attempts = 0, updated_at = ?",
+                    where: "id = ?"
+                )
                 if let job {
                     let q = try connection.cached("SELECT state, maybe_sent FROM jobs WHERE id = ?")
                     try q.bind([.int(Int64(job))])
@@ -279,12 +331,10 @@ package actor JobStore {
                     switch state {
                     case .failed?:
                         if force && maybeSent {
-                            try connection.cached(
-                                "UPDATE jobs SET state = 'queued', maybe_sent = 0, attempts = 0, updated_at = ? WHERE id = ?"
-                            ).run([.double(now), .int(Int64(job))])
+                            try connection.cached(forced).run([.double(now), .int(Int64(job))])
                             result.forced = 1
                         } else {
-                            try connection.cached(back + " WHERE id = ?").run([.double(now), .int(Int64(job))])
+                            try connection.cached(back("id = ?")).run([.double(now), .int(Int64(job))])
                             if maybeSent { result.toCheck = 1 } else { result.queued = 1 }
                         }
                     case .uncertain?:
@@ -297,9 +347,7 @@ package actor JobStore {
                                     + "the person twice."
                             )
                         }
-                        try connection.cached(
-                            "UPDATE jobs SET state = 'queued', maybe_sent = 0, attempts = 0, updated_at = ? WHERE id = ?"
-                        ).run([.double(now), .int(Int64(job))])
+                        try connection.cached(forced).run([.double(now), .int(Int64(job))])
                         result.forced = 1
                     default:
                         throw BulkRegError(
@@ -312,7 +360,7 @@ package actor JobStore {
                         try connection.scalarInt("SELECT count(*) FROM jobs WHERE state = 'failed' AND maybe_sent = 1")
                             ?? 0
                     )
-                    try connection.cached(back + " WHERE state = 'failed'").run([.double(now)])
+                    try connection.cached(back("state = 'failed'")).run([.double(now)])
                     result.queued = connection.changes - result.toCheck
                 }
                 // A failed preflight is re-checked on the next run.
@@ -380,7 +428,7 @@ package actor JobStore {
                     }
                 }
                 try connection.prepare(
-                    "UPDATE jobs SET state = 'cancelled', not_before = NULL, updated_at = ? WHERE state IN ('queued', 'failed') AND \(condition)"
+                    JobEvent.cancel.update(set: "not_before = NULL, updated_at = ?", where: condition)
                 ).run([.double(now)] + values)
                 result.cancelled = connection.changes
                 return result
@@ -455,27 +503,54 @@ package actor JobStore {
                 try writeCalls()
                 return try batch.map { try apply($0.0) }
             }
+            stoppedWaiting()
             for ((_, continuation), took) in zip(batch, applied) { continuation?.resume(returning: took) }
         } catch {
+            calls = recorded  // rolled back: kept for the next transaction
+            if waitsForWriters, let sqlite = error as? SQLiteError, Self.isBusy(sqlite) {
+                // Another process writes: the whole batch waits for it (nobody's call is sent
+                // before its intent is committed), and is tried again.
+                startedWaiting()
+                pending.insert(contentsOf: batch, at: 0)
+                flushScheduled = true
+                Task {
+                    try? await Task.sleep(for: .milliseconds(50))
+                    self.flush()
+                }
+                return
+            }
             let failure: any Error =
                 (error as? SQLiteError).map { Database.storageError($0, path: path) } ?? error
-            calls = recorded  // rolled back: kept for the next transaction
             for (_, continuation) in batch { continuation?.resume(throwing: failure) }
         }
     }
 
+    /// One change, as its event's guarded statement; false when the job was not in a state
+    /// the event allows (or the lease is not ours).
     private func apply(_ change: Change) throws -> Bool {
-        switch change {
-        case .sending(let job, let at, let lease):
-            try connection.cached(
-                """
-                UPDATE jobs SET state = 'in_flight', maybe_sent = 1, sent_at = ?, updated_at = ?
-                WHERE id = ? AND state IN ('queued', 'uncertain')
-                    AND (SELECT token FROM runner_lease WHERE id = 1) = ?
-                """
-            ).run([.double(at), .double(at), .int(Int64(job)), .int(lease)])
+        let lease = SQLiteValue.int(self.lease ?? 0)
+        func run(_ event: JobEvent, set: String, _ values: [SQLiteValue]) throws -> Bool {
+            try connection.cached(event.update(set: set, where: "id = ?")).run(values + [lease])
             return connection.changes == 1
+        }
+        switch change {
+        case .sending(let job, let at):
+            return try run(
+                .claim,
+                set: "maybe_sent = 1, sent_at = ?, updated_at = ?",
+                [.double(at), .double(at), .int(Int64(job))]
+            )
+        case .released(let job, let at):
+            return try run(.release, set: "maybe_sent = 0, updated_at = ?", [.double(at), .int(Int64(job))])
         case .done(let job, let attempts, let user, let source, let at):
+            let event: JobEvent = source == .register ? .registered : .found
+            guard
+                try run(
+                    event,
+                    set: "attempts = ?, error = NULL, not_before = NULL, updated_at = ?",
+                    [.int(Int64(attempts)), .double(at), .int(Int64(job))]
+                )
+            else { return false }
             try connection.cached(
                 """
                 INSERT OR REPLACE INTO results (job_id, user_id, live_room_url, replay_room_url, thank_you_url,
@@ -487,21 +562,25 @@ package actor JobStore {
                 .text(user.thankYouURL), .text(user.password), .text(user.date), .text(user.timezone),
                 .text(source.rawValue), .double(at),
             ])
-            try connection.cached(
-                "UPDATE jobs SET state = 'done', attempts = ?, error = NULL, not_before = NULL, updated_at = ? WHERE id = ?"
-            ).run([.int(Int64(attempts)), .double(at), .int(Int64(job))])
-        case .failed(let job, let attempts, let message, let at):
-            try connection.cached(
-                "UPDATE jobs SET state = 'failed', maybe_sent = 0, attempts = ?, error = ?, not_before = NULL, updated_at = ? WHERE id = ?"
-            ).run([.int(Int64(attempts)), .text(message), .double(at), .int(Int64(job))])
-        case .requeued(let job, let attempts, let lastError, let at):
-            try connection.cached(
-                "UPDATE jobs SET state = 'queued', maybe_sent = 0, attempts = ?, error = ?, updated_at = ? WHERE id = ?"
-            ).run([.int(Int64(attempts)), .text(lastError), .double(at), .int(Int64(job))])
+            return true
+        case .failed(let job, let attempts, let message, let at, let event):
+            return try run(
+                event,
+                set: "maybe_sent = 0, attempts = ?, error = ?, not_before = NULL, updated_at = ?",
+                [.int(Int64(attempts)), .text(message), .double(at), .int(Int64(job))]
+            )
+        case .requeued(let job, let attempts, let lastError, let at, let claimed):
+            return try run(
+                claimed ? .postponed : .deferred,
+                set: claimed ? "maybe_sent = 0, attempts = ?, error = ?, updated_at = ?" : "attempts = ?, error = ?, updated_at = ?",
+                [.int(Int64(attempts)), .text(lastError), .double(at), .int(Int64(job))]
+            )
         case .uncertain(let job, let attempts, let sentAt, let lastError, let at):
-            try connection.cached(
-                "UPDATE jobs SET state = 'uncertain', attempts = ?, sent_at = ?, error = ?, updated_at = ? WHERE id = ?"
-            ).run([.int(Int64(attempts)), .double(sentAt), .text(lastError), .double(at), .int(Int64(job))])
+            return try run(
+                .maybeSent,
+                set: "attempts = ?, sent_at = ?, error = ?, updated_at = ?",
+                [.int(Int64(attempts)), .double(sentAt), .text(lastError), .double(at), .int(Int64(job))]
+            )
         case .target(let target, let ok, let message, let at):
             try connection.cached(
                 """
@@ -512,8 +591,42 @@ package actor JobStore {
                 .int(ok ? 1 : 0), .text(message), .double(at), .text(target.platform.rawValue),
                 .int(Int64(target.webinarID)), .int(Int64(target.schedule)), .text(target.date),
             ])
+            return true
         }
-        return true
+    }
+
+    // MARK: Waiting for other writers
+
+    static func isBusy(_ error: SQLiteError) -> Bool {
+        error.code.primary == .busy || error.code.primary == .locked
+    }
+
+    /// Runs `body` (one statement or transaction); with `waitsForWriters`, a busy database is
+    /// tried again for as long as another process holds it.
+    private func patiently<T>(_ body: () throws -> T) async throws -> T {
+        while true {
+            do {
+                let value = try body()
+                stoppedWaiting()
+                return value
+            } catch let error as SQLiteError {
+                guard waitsForWriters, Self.isBusy(error) else { throw Database.storageError(error, path: path) }
+                startedWaiting()
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
+    }
+
+    private func startedWaiting() {
+        guard !waiting else { return }
+        waiting = true
+        onWait?(true)
+    }
+
+    private func stoppedWaiting() {
+        guard waiting else { return }
+        waiting = false
+        onWait?(false)
     }
 
     /// The columns a `Job` is read from: the select list and each value's position come from

@@ -127,10 +127,10 @@ final class VerifyStore {
                         ])
                     case .notFound(let job):
                         try connection.cached(
-                            """
-                            UPDATE jobs SET state = 'failed', maybe_sent = 0, error = ?, not_before = NULL, updated_at = ?
-                            WHERE id = ? AND state = 'done'
-                            """
+                            JobEvent.verifiedMissing.update(
+                                set: "maybe_sent = 0, error = ?, not_before = NULL, updated_at = ?",
+                                where: "id = ?"
+                            )
                         ).run([.text("not found at the vendor (verify \(stamp))"), .double(now), .int(Int64(job))])
                         // Its links are gone with the registration: not exported as if they worked.
                         if connection.changes > 0 {
