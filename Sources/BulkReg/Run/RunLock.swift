@@ -15,7 +15,11 @@ package final class RunLock: Sendable {
     package let path: String
 
     /// Takes the lock, or explains who holds it.
-    package init(databasePath: String) throws {
+    ///
+    /// A holder that is dying (killed a moment ago: a restart loop starts the next run at
+    /// once) lets go within milliseconds, so the lock is waited for up to `patience` before
+    /// the refusal; a live runner is refused after that.
+    package init(databasePath: String, patience: Duration = .seconds(3)) throws {
         // One lock per database file, whatever path reaches it (a symlink, `./db`): holding
         // it proves every earlier runner of this database on this host is gone.
         var resolved = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
@@ -27,7 +31,14 @@ package final class RunLock: Sendable {
         guard fd >= 0 else {
             throw BulkRegError(.storage, "\(path): cannot create the run lock: \(String(cString: strerror(errno)))")
         }
-        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: patience)
+        var locked = flock(fd, LOCK_EX | LOCK_NB) == 0
+        while !locked && clock.now < deadline {
+            usleep(20_000)
+            locked = flock(fd, LOCK_EX | LOCK_NB) == 0
+        }
+        if !locked {
             var buffer = [UInt8](repeating: 0, count: 32)
             let n = pread(fd, &buffer, 31, 0)
             close(fd)
