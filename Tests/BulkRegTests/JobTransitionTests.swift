@@ -105,7 +105,9 @@ struct JobTransitionTests {
         _ = try await store.cancel(.job(1), now: 1_001)
         // What the runner commits when a target check gets trouble before the job was claimed,
         // and after a call: neither touches the cancelled job.
-        #expect(try await !store.commit(.requeued(job: 1, attempts: 0, lastError: "timeout", at: 1_002, claimed: false)))
+        #expect(
+            try await !store.commit(.requeued(job: 1, attempts: 0, lastError: "timeout", at: 1_002, claimed: false))
+        )
         #expect(try await !store.commit(.requeued(job: 1, attempts: 1, lastError: "timeout", at: 1_002)))
         #expect(try await !store.commit(.failed(job: 1, attempts: 0, message: "no", at: 1_002, event: .targetMissing)))
         #expect(try await !store.commit(.sending(job: 1, at: 1_003)))

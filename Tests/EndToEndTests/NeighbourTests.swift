@@ -20,12 +20,13 @@ struct NeighbourTests {
     @Test("cancel and a corrected import while the target's webinar check times out: neither is undone")
     func failingCheckKeepsCancelAndCorrection() async throws {
         let ws = try await workspace(leads: 20)
-        try await withSimulator({
+        let configure: (inout SimulatorConfig) -> Void = {
             // Every webinar check answers after 6 s; the run gives up on a call after 2 s.
             $0.faults.methods = [.webinar]
             $0.faults.slowRate = 1
             $0.faults.slowMs = 6_000
-        }) { sim in
+        }
+        try await withSimulator(configure) { sim in
             let (process, out, err) = try launchCollected(
                 ["run", "--db", ws.db, "--api-base", sim.baseURL, "--quiet", "--request-timeout", "2"],
                 env: ["WEBINARJAM_API_KEY": key]
@@ -72,7 +73,8 @@ struct NeighbourTests {
             let parent = Process()
             parent.executableURL = URL(fileURLWithPath: "/bin/sh")
             parent.arguments = [
-                "-c", "\"$0\" run --db \"$1\" --api-base \"$2\" --quiet >/dev/null 2>&1 & echo $! > \"$3\"; exec sleep 60",
+                "-c",
+                "\"$0\" run --db \"$1\" --api-base \"$2\" --quiet >/dev/null 2>&1 & echo $! > \"$3\"; exec sleep 60",
                 bulkregBinary.path, ws.db, sim.baseURL, pidFile,
             ]
             parent.environment = [
@@ -97,7 +99,10 @@ struct NeighbourTests {
             )
             #expect(kill(pid, 0) == 0)
             let next = try await bulkreg(
-                ["run", "--db", ws.db, "--api-base", sim.baseURL, "--quiet", "--settle-minimum", "1", "--request-timeout", "2"],
+                [
+                    "run", "--db", ws.db, "--api-base", sim.baseURL, "--quiet", "--settle-minimum", "1",
+                    "--request-timeout", "2",
+                ],
                 env: ["WEBINARJAM_API_KEY": key]
             )
             #expect(next.status == 0, "\(next.stderr)")
@@ -109,10 +114,12 @@ struct NeighbourTests {
         }
     }
 
-    @Test("another process holds the database's write lock for 8 s mid-run: the run waits, then finishes; 0 lost, 0 twice")
+    @Test(
+        "another process holds the database's write lock for 8 s mid-run: the run waits, then finishes; 0 lost, 0 twice"
+    )
     func busyDatabase() async throws {
         let ws = try await workspace(leads: 300)
-        try await withSimulator({ $0.faults.latencyMs = 20...40 }) { sim in
+        try await withSimulator(latencyMs: 20...40) { sim in
             let (process, out, err) = try launchCollected(
                 ["run", "--db", ws.db, "--api-base", sim.baseURL, "--quiet"],
                 env: ["WEBINARJAM_API_KEY": key]

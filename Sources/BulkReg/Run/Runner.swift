@@ -316,7 +316,13 @@ package final class Runner<C: Clock>: Sendable where C.Duration == Duration {
         case .missing(let message):
             guard
                 try await store.commit(
-                    .failed(job: job.id, attempts: job.attempts, message: message, at: wallClock(), event: .targetMissing)
+                    .failed(
+                        job: job.id,
+                        attempts: job.attempts,
+                        message: message,
+                        at: wallClock(),
+                        event: .targetMissing
+                    )
                 )
             else { return leftAlone(job) }
             progress.update { $0.failed += 1 }
@@ -742,11 +748,11 @@ package final class Runner<C: Clock>: Sendable where C.Duration == Duration {
             case .noURL:
                 guard
                     try await store.noteUncertain(
-                    job: job.id,
-                    reason:
-                        "the vendor lists this person without a live-room URL: registered, but its links are unknown",
-                    at: now
-                )
+                        job: job.id,
+                        reason:
+                            "the vendor lists this person without a live-room URL: registered, but its links are unknown",
+                        at: now
+                    )
                 else { return leftAlone(job) }
                 progress.update { $0.undecided += 1 }
                 return .finished

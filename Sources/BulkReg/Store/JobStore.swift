@@ -68,7 +68,11 @@ package actor JobStore {
         self.path = path
         self.executor = DatabaseExecutor()
         self.waitsForWriters = waitsForWriters
-        self.connection = try Database.open(path, mode: .existing, busyTimeoutMilliseconds: waitsForWriters ? 1_000 : 5_000)
+        self.connection = try Database.open(
+            path,
+            mode: .existing,
+            busyTimeoutMilliseconds: waitsForWriters ? 1_000 : 5_000
+        )
         self.maps = ImportMaps(connection: connection)
     }
 
@@ -100,7 +104,8 @@ package actor JobStore {
             try connection.transaction {
                 try connection.cached(
                     JobEvent.interrupted.update(
-                        set: "sent_at = ?1, error = 'interrupted while the register call was in flight', updated_at = ?1",
+                        set:
+                            "sent_at = ?1, error = 'interrupted while the register call was in flight', updated_at = ?1",
                         where: "state = 'in_flight'"
                     )
                 ).run([.double(now), .int(lease ?? 0)])
@@ -313,7 +318,8 @@ package actor JobStore {
                 var result = RetryResult()
                 func back(_ condition: String) -> String {
                     JobEvent.retry.update(
-                        set: "attempts = CASE WHEN maybe_sent = 1 THEN attempts ELSE 0 END, not_before = NULL, updated_at = ?",
+                        set:
+                            "attempts = CASE WHEN maybe_sent = 1 THEN attempts ELSE 0 END, not_before = NULL, updated_at = ?",
                         where: condition
                     )
                 }
@@ -572,7 +578,9 @@ package actor JobStore {
         case .requeued(let job, let attempts, let lastError, let at, let claimed):
             return try run(
                 claimed ? .postponed : .deferred,
-                set: claimed ? "maybe_sent = 0, attempts = ?, error = ?, updated_at = ?" : "attempts = ?, error = ?, updated_at = ?",
+                set: claimed
+                    ? "maybe_sent = 0, attempts = ?, error = ?, updated_at = ?"
+                    : "attempts = ?, error = ?, updated_at = ?",
                 [.int(Int64(attempts)), .text(lastError), .double(at), .int(Int64(job))]
             )
         case .uncertain(let job, let attempts, let sentAt, let lastError, let at):
