@@ -93,7 +93,6 @@ struct RunCommand: AsyncParsableCommand {
         configuration.margin = .milliseconds(rateMarginMs)
         configuration.checkPatience = .seconds(checkPatience)
         configuration.settleMinimum = .seconds(settleMinimum)
-        configuration.runLockHeld = true
         let client = try api.makeClient(apiKey: key, maxConnections: configuration.maxInFlight)
         // The key's budget, shared with every bulkreg process using it (KeyBudget).
         let joined = KeyBudget.join(

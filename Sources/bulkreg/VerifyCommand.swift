@@ -46,8 +46,7 @@ struct VerifyCommand: AsyncParsableCommand {
                 databasePath: path,
                 api: client,
                 clocks: .system,
-                stamp: stamp,
-                runLockHeld: true
+                stamp: stamp
             ) { c in
                 guard interactive else { return }
                 StandardError.write(

@@ -117,29 +117,37 @@ struct JobTransitionTests {
         #expect(try await store.commit(.sending(job: 2, at: 1_003)))
     }
 
-    @Test("the run lock held: a lease left by a live-looking pid on this host (a zombie) is taken over")
+    @Test("a lease left by a zombie (killed, not reaped: kill(pid, 0) succeeds) is taken over; a live holder's is not")
     func zombieLease() async throws {
         let dir = TempDir()
         _ = try importLeads(dir, count: 1)
-        let store = try JobStore(path: dir.db)
-        // Our parent is alive: `kill(pid, 0)` succeeds, as on a zombie or a reused pid.
+        // A child that exits at once and is not waited for: a zombie.
+        var pid: pid_t = 0
+        let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/true"), nil]
+        defer { for arg in argv { free(arg) } }
+        #expect(posix_spawn(&pid, "/bin/true", nil, nil, argv, environ) == 0)
+        defer {
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
+        }
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: .seconds(5))
+        while !LeaseProcess.isZombie(pid) && clock.now < deadline { usleep(10_000) }
+        #expect(LeaseProcess.isZombie(pid))
+        #expect(kill(pid, 0) == 0, "a zombie answers kill(pid, 0)")
+        #expect(!LeaseProcess.isAlive(pid))
+
         let holder = try JobStore(path: dir.db)
-        _ = try await holder.acquireLease(pid: getppid(), host: LeaseProcess.hostName, now: 1_000)
+        _ = try await holder.acquireLease(pid: pid, host: LeaseProcess.hostName, now: 1_000)
+        let store = try JobStore(path: dir.db)
+        _ = try await store.acquireLease(pid: getpid(), host: LeaseProcess.hostName, now: 1_001)
+        // A live holder on this host (our parent) with a fresh heartbeat is refused.
+        _ = try await holder.acquireLease(pid: getppid(), host: LeaseProcess.hostName, now: 1_100)
         do {
-            _ = try await store.acquireLease(pid: getpid(), host: LeaseProcess.hostName, now: 1_001)
-            Issue.record("a live holder's lease was taken without the run lock")
+            _ = try await store.acquireLease(pid: getpid(), host: LeaseProcess.hostName, now: 1_101)
+            Issue.record("a live holder's lease was taken")
         } catch let error as BulkRegError {
             #expect(error.message.contains("another bulkreg is running"))
-        }
-        _ = try await store.acquireLease(pid: getpid(), host: LeaseProcess.hostName, now: 1_001, lockHeld: true)
-        // A holder on another host is still refused: the lock proves nothing there.
-        let remote = try JobStore(path: dir.db)
-        _ = try await remote.acquireLease(pid: 9, host: "another-host", now: 2_000, lockHeld: true)
-        do {
-            _ = try await store.acquireLease(pid: getpid(), host: LeaseProcess.hostName, now: 2_001, lockHeld: true)
-            Issue.record("another host's fresh lease was taken")
-        } catch let error as BulkRegError {
-            #expect(error.message.contains("on another-host"))
         }
     }
 }

@@ -30,9 +30,6 @@ package struct RunConfiguration: Sendable {
     package var checkPatience: Duration = .seconds(600)
     /// Process id and host recorded in the database's runner lease.
     package var leaseOwner: (pid: Int32, host: String)?
-    /// The process holds the database's run lock (`RunLock`): a lease left by a process on
-    /// this host is a dead one's (a zombie, a reused pid), taken over at once.
-    package var runLockHeld = false
     /// How often the lease's heartbeat is written.
     package var heartbeatEvery: Duration = .seconds(5)
 

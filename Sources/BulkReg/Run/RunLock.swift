@@ -19,7 +19,7 @@ package final class RunLock: Sendable {
     /// A holder that is dying (killed a moment ago: a restart loop starts the next run at
     /// once) lets go within milliseconds, so the lock is waited for up to `patience` before
     /// the refusal; a live runner is refused after that.
-    package init(databasePath: String, patience: Duration = .seconds(3)) throws {
+    package init(databasePath: String, patience: Duration = .milliseconds(500)) throws {
         // One lock per database file, whatever path reaches it (a symlink, `./db`): holding
         // it proves every earlier runner of this database on this host is gone.
         var resolved = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)

@@ -131,12 +131,7 @@ package final class Runner<C: Clock>: Sendable where C.Duration == Duration {
             let now = wallClock()
             progress.update { $0.databaseBusySince = waiting ? ($0.databaseBusySince ?? now) : nil }
         }
-        let token = try await store.acquireLease(
-            pid: owner.pid,
-            host: owner.host,
-            now: now,
-            lockHeld: configuration.runLockHeld
-        )
+        let token = try await store.acquireLease(pid: owner.pid, host: owner.host, now: now)
         defer {
             let store = self.store
             Task { try? await store.releaseLease(token) }

@@ -204,16 +204,14 @@ package actor JobStore {
     /// its heartbeat older than `staleAfter`) is taken over. Returns the new lease's token,
     /// which guards every runner event (`JobEvent.Transition.runner`).
     ///
-    /// - Parameter lockHeld: the caller holds the database's run lock (`RunLock`, an
-    ///   exclusive `flock` the kernel drops when its holder dies): every earlier holder on
-    ///   this host is gone, a zombie or a reused pid included, so only a holder on another
-    ///   host can refuse the lease (`kill(pid, 0)` is only the hint when the lock is not held).
+    /// A holder on this host is alive when its pid is and is not a zombie (a killed run its
+    /// parent has not reaped: `kill(pid, 0)` succeeds on it; `LeaseProcess.isAlive` reads its
+    /// state in `/proc`). A holder on another host is judged by its heartbeat alone.
     package func acquireLease(
         pid: Int32,
         host: String,
         now: Double,
-        staleAfter: Double = 30,
-        lockHeld: Bool = false
+        staleAfter: Double = 30
     ) async throws -> Int64 {
         let token = try await patiently {
             try connection.transaction(.immediate) {
@@ -227,7 +225,7 @@ package actor JobStore {
                     let started = q.double(2)
                     let heartbeat = q.double(3)
                     let fresh = now - heartbeat < staleAfter && heartbeat - now < staleAfter
-                    let alive = holderHost != host || (!lockHeld && LeaseProcess.isAlive(holder))
+                    let alive = holderHost != host || LeaseProcess.isAlive(holder)
                     if holder != pid || holderHost != host, fresh, alive {
                         throw BulkRegError(
                             .storage,

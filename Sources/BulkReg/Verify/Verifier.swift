@@ -208,16 +208,10 @@ extension Verifier {
         api: any WebinarAPI,
         clocks: Clocks<C>,
         stamp: String,
-        runLockHeld: Bool = false,
         progress: (VerifyCounts) -> Void = { _ in }
     ) async throws -> [VerifyCounts] {
         let leases = try JobStore(path: path)
-        let lease = try await leases.acquireLease(
-            pid: getpid(),
-            host: LeaseProcess.hostName,
-            now: clocks.wall(),
-            lockHeld: runLockHeld
-        )
+        let lease = try await leases.acquireLease(pid: getpid(), host: LeaseProcess.hostName, now: clocks.wall())
         let heartbeat = Task {
             while !Task.isCancelled {
                 try? await clocks.monotonic.sleep(for: .seconds(5))
