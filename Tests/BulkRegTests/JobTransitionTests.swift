@@ -47,6 +47,15 @@ struct JobTransitionTests {
         return (dir, connection)
     }
 
+    /// Test setup: puts job 1 in `state` (from the state it is read in, named in the statement).
+    func place(_ connection: Connection, in state: JobState, maybeSent: Bool = false) throws {
+        let current = try self.state(connection)?.rawValue ?? ""
+        try connection.prepare("UPDATE jobs SET state = ?, maybe_sent = ? WHERE id = 1 AND state = ?").run([
+            .text(state.rawValue), .int(maybeSent ? 1 : 0), .text(current),
+        ])
+        #expect(connection.changes == 1)
+    }
+
     func state(_ connection: Connection) throws -> JobState? {
         let q = try connection.prepare("SELECT state FROM jobs WHERE id = 1")
         guard try q.step() else { return nil }
@@ -59,7 +68,7 @@ struct JobTransitionTests {
         #expect(Set(Self.expected.keys) == Set(JobEvent.allCases), "an event without an expected row")
         for event in JobEvent.allCases {
             for from in JobState.allCases {
-                try connection.execute("UPDATE jobs SET state = '\(from.rawValue)', maybe_sent = 0 WHERE id = 1")
+                try place(connection, in: from)
                 let sql = event.update(set: "updated_at = 5", where: "id = ?")
                 try connection.prepare(sql).run(
                     event.transition.runner ? [.int(1), .int(77)] : [.int(1)]
@@ -77,7 +86,7 @@ struct JobTransitionTests {
     @Test("retry of a failed job whose last call may have reached the vendor: uncertain, checked first")
     func retryMaybeSent() throws {
         let (_, connection) = try database(lease: 1)
-        try connection.execute("UPDATE jobs SET state = 'failed', maybe_sent = 1 WHERE id = 1")
+        try place(connection, in: .failed, maybeSent: true)
         try connection.prepare(JobEvent.retry.update(set: "updated_at = 5", where: "id = ?")).run([.int(1)])
         #expect(try state(connection) == .uncertain)
         #expect(JobEvent.retry.next(from: .failed, maybeSent: true) == .uncertain)
@@ -88,7 +97,7 @@ struct JobTransitionTests {
         let (_, connection) = try database(lease: 77)
         for event in JobEvent.allCases where event.transition.runner {
             for from in event.transition.from {
-                try connection.execute("UPDATE jobs SET state = '\(from.rawValue)' WHERE id = 1")
+                try place(connection, in: from)
                 try connection.prepare(event.update(set: "updated_at = 5", where: "id = ?")).run([.int(1), .int(78)])
                 #expect(connection.changes == 0, "\(event) from \(from) under a lost lease")
                 #expect(try state(connection) == from)

@@ -42,9 +42,6 @@ package final class RunProgress: Sendable {
         /// Since when (wall clock) the run waits for another process's write to the database
         /// (an import of millions of rows, a `sqlite3` shell); nil while it does not.
         package var databaseBusySince: Double?
-        /// Jobs that changed outside the run while it held them (cancelled, replaced by a
-        /// corrected import): dropped, never sent.
-        package var leftAlone = 0
         package var remaining: Int { max(0, total - done - failed) }
 
         package init() {}

@@ -408,10 +408,7 @@ package final class Runner<C: Clock>: Sendable where C.Duration == Duration {
     /// import, or settled by another command meanwhile (or the lease is gone). Not this run's
     /// any more: dropped, and never sent.
     private func leftAlone(_ job: Job) -> Disposition {
-        progress.update {
-            $0.total -= 1
-            $0.leftAlone += 1
-        }
+        progress.update { $0.total -= 1 }
         logger.info("job \(job.id): left alone: it changed outside this run (cancelled, corrected or settled)")
         return .finished
     }
